@@ -1,0 +1,220 @@
+"""The `phq` command line: build, inspect, lookup, validate.
+
+Exit codes: 0 success (valid), 1 the file is invalid (a FormatError; its code is
+printed), 2 usage error (bad arguments, unreadable input, bad input data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from .errors import FormatError, PhqError, UsageError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="phq", description="Build, inspect and read phq model files (spec/format-v1.0.md).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ tables")
+    b.add_argument("inputs", nargs="+", metavar="[NAME=]INPUT", help="a table file (.tsv, .jsonl, .npz); the table is named NAME or the file's stem")
+    b.add_argument("-o", "--output", required=True, help="the .phq file to write (atomically)")
+    b.add_argument("--metadata", metavar="JSON_FILE", help="a JSON object stored as the file's metadata")
+    b.add_argument("--tensor", action="append", default=[], metavar="NAME=FILE.npy", help="add a dense tensor (repeatable)")
+    b.add_argument("--quant", choices=["f32", "f16", "linear8"], default="linear8", help="weight encoding (default linear8)")
+    b.add_argument("--scale", choices=["table", "column", "row-block"], default="column", help="linear8 scale granularity (default column)")
+    b.add_argument("--block-rows", type=int, default=256, help="rows per scale group for --scale row-block (default 256)")
+    b.add_argument("--layout", choices=["dense", "sparse", "auto"], default="auto", help="payload layout (default auto: the smaller)")
+    b.add_argument("--fingerprint-bits", type=int, choices=[0, 8, 16, 32], default=16, help="false-positive rate 2^-bits for absent keys (default 16)")
+    b.add_argument("--gamma", type=float, default=2.0, help="MPH level size factor, >= 0.5 (default 2.0; 1.0 is smallest)")
+    b.add_argument("--seed", type=int, default=0, help="u32 hash seed (default 0)")
+    b.add_argument("--partitions", type=int, default=None, help="MPH partitions (default: 1 unless huge)")
+    b.add_argument("--max-levels", type=int, default=64, help="MPH levels before the fallback list (default 64)")
+    b.add_argument("--drop-zero-rows", action="store_true", help="drop keys whose stored row is all zeros")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    i = sub.add_parser("inspect", help="header, sections, sizes, bits per key, scale tables")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+
+    lk = sub.add_parser("lookup", help="look keys up and print their rows")
+    lk.add_argument("file")
+    lk.add_argument("keys", nargs="*", help="keys (UTF-8 text)")
+    lk.add_argument("--table", help="table name (default: the only table)")
+    lk.add_argument("--keys-file", help="read keys from a file, one per line")
+    lk.add_argument("--raw", action="store_true", help="print stored codes instead of float32 weights")
+    lk.add_argument("--json", action="store_true", help="one JSON object per key")
+
+    v = sub.add_parser("validate", help="check everything, checksums included (exit 0 valid, 1 invalid, 2 error)")
+    v.add_argument("files", nargs="+")
+    v.add_argument("--json", action="store_true")
+    return p
+
+
+def _progress_bar(quiet: bool):
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None or state.get("stage") != stage:
+            if bar is not None:
+                bar.close()
+            bar = state["bar"] = tqdm(total=total, desc=stage, unit="B" if stage == "write" else "key", unit_scale=True, leave=False, disable=None)
+            state["stage"] = stage
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if state.get("bar") is not None:
+            state["bar"].close()
+
+    return progress, close
+
+
+def _cmd_build(a) -> int:
+    import phq.writer as W
+
+    tables = {}
+    for spec in a.inputs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = os.path.splitext(os.path.basename(spec))[0], spec
+        if name in tables:
+            raise UsageError(f"two inputs give the table name {name!r}; use NAME=PATH")
+        tables[name] = W.read_table_file(path)
+    metadata = None
+    if a.metadata:
+        with open(a.metadata, "rb") as f:
+            try:
+                metadata = json.load(f)
+            except ValueError as e:
+                raise UsageError(f"{a.metadata}: not JSON ({e})") from None
+    tensors = {}
+    for spec in a.tensor:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise UsageError(f"--tensor expects NAME=FILE.npy, got {spec!r}")
+        tensors[name] = np.load(path, allow_pickle=False)
+    progress, close = _progress_bar(a.quiet)
+    try:
+        size = W.write(
+            a.output, tables, tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed,
+            fingerprint_bits=a.fingerprint_bits, quant=a.quant, scale=a.scale, block_rows=a.block_rows,
+            layout=a.layout, drop_zero_rows=a.drop_zero_rows, partitions=a.partitions,
+            max_levels=a.max_levels, progress=progress,
+        )
+    finally:
+        close()
+    keys = sum(len(k) for k, _ in tables.values())
+    print(f"wrote {a.output}: {size} bytes, {len(tables)} table(s), {keys} keys")
+    return EXIT_OK
+
+
+def _cmd_inspect(a) -> int:
+    from . import open as phq_open
+    from .inspect import describe
+
+    with phq_open(a.file) as m:
+        d = describe(m)
+    if a.json:
+        print(json.dumps(d, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{d['path']}: phq {d['format_version']}, {d['file_size']} bytes, {len(d['sections'])} sections")
+    print(f"{'#':>3} {'kind':<15} {'owner':>5} {'offset':>12} {'size':>12}  crc32c")
+    for s in d["sections"]:
+        owner = "" if s["owner"] is None else s["owner"]
+        anc = " (ancillary, skipped)" if s["index"] in d["skipped_sections"] else ""
+        print(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
+    for name, t in d["tables"].items():
+        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} scales), {t['layout']} rows, "
+              f"density {t['density']:.3f}, fingerprints {t['fingerprint_bits']} bits")
+        print(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
+              f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
+        if "scale_table" in t:
+            s = t["scale_table"]
+            print(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
+    for name, t in d["tensors"].items():
+        print(f"tensor {name!r}: {t['dtype']} {t['shape']}")
+    if d["metadata"]:
+        print(f"metadata: {', '.join(sorted(d['metadata']))}")
+    return EXIT_OK
+
+
+def _cmd_lookup(a) -> int:
+    from . import open as phq_open
+
+    keys = list(a.keys)
+    if a.keys_file:
+        with open(a.keys_file, "rb") as f:
+            keys += [line.rstrip(b"\r\n") for line in f]
+    with phq_open(a.file) as m:
+        if a.table is None:
+            if len(m.tables) != 1:
+                raise UsageError(f"the file has tables {list(m.tables)}; choose one with --table")
+            table = next(iter(m.tables.values()))
+        elif a.table in m.tables:
+            table = m.tables[a.table]
+        else:
+            raise UsageError(f"no table {a.table!r}; the file has {list(m.tables)}")
+        rows, found = (table.lookup_raw if a.raw else table.lookup)(keys)
+        for key, row, ok in zip(keys, rows, found):
+            text = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
+            values = row.tolist() if ok else None
+            if a.json:
+                print(json.dumps({"key": text, "found": bool(ok), "row": values}, ensure_ascii=False))
+            elif ok:
+                shown = " ".join(f"{v:g}" for v in values)
+                print(f"{text}\t{shown}")
+            else:
+                print(f"{text}\t(absent)")
+    return EXIT_OK
+
+
+def _cmd_validate(a) -> int:
+    from .validate import validate
+
+    worst = EXIT_OK
+    for path in a.files:
+        try:
+            validate(path).close()
+            result = {"file": path, "valid": True}
+            msg = f"{path}: valid"
+        except FormatError as e:
+            result = {"file": path, "valid": False, "code": e.code, "message": e.message, "offset": e.offset}
+            msg = f"{path}: invalid: {e}"
+            worst = max(worst, EXIT_INVALID)
+        print(json.dumps(result) if a.json else msg)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        a = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its message
+        return EXIT_USAGE if e.code else EXIT_OK
+    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate}
+    try:
+        return commands[a.command](a)
+    except FormatError as e:
+        print(f"phq {a.command}: invalid file: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except (UsageError, OSError) as e:
+        print(f"phq {a.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except PhqError as e:  # pragma: no cover - every PhqError is one of the two above
+        print(f"phq {a.command}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,74 @@
+"""A plain-data description of an open model (what `phq inspect` prints)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import layout as L
+from .reader import Model
+
+
+def describe(model: Model) -> dict:
+    h = model.header
+    out = {
+        "path": model.path,
+        "format_version": f"{h.major}.{h.minor}",
+        "file_size": h.file_size,
+        "required_features": h.required_features,
+        "optional_features": h.optional_features,
+        "sections": [
+            {
+                "index": s.index,
+                "kind": s.name,
+                "kind_id": s.kind,
+                "ancillary": s.ancillary,
+                "owner": None if s.owner == L.NO_OWNER else s.owner,
+                "offset": s.offset,
+                "size": s.size,
+                "crc32c": f"{s.checksum:08x}",
+            }
+            for s in model.sections
+        ],
+        "skipped_sections": [s.index for s in model.skipped_sections],
+        "tables": {},
+        "tensors": {
+            name: {"dtype": str(a.dtype.newbyteorder("=")), "shape": list(a.shape), "bytes": a.nbytes}
+            for name, a in model.tensors.items()
+        },
+        "metadata": model.metadata,
+    }
+    for name, t in model.tables.items():
+        sizes = {L.SECTION_NAMES[s.kind]: s.size for s in t.sections}
+        table_bytes = sum(L.align(s.size) for s in t.sections)
+        info = {
+            "num_keys": t.num_keys,
+            "dim": t.dim,
+            "quant": t.quant,
+            "layout": t.layout,
+            "scale_granularity": t.scale_granularity,
+            "fingerprint_bits": t.fingerprint_bits,
+            "seed": t.seed,
+            "gamma": t.gamma,
+            "num_partitions": t.num_partitions,
+            "num_levels": int(t._p_level_count.sum()),
+            "fallback_keys": int(t._p_fb_count.sum()),
+            "nnz": t.nnz,
+            "density": (t.nnz / (t.num_keys * t.dim)) if t.num_keys and t.dim else 0.0,
+            "mph_bytes": t.mph_bytes,
+            "mph_bits_per_key": round(t.mph_bits_per_key, 4),
+            "bytes_per_key": round(table_bytes / t.num_keys, 4) if t.num_keys else 0.0,
+            "section_bytes": sizes,
+        }
+        if t.scales.size:
+            sc = t.scales["scale"]
+            zp = t.scales["zero_point"]
+            info["scale_table"] = {
+                "groups": int(sc.size),
+                "block_rows": t.descriptor.scale_block_rows or None,
+                "scale_min": float(np.min(sc)),
+                "scale_max": float(np.max(sc)),
+                "zero_point_min": int(np.min(zp)),
+                "zero_point_max": int(np.max(zp)),
+            }
+        out["tables"][name] = info
+    return out

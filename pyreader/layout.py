@@ -1,0 +1,215 @@
+"""Every fact about the phq v1.0 byte layout, in one place (spec/format-v1.0.md).
+
+Reader, writer, inspect and validate all import this module. Fixed-size structures are
+declared once with `construct`; the writer builds them and the reader parses them through
+these declarations. The lookup hot path never touches construct: it reads numpy views
+prepared at open.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from construct import Bytes, Float32l, Int8ul, Int16ul, Int32ul, Int64ul, Struct
+
+# --- §2 File structure -------------------------------------------------------------
+SIGNATURE = b"\x89PHQ\r\n\x1a\n"  # §3.1: high bit, CR LF, ^Z, LF catch text-mode damage
+ALIGNMENT = 64  # §2: every section starts on a multiple of 64 bytes
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+HEADER_SIZE = 64
+SECTION_ENTRY_SIZE = 32
+NO_OWNER = 0xFFFFFFFF
+
+# --- §3 Header ----------------------------------------------------------------------
+HEADER = Struct(
+    "signature" / Bytes(8),
+    "major" / Int16ul,
+    "minor" / Int16ul,
+    "header_size" / Int32ul,
+    "required_features" / Int64ul,
+    "optional_features" / Int64ul,
+    "file_size" / Int64ul,
+    "section_table_offset" / Int64ul,
+    "section_count" / Int32ul,
+    "section_table_checksum" / Int32ul,
+    "reserved" / Int32ul,
+    "header_checksum" / Int32ul,
+)
+HEADER_CHECKSUM_SPAN = 60  # §3.2: CRC32C over bytes [0, 60)
+
+# §3.3 feature flags. v1.0 defines none; a reader refuses unknown *required* bits
+# (E_FEATURE) and ignores unknown *optional* bits.
+KNOWN_REQUIRED_FEATURES = 0
+KNOWN_OPTIONAL_FEATURES = 0
+
+# --- §4 Section table ---------------------------------------------------------------
+SECTION_ENTRY = Struct(
+    "kind" / Int16ul,
+    "flags" / Int16ul,
+    "owner" / Int32ul,
+    "offset" / Int64ul,
+    "size" / Int64ul,
+    "checksum" / Int32ul,
+    "reserved" / Int32ul,
+)
+FLAG_ANCILLARY = 0x0001  # §4.2: an unknown ancillary section is skipped
+KNOWN_SECTION_FLAGS = FLAG_ANCILLARY
+
+# §5 section kinds
+KIND_META = 0x0001
+KIND_TENSOR = 0x0002
+KIND_TABLE = 0x0010
+KIND_MPH_PARTITIONS = 0x0011
+KIND_MPH_LEVELS = 0x0012
+KIND_MPH_BITMAP = 0x0013
+KIND_MPH_RANK = 0x0014
+KIND_MPH_FALLBACK = 0x0015
+KIND_FINGERPRINTS = 0x0016
+KIND_SCALES = 0x0017
+KIND_ROWS = 0x0018
+KIND_ROW_INDEX = 0x0019
+KIND_COLUMNS = 0x001A
+
+SECTION_NAMES = {
+    KIND_META: "META",
+    KIND_TENSOR: "TENSOR",
+    KIND_TABLE: "TABLE",
+    KIND_MPH_PARTITIONS: "MPH_PARTITIONS",
+    KIND_MPH_LEVELS: "MPH_LEVELS",
+    KIND_MPH_BITMAP: "MPH_BITMAP",
+    KIND_MPH_RANK: "MPH_RANK",
+    KIND_MPH_FALLBACK: "MPH_FALLBACK",
+    KIND_FINGERPRINTS: "FINGERPRINTS",
+    KIND_SCALES: "SCALES",
+    KIND_ROWS: "ROWS",
+    KIND_ROW_INDEX: "ROW_INDEX",
+    KIND_COLUMNS: "COLUMNS",
+}
+TOP_LEVEL_KINDS = (KIND_META, KIND_TENSOR, KIND_TABLE)
+# §5.4: the parts of a table, in the order they follow its TABLE section.
+DENSE_PARTS = (
+    KIND_MPH_PARTITIONS,
+    KIND_MPH_LEVELS,
+    KIND_MPH_BITMAP,
+    KIND_MPH_RANK,
+    KIND_MPH_FALLBACK,
+    KIND_FINGERPRINTS,
+    KIND_SCALES,
+    KIND_ROWS,
+)
+SPARSE_PARTS = DENSE_PARTS + (KIND_ROW_INDEX, KIND_COLUMNS)
+MPH_PARTS = DENSE_PARTS[:5]
+
+# --- §5.3 TABLE descriptor ---------------------------------------------------------
+TABLE_DESCRIPTOR = Struct(
+    "num_keys" / Int64ul,
+    "dim" / Int32ul,
+    "seed" / Int32ul,
+    "num_partitions" / Int32ul,
+    "gamma_milli" / Int32ul,
+    "nnz" / Int64ul,
+    "hash_scheme" / Int8ul,
+    "quant" / Int8ul,
+    "layout" / Int8ul,
+    "fingerprint_bits" / Int8ul,
+    "scale_granularity" / Int8ul,
+    "index_width" / Int8ul,
+    "column_width" / Int8ul,
+    "reserved0" / Int8ul,
+    "scale_block_rows" / Int32ul,
+    "name_len" / Int16ul,
+    "reserved1" / Int16ul,
+    "reserved2" / Int64ul,
+    "reserved3" / Int64ul,
+)
+TABLE_DESCRIPTOR_SIZE = 64
+
+HASH_MURMUR3_128 = 1  # §6
+
+QUANT_F32 = 0
+QUANT_F16 = 1
+QUANT_LINEAR8 = 2
+QUANT_NAMES = {QUANT_F32: "f32", QUANT_F16: "f16", QUANT_LINEAR8: "linear8"}
+QUANT_DTYPES = {QUANT_F32: np.dtype("<f4"), QUANT_F16: np.dtype("<f2"), QUANT_LINEAR8: np.dtype("u1")}
+
+LAYOUT_DENSE = 0
+LAYOUT_SPARSE = 1
+LAYOUT_NAMES = {LAYOUT_DENSE: "dense", LAYOUT_SPARSE: "sparse"}
+
+SCALE_NONE = 0
+SCALE_TABLE = 1
+SCALE_COLUMN = 2
+SCALE_ROW_BLOCK = 3
+SCALE_NAMES = {SCALE_NONE: "none", SCALE_TABLE: "table", SCALE_COLUMN: "column", SCALE_ROW_BLOCK: "row-block"}
+
+FINGERPRINT_WIDTHS = (0, 8, 16, 32)
+FINGERPRINT_DTYPES = {8: np.dtype("u1"), 16: np.dtype("<u2"), 32: np.dtype("<u4")}
+INDEX_DTYPES = {4: np.dtype("<u4"), 8: np.dtype("<u8")}
+COLUMN_DTYPES = {1: np.dtype("u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+
+# §5.4.1 MPH_PARTITIONS record
+PARTITION_RECORD = Struct(
+    "key_count" / Int32ul,
+    "fallback_count" / Int32ul,
+    "level_count" / Int32ul,
+    "reserved" / Int32ul,
+)
+PARTITION_DTYPE = np.dtype(
+    [("key_count", "<u4"), ("fallback_count", "<u4"), ("level_count", "<u4"), ("reserved", "<u4")]
+)
+LEVEL_DTYPE = np.dtype("<u4")  # §5.4.2: words (64 bits) per level
+WORD_DTYPE = np.dtype("<u8")  # §5.4.3 bitmap words, §5.4.4 rank entries
+FALLBACK_DTYPE = np.dtype([("h1", "<u8"), ("h2", "<u8")])  # §5.4.5
+
+# §5.4.4 rank blocks: one u64 per 2048 bitmap bits: absolute rank (32 bits) plus the
+# popcounts of the first three 512-bit sub-blocks (10 bits each). 64/2048 = 3.125%.
+RANK_BLOCK_WORDS = 32
+RANK_SUBBLOCK_WORDS = 8
+
+# §8 SCALES record
+SCALE_RECORD = Struct("scale" / Float32l, "zero_point" / Int32ul)
+SCALE_DTYPE = np.dtype([("scale", "<f4"), ("zero_point", "<i4")])
+
+# --- §5.2 TENSOR --------------------------------------------------------------------
+TENSOR_HEADER = Struct(
+    "dtype" / Int8ul,
+    "ndim" / Int8ul,
+    "name_len" / Int16ul,
+    "reserved" / Int32ul,
+)
+TENSOR_HEADER_SIZE = 8
+TENSOR_DTYPES = {
+    1: np.dtype("<f4"),
+    2: np.dtype("<f2"),
+    3: np.dtype("<f8"),
+    4: np.dtype("i1"),
+    5: np.dtype("<i2"),
+    6: np.dtype("<i4"),
+    7: np.dtype("<i8"),
+    8: np.dtype("u1"),
+    9: np.dtype("<u2"),
+    10: np.dtype("<u4"),
+    11: np.dtype("<u8"),
+}
+TENSOR_DTYPE_NAMES = {
+    1: "f32", 2: "f16", 3: "f64", 4: "i8", 5: "i16", 6: "i32", 7: "i64",
+    8: "u8", 9: "u16", 10: "u32", 11: "u64",
+}
+
+# --- §12 Limits (readers refuse above them before allocating; writers never exceed) --
+MAX_SECTIONS = 65536
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_NAME_BYTES = 255
+MAX_TENSOR_NDIM = 8
+MAX_PARTITIONS = 1 << 20
+MAX_LEVELS = 64
+MAX_PARTITION_KEYS = (1 << 32) - 1
+MAX_LEVEL_WORDS = (1 << 26) - 1  # level bits < 2^32, so multiply-shift fits in 64 bits
+MAX_KEYS = 1 << 40
+MAX_DIM = 1 << 24
+MAX_GAMMA_MILLI = 100_000
+
+
+def align(n: int, a: int = ALIGNMENT) -> int:
+    """Round n up to a multiple of a."""
+    return (n + a - 1) // a * a

@@ -1,0 +1,291 @@
+"""Open a phq file: map it, run the structural checks of spec §10.1 once, serve views.
+
+Every size is computed with Python integers (no overflow) and compared with the bytes
+that exist before any view is made, so nothing is sliced out of bounds and nothing is
+allocated in proportion to a count the file merely claims.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from dataclasses import dataclass
+
+import crc32c as _crc32c
+import numpy as np
+
+from . import layout as L
+from .errors import FormatError, UsageError
+from .table import Table
+
+
+@dataclass(frozen=True)
+class Section:
+    index: int
+    kind: int
+    flags: int
+    owner: int
+    offset: int
+    size: int
+    checksum: int
+
+    @property
+    def name(self) -> str:
+        return L.SECTION_NAMES.get(self.kind, f"UNKNOWN_0x{self.kind:04x}")
+
+    @property
+    def ancillary(self) -> bool:
+        return bool(self.flags & L.FLAG_ANCILLARY)
+
+
+def _signature_error(head: bytes) -> FormatError:
+    """§3.1: tell a damaged phq file from a file that is not phq at all."""
+    if len(head) < 8 and L.SIGNATURE.startswith(head):
+        return FormatError("E_TRUNCATED", f"the file has only {len(head)} bytes", len(head))
+    if head.startswith(b"version https://git-lfs"):
+        return FormatError("E_SIGNATURE", "this is a Git LFS pointer file, not the model: run `git lfs pull`", 0)
+    if head[1:4] == b"PHQ":
+        return FormatError(
+            "E_TEXT_MODE", "the phq signature was altered, as by a text-mode transfer; copy the file in binary mode", 0
+        )
+    return FormatError("E_SIGNATURE", f"not a phq file (starts with {head[:8]!r})", 0)
+
+
+def _json_object(raw: bytes, offset: int):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError("E_METADATA", f"metadata is not UTF-8 ({e.reason})", offset + e.start) from None
+
+    def pairs(items):
+        obj = {}
+        for k, v in items:
+            if k in obj:
+                raise ValueError(f"duplicate key {k!r}")
+            obj[k] = v
+        return obj
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
+    except (ValueError, RecursionError) as e:
+        raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
+    if not isinstance(value, dict):
+        raise FormatError("E_METADATA", "metadata must be a JSON object", offset)
+    return value
+
+
+def _name(raw: bytes, what: str, offset: int) -> str:
+    if not 1 <= len(raw) <= L.MAX_NAME_BYTES:
+        raise FormatError("E_NAME", f"{what} name must be 1..{L.MAX_NAME_BYTES} bytes", offset)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("E_NAME", f"{what} name is not UTF-8", offset) from None
+
+
+class Model:
+    """An open phq file. Use `phq.open(path)`; close with `.close()` or `with`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(L.HEADER_SIZE)
+            if head[:8] != L.SIGNATURE:
+                raise _signature_error(head)
+            if len(head) < L.HEADER_SIZE:
+                raise FormatError("E_TRUNCATED", f"file has {size} bytes, the header alone needs {L.HEADER_SIZE}", size)
+            self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            self._open(size)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- §10.1 structural checks -------------------------------------------------------
+    def _open(self, size: int) -> None:
+        mm = self._mm
+        buf = memoryview(mm)
+        self._buf = buf
+        h = L.HEADER.parse(buf[: L.HEADER_SIZE])
+        if h.major != L.FORMAT_MAJOR:
+            raise FormatError("E_VERSION", f"format {h.major}.{h.minor} is not supported (this reader reads 1.x)", 8)
+        if h.header_size != L.HEADER_SIZE:
+            raise FormatError("E_HEADER_SIZE", f"header_size is {h.header_size}, expected {L.HEADER_SIZE}", 12)
+        if _crc32c.crc32c(buf[: L.HEADER_CHECKSUM_SPAN]) != h.header_checksum:
+            raise FormatError("E_HEADER_CHECKSUM", "header checksum mismatch", 60)
+        if h.reserved:
+            raise FormatError("E_RESERVED", "reserved header field is not zero", 56)
+        unknown = h.required_features & ~L.KNOWN_REQUIRED_FEATURES
+        if unknown:
+            raise FormatError("E_FEATURE", f"required feature bits 0x{unknown:x} are not supported by this reader", 16)
+        if h.file_size > size:
+            raise FormatError("E_TRUNCATED", f"header says {h.file_size} bytes, the file has {size}", size)
+        if h.file_size != size:
+            raise FormatError("E_FILE_SIZE", f"header says {h.file_size} bytes, the file has {size}", 32)
+        if h.section_table_offset != L.HEADER_SIZE:
+            raise FormatError("E_SECTION_TABLE", f"section table at {h.section_table_offset}, expected {L.HEADER_SIZE}", 40)
+        if h.section_count > L.MAX_SECTIONS:
+            raise FormatError("E_LIMIT", f"{h.section_count} sections exceed the limit {L.MAX_SECTIONS}", 48)
+        table_end = L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * h.section_count
+        if table_end > size:
+            raise FormatError("E_TRUNCATED", f"the section table ends at {table_end}, past the end of the file", size)
+        if _crc32c.crc32c(buf[L.HEADER_SIZE : table_end]) != h.section_table_checksum:
+            raise FormatError("E_HEADER_CHECKSUM", "section table checksum mismatch", 52)
+        self.header = h
+        self.version = (h.major, h.minor)
+        self.sections = self._read_section_table(buf, h.section_count, table_end, size)
+        self._read_sections(buf)
+
+    def _read_section_table(self, buf, count: int, table_end: int, size: int) -> list[Section]:
+        sections = []
+        prev_end = table_end
+        for i in range(count):
+            at = L.HEADER_SIZE + i * L.SECTION_ENTRY_SIZE
+            e = L.SECTION_ENTRY.parse(buf[at : at + L.SECTION_ENTRY_SIZE])
+            if e.flags & ~L.KNOWN_SECTION_FLAGS or e.reserved:
+                raise FormatError("E_RESERVED", f"section {i}: reserved flag bits or field set", at + 2)
+            if e.offset % L.ALIGNMENT:
+                raise FormatError("E_SECTION_ALIGN", f"section {i} starts at {e.offset}, not a multiple of 64", at + 8)
+            expected = L.align(prev_end)
+            if e.offset < expected:
+                raise FormatError("E_SECTION_OVERLAP", f"section {i} starts at {e.offset}, before {expected}", at + 8)
+            if e.offset > expected:
+                raise FormatError("E_SECTION_GAP", f"section {i} starts at {e.offset}, expected {expected}", at + 8)
+            if e.offset + e.size > size:
+                raise FormatError("E_SECTION_BOUNDS", f"section {i} ends at {e.offset + e.size}, past {size}", at + 16)
+            self._check_zero(buf, prev_end, e.offset)
+            prev_end = e.offset + e.size
+            sections.append(Section(i, e.kind, e.flags, e.owner, e.offset, e.size, e.checksum))
+        if L.align(prev_end) != size:
+            raise FormatError("E_SECTION_GAP", f"the last section ends at {prev_end}; the file has {size} bytes", prev_end)
+        self._check_zero(buf, prev_end, size)
+        return sections
+
+    @staticmethod
+    def _check_zero(buf, start: int, end: int) -> None:
+        if end > start and any(buf[start:end]):
+            raise FormatError("E_PADDING", "padding bytes are not zero", start)
+
+    def _read_sections(self, buf) -> None:
+        self.metadata: dict = {}
+        self.tensors: dict[str, np.ndarray] = {}
+        self.tables: dict[str, Table] = {}
+        self.skipped_sections: list[Section] = []
+        seen_meta = False
+        group: list[Section] | None = None  # the open TABLE group: [TABLE, parts...]
+        for s in self.sections:
+            known = s.kind in L.SECTION_NAMES
+            if known and s.ancillary:
+                raise FormatError("E_RESERVED", f"section {s.index}: {s.name} is critical but flagged ancillary", self._entry(s) + 2)
+            if s.owner != L.NO_OWNER:
+                if group is None or s.owner != group[0].index:
+                    raise FormatError("E_SECTION_ORDER", f"section {s.index}: owner {s.owner} is not the TABLE just before it", self._entry(s) + 4)
+                if known and s.kind in L.TOP_LEVEL_KINDS:
+                    raise FormatError("E_SECTION_ORDER", f"section {s.index}: {s.name} cannot have an owner", self._entry(s) + 4)
+                if not known:
+                    if not s.ancillary:
+                        raise FormatError("E_UNKNOWN_SECTION", f"section {s.index}: unknown critical kind 0x{s.kind:04x}", self._entry(s))
+                    self.skipped_sections.append(s)
+                    continue
+                group.append(s)
+                continue
+            if group is not None:
+                self._close_group(group)
+                group = None
+            if not known:
+                if not s.ancillary:
+                    raise FormatError("E_UNKNOWN_SECTION", f"section {s.index}: unknown critical kind 0x{s.kind:04x}", self._entry(s))
+                self.skipped_sections.append(s)
+                continue
+            if s.kind not in L.TOP_LEVEL_KINDS:
+                raise FormatError("E_SECTION_ORDER", f"section {s.index}: {s.name} needs the owner of its TABLE", self._entry(s) + 4)
+            if s.kind == L.KIND_META:
+                if seen_meta:
+                    raise FormatError("E_DUPLICATE_SECTION", "more than one META section", self._entry(s))
+                seen_meta = True
+                if s.size > L.MAX_METADATA_BYTES:
+                    raise FormatError("E_LIMIT", f"metadata is {s.size} bytes, the limit is {L.MAX_METADATA_BYTES}", self._entry(s) + 16)
+                self.metadata = _json_object(bytes(buf[s.offset : s.offset + s.size]), s.offset)
+            elif s.kind == L.KIND_TENSOR:
+                name, arr = self._tensor(buf, s)
+                if name in self.tensors:
+                    raise FormatError("E_DUPLICATE_NAME", f"two tensors are named {name!r}", s.offset)
+                self.tensors[name] = arr
+            else:
+                group = [s]
+        if group is not None:
+            self._close_group(group)
+
+    @staticmethod
+    def _entry(s: Section) -> int:
+        return L.HEADER_SIZE + s.index * L.SECTION_ENTRY_SIZE
+
+    def _tensor(self, buf, s: Section):
+        if s.size < L.TENSOR_HEADER_SIZE:
+            raise FormatError("E_SECTION_SIZE", f"tensor section {s.index} is {s.size} bytes", s.offset)
+        t = L.TENSOR_HEADER.parse(buf[s.offset : s.offset + L.TENSOR_HEADER_SIZE])
+        if t.reserved:
+            raise FormatError("E_RESERVED", "tensor reserved field is not zero", s.offset + 4)
+        if t.dtype not in L.TENSOR_DTYPES:
+            raise FormatError("E_ENUM", f"tensor dtype {t.dtype} is undefined", s.offset)
+        if t.ndim > L.MAX_TENSOR_NDIM:
+            raise FormatError("E_LIMIT", f"tensor has {t.ndim} dimensions (limit {L.MAX_TENSOR_NDIM})", s.offset + 1)
+        prefix = L.TENSOR_HEADER_SIZE + 8 * t.ndim + t.name_len
+        if prefix > s.size:
+            raise FormatError("E_SECTION_SIZE", "tensor header runs past its section", s.offset)
+        shape = [int(x) for x in np.frombuffer(buf, "<u8", t.ndim, s.offset + L.TENSOR_HEADER_SIZE)]
+        name_at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
+        name = _name(bytes(buf[name_at : name_at + t.name_len]), "tensor", name_at)
+        dtype = L.TENSOR_DTYPES[t.dtype]
+        count = 1
+        for d in shape:
+            count *= d
+        nbytes = count * dtype.itemsize
+        if nbytes >= 1 << 64:
+            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} overflows 64 bits", s.offset + 8)
+        data_at = L.align(prefix)
+        if data_at + nbytes != s.size:
+            raise FormatError("E_SECTION_SIZE", f"tensor {name!r}: section is {s.size} bytes, shape needs {data_at + nbytes}", s.offset)
+        self._check_zero(buf, s.offset + prefix, s.offset + data_at)
+        arr = np.frombuffer(buf, dtype, count, s.offset + data_at).reshape(shape)
+        return name, arr
+
+    def _close_group(self, group: list[Section]) -> None:
+        table = Table(self._buf, group)
+        if table.name in self.tables:
+            raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
+        self.tables[table.name] = table
+
+    # -- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Drop this model's views of the mapping. Arrays already handed out keep the
+        mapping alive (they stay valid) until they are garbage collected."""
+        self.tables, self.tensors = {}, {}
+        self._buf = None
+        mm, self._mm = getattr(self, "_mm", None), None
+        if mm is not None:
+            try:
+                mm.close()
+            except BufferError:
+                pass  # views still exported; the mapping closes when they are released
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<phq.Model {self.path!r} v{self.version[0]}.{self.version[1]} tables={list(self.tables)} tensors={list(self.tensors)}>"
+
+
+def open_model(path: str | os.PathLike) -> Model:
+    """Open and structurally check a phq file; lookups then read zero-copy views."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise UsageError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Model(path)

@@ -1,0 +1,505 @@
+"""A hashed table: structural checks at open (spec §10.1.4) and lookups (§7, §8, §9).
+
+The lookup path reads the mapped bytes directly: single lookups with `struct` and byte
+indexing (no numpy call until the row), batch lookups with vectorized numpy over views.
+Every slot a lookup computes is compared with the partition's key count before it is
+used, so a corrupt rank entry yields E_RANK, never a read outside the payload.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import cached_property
+
+import numpy as np
+
+from . import layout as L
+from .errors import FormatError, UsageError
+from .hashing import MASK64, fmix64_np, key_hash, partition_of_np, hash_keys
+
+_U64 = struct.Struct("<Q").unpack_from
+_U128 = struct.Struct("<QQ").unpack_from
+_FP = {8: struct.Struct("<B").unpack_from, 16: struct.Struct("<H").unpack_from, 32: struct.Struct("<I").unpack_from}
+_C1 = 0xFF51AFD7ED558CCD
+_C2 = 0xC4CEB9FE1A85EC53
+
+
+def encode_key(key) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"key {key!r} is not encodable as UTF-8; pass bytes") from None
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    raise UsageError(f"keys are str or bytes, got {type(key).__name__}")
+
+
+def _fail(code: str, msg: str, at: int | None = None):
+    raise FormatError(code, msg, at)
+
+
+class Table:
+    """One hashed table of an open model: `table[key]` -> float32 row."""
+
+    def __init__(self, buf, group):
+        head = group[0]
+        self.sections = list(group)
+        at = head.offset
+        if head.size < L.TABLE_DESCRIPTOR_SIZE:
+            _fail("E_SECTION_SIZE", f"TABLE section {head.index} is {head.size} bytes", at)
+        d = L.TABLE_DESCRIPTOR.parse(buf[at : at + L.TABLE_DESCRIPTOR_SIZE])
+        if d.reserved0 or d.reserved1 or d.reserved2 or d.reserved3:
+            _fail("E_RESERVED", "TABLE reserved field is not zero", at + 39)
+        if head.size != L.TABLE_DESCRIPTOR_SIZE + d.name_len:
+            _fail("E_SECTION_SIZE", f"TABLE section is {head.size} bytes, expected {L.TABLE_DESCRIPTOR_SIZE + d.name_len}", at)
+        from .reader import _name  # one name rule for tables and tensors
+
+        self.name = _name(bytes(buf[at + 64 : at + 64 + d.name_len]), "table", at + 64)
+        self._check_descriptor(d, at)
+        self.descriptor = d
+        self.num_keys = n = d.num_keys
+        self.dim = d.dim
+        self.seed = d.seed
+        self.num_partitions = d.num_partitions
+        self.fingerprint_bits = d.fingerprint_bits
+        self.nnz = d.nnz
+        self._quant = d.quant
+        self._granularity = d.scale_granularity
+        self._sparse = d.layout == L.LAYOUT_SPARSE
+
+        wanted = L.SPARSE_PARTS if self._sparse else L.DENSE_PARTS
+        kinds = tuple(s.kind for s in group[1:])
+        if kinds != wanted:
+            names = lambda ks: [L.SECTION_NAMES.get(k, hex(k)) for k in ks]  # noqa: E731
+            _fail("E_SECTION_ORDER", f"table {self.name!r}: parts {names(kinds)}, expected {names(wanted)}", at)
+        part = {s.kind: s for s in group[1:]}
+        self._parts = part
+
+        def view(kind, dtype, count):
+            s = part[kind]
+            need = count * np.dtype(dtype).itemsize
+            if need != s.size:
+                _fail("E_SECTION_SIZE", f"table {self.name!r}: {s.name} is {s.size} bytes, counts require {need}", s.offset)
+            return np.frombuffer(buf, dtype, count, s.offset)
+
+        # -- MPH (§5.4.1-§5.4.5) -----------------------------------------------------
+        P = d.num_partitions
+        prt = view(L.KIND_MPH_PARTITIONS, L.PARTITION_DTYPE, P)
+        if prt["reserved"].any():
+            _fail("E_RESERVED", "partition record reserved field is not zero", part[L.KIND_MPH_PARTITIONS].offset)
+        key_count = prt["key_count"].astype(np.int64)
+        fb_count = prt["fallback_count"].astype(np.int64)
+        level_count = prt["level_count"].astype(np.int64)
+        if int(key_count.sum()) != n:
+            _fail("E_MPH", f"partition key counts sum to {int(key_count.sum())}, num_keys is {n}")
+        if (fb_count > key_count).any():
+            _fail("E_MPH", "a partition has more fallback keys than keys")
+        if (level_count > L.MAX_LEVELS).any():
+            _fail("E_LIMIT", f"a partition has more than {L.MAX_LEVELS} levels")
+        lvl_end = np.cumsum(level_count)
+        lvl_start = lvl_end - level_count
+        total_levels = int(lvl_end[-1]) if P else 0
+        level_words = view(L.KIND_MPH_LEVELS, L.LEVEL_DTYPE, total_levels).astype(np.int64)
+        if total_levels and (level_words.min() < 1 or level_words.max() > L.MAX_LEVEL_WORDS):
+            _fail("E_MPH", f"a level size is outside [1, {L.MAX_LEVEL_WORDS}] words")
+        cw = np.concatenate(([0], np.cumsum(level_words)))
+        part_words = cw[lvl_end] - cw[lvl_start]
+        if ((key_count - fb_count) > part_words * 64).any():
+            _fail("E_MPH", "a partition places more keys than its levels have bits")
+        padded = -(-part_words // L.RANK_BLOCK_WORDS) * L.RANK_BLOCK_WORDS
+        word_base = np.concatenate(([0], np.cumsum(padded)))
+        total_words = int(word_base[-1])
+        self._bitmap = view(L.KIND_MPH_BITMAP, L.WORD_DTYPE, total_words)
+        self._rank = view(L.KIND_MPH_RANK, L.WORD_DTYPE, total_words // L.RANK_BLOCK_WORDS)
+        fb_base = np.concatenate(([0], np.cumsum(fb_count)))
+        self._fallback = view(L.KIND_MPH_FALLBACK, L.FALLBACK_DTYPE, int(fb_base[-1]))
+        first_slot = np.concatenate(([0], np.cumsum(key_count)))[:-1]
+        # per-partition arrays for batch lookups
+        self._p_first_slot = first_slot
+        self._p_ones = key_count - fb_count
+        self._p_word_base = word_base[:-1]
+        self._p_level_start = lvl_start
+        self._p_level_count = level_count
+        self._p_fb_start = fb_base[:-1]
+        self._p_fb_count = fb_count
+        level_part = np.repeat(np.arange(P), level_count)
+        self._level_bits = level_words * 64
+        self._level_base = (cw[:-1] - cw[lvl_start][level_part]) * 64 if total_levels else np.zeros(0, np.int64)
+        self._max_levels = int(level_count.max()) if P else 0
+        self._bitmap_at = part[L.KIND_MPH_BITMAP].offset
+        self._rank_at = part[L.KIND_MPH_RANK].offset
+        self._fallback_at = part[L.KIND_MPH_FALLBACK].offset
+        self._pcache: dict[int, tuple] = {}
+        self._buf = buf
+
+        # -- fingerprints, scales, payload (§5.4.6-§5.4.10) --------------------------------
+        fpb = d.fingerprint_bits
+        self._fingerprints = view(L.KIND_FINGERPRINTS, L.FINGERPRINT_DTYPES[fpb], n) if fpb else view(L.KIND_FINGERPRINTS, "u1", 0)
+        self._fp_at = part[L.KIND_FINGERPRINTS].offset
+        self._fp_read = _FP.get(fpb)
+        self._fp_mask = (1 << fpb) - 1
+        groups = {L.SCALE_NONE: 0, L.SCALE_TABLE: 1, L.SCALE_COLUMN: d.dim}.get(self._granularity)
+        if groups is None:
+            groups = -(-n // d.scale_block_rows)
+        self.scales = view(L.KIND_SCALES, L.SCALE_DTYPE, groups)
+        if groups:
+            sc, zp = self.scales["scale"], self.scales["zero_point"]
+            if not (np.isfinite(sc).all() and (sc > 0).all()) or zp.min() < 0 or zp.max() > 255:
+                _fail("E_SCALE", f"table {self.name!r}: a scale is not finite and positive or a zero point is outside 0..255", part[L.KIND_SCALES].offset)
+        dtype = L.QUANT_DTYPES[self._quant]
+        self.storage_dtype = dtype
+        if self._sparse:
+            if d.index_width == 4 and d.nnz >= 1 << 32:
+                _fail("E_SPARSE", "nnz does not fit the 4-byte row index")
+            self._values = view(L.KIND_ROWS, dtype, d.nnz)
+            self._row_index = view(L.KIND_ROW_INDEX, L.INDEX_DTYPES[d.index_width], n + 1)
+            self._columns = view(L.KIND_COLUMNS, L.COLUMN_DTYPES[d.column_width], d.nnz)
+            if int(self._row_index[0]) != 0 or int(self._row_index[n]) != d.nnz:
+                _fail("E_SPARSE", "the row index must start at 0 and end at nnz", part[L.KIND_ROW_INDEX].offset)
+            self._index_at, self._iw = part[L.KIND_ROW_INDEX].offset, d.index_width
+        else:
+            if d.nnz != n * d.dim:
+                _fail("E_SECTION_SIZE", f"dense table: nnz {d.nnz} != num_keys * dim", at + 24)
+            if n * d.dim * dtype.itemsize >= 1 << 64:
+                _fail("E_OVERFLOW", "num_keys * dim overflows 64 bits", at)
+            self._rows = view(L.KIND_ROWS, dtype, n * d.dim).reshape(n, d.dim)
+
+    @staticmethod
+    def _check_descriptor(d, at: int) -> None:
+        if d.hash_scheme != L.HASH_MURMUR3_128:
+            _fail("E_ENUM", f"hash_scheme {d.hash_scheme} is undefined", at + 32)
+        if d.quant not in L.QUANT_NAMES:
+            _fail("E_ENUM", f"quant {d.quant} is undefined", at + 33)
+        if d.layout not in L.LAYOUT_NAMES:
+            _fail("E_ENUM", f"layout {d.layout} is undefined", at + 34)
+        if d.fingerprint_bits not in L.FINGERPRINT_WIDTHS:
+            _fail("E_ENUM", f"fingerprint_bits {d.fingerprint_bits} is undefined", at + 35)
+        linear = d.quant == L.QUANT_LINEAR8
+        if d.scale_granularity not in L.SCALE_NAMES or (d.scale_granularity == L.SCALE_NONE) == linear:
+            _fail("E_ENUM", f"scale_granularity {d.scale_granularity} does not fit quant {d.quant}", at + 36)
+        if (d.scale_granularity == L.SCALE_ROW_BLOCK) != (d.scale_block_rows > 0):
+            _fail("E_ENUM", "scale_block_rows must be > 0 exactly for row-block scales", at + 40)
+        if d.layout == L.LAYOUT_SPARSE:
+            if d.index_width not in L.INDEX_DTYPES or d.column_width not in L.COLUMN_DTYPES:
+                _fail("E_ENUM", "sparse index_width must be 4 or 8 and column_width 1, 2 or 4", at + 37)
+        elif d.index_width or d.column_width:
+            _fail("E_ENUM", "dense tables have index_width = column_width = 0", at + 37)
+        if d.num_keys > L.MAX_KEYS:
+            _fail("E_LIMIT", f"num_keys {d.num_keys} exceeds {L.MAX_KEYS}", at)
+        if d.dim > L.MAX_DIM:
+            _fail("E_LIMIT", f"dim {d.dim} exceeds {L.MAX_DIM}", at + 8)
+        if not 1 <= d.num_partitions <= L.MAX_PARTITIONS:
+            _fail("E_LIMIT", f"num_partitions {d.num_partitions} is outside [1, {L.MAX_PARTITIONS}]", at + 16)
+
+    # -- descriptive properties ------------------------------------------------------------
+    @property
+    def quant(self) -> str:
+        return L.QUANT_NAMES[self._quant]
+
+    @property
+    def layout(self) -> str:
+        return "sparse" if self._sparse else "dense"
+
+    @property
+    def scale_granularity(self) -> str:
+        return L.SCALE_NAMES[self._granularity]
+
+    @property
+    def gamma(self) -> float:
+        return self.descriptor.gamma_milli / 1000
+
+    @property
+    def mph_bytes(self) -> int:
+        return sum(self._parts[k].size for k in L.MPH_PARTS)
+
+    @property
+    def mph_bits_per_key(self) -> float:
+        return 8 * self.mph_bytes / self.num_keys if self.num_keys else 0.0
+
+    def __len__(self) -> int:
+        return self.num_keys
+
+    def __iter__(self):
+        raise TypeError("a phq table does not store its keys; look keys up with table[key] or table.lookup(keys)")
+
+    def __repr__(self) -> str:
+        return f"<phq.Table {self.name!r} keys={self.num_keys} dim={self.dim} {self.quant} {self.layout}>"
+
+    # -- single lookups (§7.2) ----------------------------------------------------------------
+    def _partition(self, p: int) -> tuple:
+        c = self._pcache.get(p)
+        if c is None:
+            ls, lc = int(self._p_level_start[p]), int(self._p_level_count[p])
+            levels = tuple(zip((int(x) for x in self._level_base[ls : ls + lc]), (int(x) for x in self._level_bits[ls : ls + lc])))
+            wb = int(self._p_word_base[p])
+            c = (
+                int(self._p_first_slot[p]),
+                int(self._p_ones[p]),
+                self._bitmap_at + 8 * wb,
+                self._rank_at + 8 * (wb // L.RANK_BLOCK_WORDS),
+                levels,
+                int(self._p_fb_start[p]),
+                int(self._p_fb_count[p]),
+            )
+            self._pcache[p] = c
+        return c
+
+    def slot(self, key) -> int:
+        """The key's slot in [0, num_keys), or -1 when the table does not hold it."""
+        h1, h2 = key_hash(encode_key(key), self.seed)
+        P = self.num_partitions
+        first, ones, bitmap_at, rank_at, levels, fb_start, fb_count = self._partition(((h2 >> 32) * P) >> 32 if P > 1 else 0)
+        buf = self._buf
+        slot = -1
+        i = 0
+        for base, bits in levels:
+            k = (h1 + i * h2) & MASK64
+            k ^= k >> 33
+            k = (k * _C1) & MASK64
+            k ^= k >> 33
+            k = (k * _C2) & MASK64
+            k ^= k >> 33
+            b = base + (((k >> 32) * bits) >> 32)
+            if (buf[bitmap_at + (b >> 3)] >> (b & 7)) & 1:
+                (e,) = _U64(buf, rank_at + 8 * (b >> 11))
+                r = e & 0xFFFFFFFF
+                s = (b >> 9) & 3
+                if s:
+                    r += (e >> 32) & 0x3FF
+                    if s > 1:
+                        r += (e >> 42) & 0x3FF
+                        if s > 2:
+                            r += (e >> 52) & 0x3FF
+                sub = bitmap_at + ((b >> 9) << 6)
+                r += (int.from_bytes(buf[sub : sub + 64], "little") & ((1 << (b & 511)) - 1)).bit_count()
+                if r >= ones:
+                    _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
+                slot = first + r
+                break
+            i += 1
+        else:
+            if not fb_count:
+                return -1
+            slot = self._fallback_slot(h1, h2, first, ones, fb_start, fb_count)
+            if slot < 0:
+                return -1
+        if self._fp_read is not None:
+            (fp,) = self._fp_read(buf, self._fp_at + slot * (self.fingerprint_bits >> 3))
+            if fp != h2 & self._fp_mask:
+                return -1
+        return slot
+
+    def _fallback_slot(self, h1, h2, first, ones, fb_start, fb_count) -> int:
+        lo, hi = 0, fb_count
+        at = self._fallback_at + 16 * fb_start
+        target = (h1, h2)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            v = _U128(self._buf, at + 16 * mid)
+            if v < target:
+                lo = mid + 1
+            elif v > target:
+                hi = mid
+            else:
+                return first + ones + mid
+        return -1
+
+    def __contains__(self, key) -> bool:
+        return self.slot(key) >= 0
+
+    def __getitem__(self, key) -> np.ndarray:
+        slot = self.slot(key)
+        if slot < 0:
+            raise KeyError(key)
+        return self.row_at(slot)
+
+    def get(self, key, default=None):
+        slot = self.slot(key)
+        return default if slot < 0 else self.row_at(slot)
+
+    def raw(self, key) -> np.ndarray:
+        """The stored row (codes in the storage dtype; sparse rows expanded). KeyError if absent."""
+        slot = self.slot(key)
+        if slot < 0:
+            raise KeyError(key)
+        return self.raw_at(slot)
+
+    # -- rows (§8, §9) -----------------------------------------------------------------------
+    @cached_property
+    def _zero_point_f32(self) -> np.ndarray:
+        return self.scales["zero_point"].astype(np.float32)
+
+    def _sparse_span(self, slot: int) -> tuple[int, int]:
+        w = self._iw
+        start = int.from_bytes(self._buf[self._index_at + w * slot : self._index_at + w * (slot + 1)], "little")
+        end = int.from_bytes(self._buf[self._index_at + w * (slot + 1) : self._index_at + w * (slot + 2)], "little")
+        if not start <= end <= self.nnz:
+            _fail("E_SPARSE", f"table {self.name!r}: row {slot} spans [{start}, {end}) outside [0, {self.nnz})")
+        return start, end
+
+    def _zero_code(self, slot: int):
+        if self._quant != L.QUANT_LINEAR8:
+            return np.zeros(self.dim, dtype=self.storage_dtype)
+        zp = self.scales["zero_point"]
+        if self._granularity == L.SCALE_COLUMN:
+            return zp.astype(np.uint8)
+        g = 0 if self._granularity == L.SCALE_TABLE else slot // self.descriptor.scale_block_rows
+        return np.full(self.dim, zp[g], dtype=np.uint8)
+
+    def raw_at(self, slot: int) -> np.ndarray:
+        if not 0 <= slot < self.num_keys:
+            raise UsageError(f"slot {slot} is outside [0, {self.num_keys})")
+        if not self._sparse:
+            return self._rows[slot]
+        start, end = self._sparse_span(slot)
+        cols = self._columns[start:end]
+        if cols.size and int(cols.max()) >= self.dim:
+            _fail("E_SPARSE", f"table {self.name!r}: row {slot} has a column >= dim {self.dim}")
+        row = self._zero_code(slot)
+        row[cols] = self._values[start:end]
+        return row
+
+    def row_at(self, slot: int) -> np.ndarray:
+        """Dequantized float32 row of a slot (§8.3). f32 tables return a read-only view."""
+        raw = self.raw_at(slot)
+        if self._quant == L.QUANT_F32:
+            return raw
+        if self._quant == L.QUANT_F16:
+            return raw.astype(np.float32)
+        sc = self.scales["scale"]
+        if self._granularity == L.SCALE_COLUMN:
+            return (raw.astype(np.float32) - self._zero_point_f32) * sc
+        g = 0 if self._granularity == L.SCALE_TABLE else slot // self.descriptor.scale_block_rows
+        return (raw.astype(np.float32) - self._zero_point_f32[g]) * sc[g]
+
+    # -- batch lookups (§7.2, vectorized) -----------------------------------------------------
+    def slots_for_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """Slots (int64, -1 = absent) for an (k, 2) uint64 array of (h1, h2) digests."""
+        h1 = np.ascontiguousarray(hashes[:, 0])
+        h2 = np.ascontiguousarray(hashes[:, 1])
+        k = h1.size
+        out = np.full(k, -1, dtype=np.int64)
+        if k == 0 or self.num_keys == 0:
+            return out
+        P = self.num_partitions
+        p = partition_of_np(h2, P).astype(np.intp) if P > 1 else np.zeros(k, dtype=np.intp)
+        todo = np.arange(k)
+        for level in range(self._max_levels):
+            todo = todo[level < self._p_level_count[p[todo]]]
+            if todo.size == 0:
+                break
+            pt = p[todo]
+            li = self._p_level_start[pt] + level
+            bits = self._level_bits[li].astype(np.uint64)
+            with np.errstate(over="ignore"):
+                g = fmix64_np(h1[todo] + np.uint64(level) * h2[todo])
+            b = (((g >> np.uint64(32)) * bits) >> np.uint64(32)).astype(np.int64) + self._level_base[li]
+            wb = self._p_word_base[pt]
+            words = self._bitmap[wb + (b >> 6)]
+            hit = ((words >> (b & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
+            if hit.any():
+                hb, hp, hw = b[hit], pt[hit], wb[hit]
+                r = self._rank_of(hb, hw)
+                if (r >= self._p_ones[hp]).any():
+                    _fail("E_RANK", f"table {self.name!r}: a rank is past its partition's key count")
+                out[todo[hit]] = self._p_first_slot[hp] + r
+            todo = todo[~hit]
+        if todo.size:
+            fb = todo[self._p_fb_count[p[todo]] > 0]
+            for j in fb:  # the fallback list holds a handful of keys, if any
+                pj = int(p[j])
+                first, ones, *_rest, fb_start, fb_count = self._partition(pj)
+                out[j] = self._fallback_slot(int(h1[j]), int(h2[j]), first, ones, fb_start, fb_count)
+        if self.fingerprint_bits:
+            found = np.flatnonzero(out >= 0)
+            want = (h2[found] & np.uint64(self._fp_mask)).astype(self._fingerprints.dtype)
+            out[found[self._fingerprints[out[found]] != want]] = -1
+        return out
+
+    def _rank_of(self, b: np.ndarray, word_base: np.ndarray) -> np.ndarray:
+        """Vectorized §7.3 rank of bit b (relative to its partition)."""
+        e = self._rank[word_base // L.RANK_BLOCK_WORDS + (b >> 11)]
+        r = (e & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        s = (b >> 9) & 3
+        for j in range(3):
+            c = ((e >> np.uint64(32 + 10 * j)) & np.uint64(0x3FF)).astype(np.int64)
+            r += np.where(s > j, c, 0)
+        start = word_base + ((b >> 9) << 3)
+        words = self._bitmap[start[:, None] + np.arange(L.RANK_SUBBLOCK_WORDS)]
+        within = (b & 511)[:, None] - 64 * np.arange(L.RANK_SUBBLOCK_WORDS)
+        full = within >= 64
+        shift = np.clip(within, 0, 63).astype(np.uint64)
+        masks = np.where(full, np.uint64(MASK64), (np.uint64(1) << shift) - np.uint64(1))
+        masks = np.where(within <= 0, np.uint64(0), masks)
+        return r + np.bitwise_count(words & masks).sum(axis=1, dtype=np.int64)
+
+    def slots(self, keys) -> np.ndarray:
+        return self.slots_for_hashes(hash_keys([encode_key(k) for k in keys], self.seed))
+
+    def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        """Batch lookup: (rows float32 (k, dim), found bool (k,)). Absent rows are zeros."""
+        slots = self.slots(keys)
+        return self.rows_at(slots), slots >= 0
+
+    def lookup_raw(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        """Batch lookup of stored rows: (codes (k, dim), found). Absent rows are zero bytes."""
+        slots = self.slots(keys)
+        return self.raw_rows_at(slots), slots >= 0
+
+    def raw_rows_at(self, slots: np.ndarray) -> np.ndarray:
+        slots = np.asarray(slots, dtype=np.int64)
+        found = slots >= 0
+        s = slots[found]
+        out = np.zeros((slots.size, self.dim), dtype=self.storage_dtype)
+        if not self._sparse:
+            out[found] = self._rows[s]
+            return out
+        if s.size == 0:
+            return out
+        if self._quant == L.QUANT_LINEAR8:
+            out[found] = self._zero_codes(s)
+        w = self._row_index
+        start = w[s].astype(np.int64)
+        end = w[s + 1].astype(np.int64)
+        if (start > end).any() or (end > self.nnz).any():
+            _fail("E_SPARSE", f"table {self.name!r}: a row spans outside [0, nnz)")
+        lengths = end - start
+        total = int(lengths.sum())
+        offsets = np.repeat(start - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(total)
+        cols = self._columns[offsets].astype(np.int64)
+        if total and int(cols.max()) >= self.dim:
+            _fail("E_SPARSE", f"table {self.name!r}: a column index is >= dim {self.dim}")
+        rows = np.repeat(np.flatnonzero(found), lengths)
+        out[rows, cols] = self._values[offsets]
+        return out
+
+    def _zero_codes(self, slots: np.ndarray) -> np.ndarray:
+        zp = self.scales["zero_point"].astype(np.uint8)
+        if self._granularity == L.SCALE_COLUMN:
+            return zp[None, :]
+        if self._granularity == L.SCALE_TABLE:
+            return zp[0]
+        return zp[slots // self.descriptor.scale_block_rows][:, None]
+
+    def rows_at(self, slots: np.ndarray) -> np.ndarray:
+        """Dequantized float32 rows for slots (-1 gives a zero row)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        raw = self.raw_rows_at(slots)
+        if self._quant == L.QUANT_F32:
+            return raw
+        if self._quant == L.QUANT_F16:
+            return raw.astype(np.float32)
+        sc = self.scales["scale"]
+        zp = self._zero_point_f32
+        if self._granularity == L.SCALE_COLUMN:
+            out = (raw.astype(np.float32) - zp) * sc
+        elif self._granularity == L.SCALE_TABLE:
+            out = (raw.astype(np.float32) - zp[0]) * sc[0]
+        else:
+            g = np.where(slots >= 0, slots, 0) // self.descriptor.scale_block_rows
+            out = (raw.astype(np.float32) - zp[g][:, None]) * sc[g][:, None]
+        out[slots < 0] = 0
+        return out
