@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("inputs", nargs="+", metavar="[NAME=]INPUT", help="a table file (.tsv, .jsonl, .npz); the table is named NAME or the file's stem")
     b.add_argument("-o", "--output", required=True, help="the .phq file to write (atomically)")
     b.add_argument("--metadata", metavar="JSON_FILE", help="a JSON object stored as the file's metadata")
-    b.add_argument("--tensor", action="append", default=[], metavar="NAME=FILE.npy", help="add a dense tensor (repeatable)")
+    b.add_argument("--tensor", action="append", default=[], metavar="NAME=FILE", help="add a dense tensor from .npy or a text file of numbers (repeatable)")
     b.add_argument("--quant", choices=["f32", "f16", "linear8"], default="linear8", help="weight encoding (default linear8)")
     b.add_argument("--scale", choices=["table", "column", "row-block"], default="column", help="linear8 scale granularity (default column)")
     b.add_argument("--block-rows", type=int, default=256, help="rows per scale group for --scale row-block (default 256)")
@@ -102,8 +102,14 @@ def _cmd_build(a) -> int:
     for spec in a.tensor:
         name, sep, path = spec.partition("=")
         if not sep:
-            raise UsageError(f"--tensor expects NAME=FILE.npy, got {spec!r}")
-        tensors[name] = np.load(path, allow_pickle=False)
+            raise UsageError(f"--tensor expects NAME=FILE (.npy, or text of numbers), got {spec!r}")
+        try:
+            if path.endswith(".npy"):
+                tensors[name] = np.load(path, allow_pickle=False)
+            else:
+                tensors[name] = np.loadtxt(path, dtype=np.float32, ndmin=1)
+        except ValueError as e:
+            raise UsageError(f"--tensor {path}: {e}") from None
     progress, close = _progress_bar(a.quiet)
     try:
         size = W.write(
@@ -135,8 +141,9 @@ def _cmd_inspect(a) -> int:
         anc = " (ancillary, skipped)" if s["index"] in d["skipped_sections"] else ""
         print(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
     for name, t in d["tables"].items():
-        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} scales), {t['layout']} rows, "
-              f"density {t['density']:.3f}, fingerprints {t['fingerprint_bits']} bits")
+        stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] == "sparse" else ""
+        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} scales), "
+              f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
         print(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
               f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
         if "scale_table" in t:

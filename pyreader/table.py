@@ -161,10 +161,10 @@ class Table:
                 _fail("E_SPARSE", "the row index must start at 0 and end at nnz", part[L.KIND_ROW_INDEX].offset)
             self._index_at, self._iw = part[L.KIND_ROW_INDEX].offset, d.index_width
         else:
-            if d.nnz != n * d.dim:
-                _fail("E_SECTION_SIZE", f"dense table: nnz {d.nnz} != num_keys * dim", at + 24)
             if n * d.dim * dtype.itemsize >= 1 << 64:
                 _fail("E_OVERFLOW", "num_keys * dim overflows 64 bits", at)
+            if d.nnz != n * d.dim:
+                _fail("E_SECTION_SIZE", f"dense table: nnz {d.nnz} != num_keys * dim", at + 24)
             self._rows = view(L.KIND_ROWS, dtype, n * d.dim).reshape(n, d.dim)
 
     @staticmethod
