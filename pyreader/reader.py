@@ -252,11 +252,16 @@ class Model:
         if data_at + nbytes != s.size:
             raise FormatError("E_SECTION_SIZE", f"tensor {name!r}: section is {s.size} bytes, shape needs {data_at + nbytes}", s.offset)
         self._check_zero(buf, s.offset + prefix, s.offset + data_at)
+        extent = dtype.itemsize  # numpy refuses a shape whose non-zero dims span >= 2^63 bytes,
+        for d in shape:  # even with no elements: only a tensor with a zero dim can get here
+            extent *= d or 1
+        if extent >= 1 << 63:
+            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} is too large to represent", s.offset + 8)
         arr = np.frombuffer(buf, dtype, count, s.offset + data_at).reshape(shape)
         return name, arr
 
     def _close_group(self, group: list[Section]) -> None:
-        table = Table(self._buf, group)
+        table = Table(self._buf, group, self._mm)
         if table.name in self.tables:
             raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
         self.tables[table.name] = table

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
-from .hashing import MASK64, fmix64_np, key_hash, partition_of_np, hash_keys
+from .hashing import MASK64, fmix64_np, hash_keys, key_hash, partition_of_np
 
 _U64 = struct.Struct("<Q").unpack_from
 _U128 = struct.Struct("<QQ").unpack_from
@@ -44,7 +44,7 @@ def _fail(code: str, msg: str, at: int | None = None):
 class Table:
     """One hashed table of an open model: `table[key]` -> float32 row."""
 
-    def __init__(self, buf, group):
+    def __init__(self, buf, group, mm=None):
         head = group[0]
         self.sections = list(group)
         at = head.offset
@@ -134,6 +134,7 @@ class Table:
         self._fallback_at = part[L.KIND_MPH_FALLBACK].offset
         self._pcache: dict[int, tuple] = {}
         self._buf = buf
+        self._mm = mm if mm is not None else buf  # mmap slices are bytes: fastest for the scalar path
 
         # -- fingerprints, scales, payload (§5.4.6-§5.4.10) --------------------------------
         fpb = d.fingerprint_bits
@@ -249,22 +250,21 @@ class Table:
 
     def slot(self, key) -> int:
         """The key's slot in [0, num_keys), or -1 when the table does not hold it."""
-        h1, h2 = key_hash(encode_key(key), self.seed)
+        h1, h2 = key_hash(key if type(key) is bytes else encode_key(key), self.seed)
         P = self.num_partitions
         first, ones, bitmap_at, rank_at, levels, fb_start, fb_count = self._partition(((h2 >> 32) * P) >> 32 if P > 1 else 0)
-        buf = self._buf
-        slot = -1
+        buf, mm = self._buf, self._mm
         i = 0
-        for base, bits in levels:
-            k = (h1 + i * h2) & MASK64
+        for base, bits in levels:  # §7.2; fmix64 inlined with literal constants (hot path)
+            k = (h1 + i * h2) & 0xFFFFFFFFFFFFFFFF
             k ^= k >> 33
-            k = (k * _C1) & MASK64
+            k = (k * 0xFF51AFD7ED558CCD) & 0xFFFFFFFFFFFFFFFF
             k ^= k >> 33
-            k = (k * _C2) & MASK64
+            k = (k * 0xC4CEB9FE1A85EC53) & 0xFFFFFFFFFFFFFFFF
             k ^= k >> 33
             b = base + (((k >> 32) * bits) >> 32)
             if (buf[bitmap_at + (b >> 3)] >> (b & 7)) & 1:
-                (e,) = _U64(buf, rank_at + 8 * (b >> 11))
+                (e,) = _U64(mm, rank_at + 8 * (b >> 11))  # §7.3
                 r = e & 0xFFFFFFFF
                 s = (b >> 9) & 3
                 if s:
@@ -274,7 +274,7 @@ class Table:
                         if s > 2:
                             r += (e >> 52) & 0x3FF
                 sub = bitmap_at + ((b >> 9) << 6)
-                r += (int.from_bytes(buf[sub : sub + 64], "little") & ((1 << (b & 511)) - 1)).bit_count()
+                r += (int.from_bytes(mm[sub : sub + 64], "little") & ((1 << (b & 511)) - 1)).bit_count()
                 if r >= ones:
                     _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
                 slot = first + r
@@ -287,7 +287,7 @@ class Table:
             if slot < 0:
                 return -1
         if self._fp_read is not None:
-            (fp,) = self._fp_read(buf, self._fp_at + slot * (self.fingerprint_bits >> 3))
+            (fp,) = self._fp_read(mm, self._fp_at + slot * (self.fingerprint_bits >> 3))
             if fp != h2 & self._fp_mask:
                 return -1
         return slot
@@ -298,7 +298,7 @@ class Table:
         target = (h1, h2)
         while lo < hi:
             mid = (lo + hi) // 2
-            v = _U128(self._buf, at + 16 * mid)
+            v = _U128(self._mm, at + 16 * mid)
             if v < target:
                 lo = mid + 1
             elif v > target:
@@ -332,6 +332,10 @@ class Table:
     def _zero_point_f32(self) -> np.ndarray:
         return self.scales["zero_point"].astype(np.float32)
 
+    @cached_property
+    def _scale_f32(self) -> np.ndarray:
+        return np.ascontiguousarray(self.scales["scale"])
+
     def _sparse_span(self, slot: int) -> tuple[int, int]:
         w = self._iw
         start = int.from_bytes(self._buf[self._index_at + w * slot : self._index_at + w * (slot + 1)], "little")
@@ -363,17 +367,21 @@ class Table:
         return row
 
     def row_at(self, slot: int) -> np.ndarray:
-        """Dequantized float32 row of a slot (§8.3). f32 tables return a read-only view."""
+        """Dequantized float32 row of a slot (§8.1). f32 dense tables return a read-only view."""
         raw = self.raw_at(slot)
         if self._quant == L.QUANT_F32:
             return raw
+        out = raw.astype(np.float32)
         if self._quant == L.QUANT_F16:
-            return raw.astype(np.float32)
-        sc = self.scales["scale"]
+            return out
         if self._granularity == L.SCALE_COLUMN:
-            return (raw.astype(np.float32) - self._zero_point_f32) * sc
+            out -= self._zero_point_f32
+            out *= self._scale_f32
+            return out
         g = 0 if self._granularity == L.SCALE_TABLE else slot // self.descriptor.scale_block_rows
-        return (raw.astype(np.float32) - self._zero_point_f32[g]) * sc[g]
+        out -= self._zero_point_f32[g]
+        out *= self._scale_f32[g]
+        return out
 
     # -- batch lookups (§7.2, vectorized) -----------------------------------------------------
     def slots_for_hashes(self, hashes: np.ndarray) -> np.ndarray:
@@ -464,7 +472,9 @@ class Table:
         w = self._row_index
         start = w[s].astype(np.int64)
         end = w[s + 1].astype(np.int64)
-        if (start > end).any() or (end > self.nnz).any():
+        # 8-byte index entries >= 2^63 turn negative in int64: refuse them too, or numpy
+        # would index from the end (IndexError, or a silent read of another row's values)
+        if (start < 0).any() or (start > end).any() or (end > self.nnz).any():
             _fail("E_SPARSE", f"table {self.name!r}: a row spans outside [0, nnz)")
         lengths = end - start
         total = int(lengths.sum())
@@ -492,7 +502,7 @@ class Table:
             return raw
         if self._quant == L.QUANT_F16:
             return raw.astype(np.float32)
-        sc = self.scales["scale"]
+        sc = self._scale_f32
         zp = self._zero_point_f32
         if self._granularity == L.SCALE_COLUMN:
             out = (raw.astype(np.float32) - zp) * sc
