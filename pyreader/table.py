@@ -25,16 +25,17 @@ _C2 = 0xC4CEB9FE1A85EC53
 
 
 def encode_key(key) -> bytes:
+    """§6: keys are bytes; str keys are UTF-8 encoded (strictly)."""
     if isinstance(key, bytes):
         return key
     if isinstance(key, str):
         try:
             return key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(f"key {key!r} is not encodable as UTF-8; pass bytes") from None
+        except UnicodeEncodeError as e:
+            raise UsageError(f"key {key!r} is not encodable as UTF-8 ({e.reason}); pass bytes instead") from None
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
-    raise UsageError(f"keys are str or bytes, got {type(key).__name__}")
+    raise UsageError(f"keys must be str or bytes, got {type(key).__name__}")
 
 
 def _fail(code: str, msg: str, at: int | None = None):

@@ -13,6 +13,7 @@ import numpy as np
 from phq import layout as L
 from phq.errors import UsageError
 from phq.hashing import hash_keys
+from phq.table import encode_key  # one rule for readers and writers: §6
 
 from . import quant as Q
 from .mph import HashCollision, build_mph, default_partitions
@@ -75,20 +76,6 @@ class Table:
 
     def __init__(self, keys, rows=None, **options):
         self.keys, self.rows, self.options = keys, rows, options
-
-
-def encode_key(key) -> bytes:
-    """§5.3.2: keys are byte strings; str keys are UTF-8 encoded (strictly)."""
-    if isinstance(key, bytes):
-        return key
-    if isinstance(key, str):
-        try:
-            return key.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise UsageError(f"key {key!r} is not encodable as UTF-8 ({e.reason}); pass bytes instead") from None
-    if isinstance(key, (bytearray, memoryview)):
-        return bytes(key)
-    raise UsageError(f"keys must be str or bytes, got {type(key).__name__}")
 
 
 def _as_pairs(name: str, value) -> tuple[list, Any, dict]:
