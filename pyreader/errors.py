@@ -38,7 +38,7 @@ ERROR_CODES: dict[str, str] = {
     "E_MPH": "the perfect-hash structure is inconsistent (levels, rank blocks, counts)",
     "E_RANK": "a rank or slot points outside [0, num_keys)",
     "E_FALLBACK": "fallback hashes are not strictly ascending",
-    "E_SCALE": "a quantization scale is not finite and positive, or a zero point is out of range",
+    "E_SCALE": "a quantization scale is not in (0, FLT_MAX/255], or a zero point is out of range",
     "E_SPARSE": "the sparse row index or column indices are inconsistent",
     "E_VALUE": "a stored float weight or tensor value is NaN or infinite",
     "E_CHECKSUM": "a section's CRC32C does not match its bytes",

@@ -169,6 +169,7 @@ RANK_SUBBLOCK_WORDS = 8
 # §8 SCALES record
 SCALE_RECORD = Struct("scale" / Float32l, "zero_point" / Int32ul)
 SCALE_DTYPE = np.dtype([("scale", "<f4"), ("zero_point", "<i4")])
+F32_MAX = float(np.finfo(np.float32).max)  # §5.5.7: 255 x scale <= F32_MAX, so no value dequantizes to inf
 
 # --- §5.2 TENSOR --------------------------------------------------------------------
 TENSOR_HEADER = Struct(
@@ -199,6 +200,7 @@ TENSOR_DTYPE_NAMES = {
 # --- §12 Limits (readers refuse above them before allocating; writers never exceed) --
 MAX_SECTIONS = 65536
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_METADATA_DEPTH = 64
 MAX_NAME_BYTES = 255
 MAX_TENSOR_NDIM = 8
 MAX_PARTITIONS = 1 << 20

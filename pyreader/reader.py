@@ -7,6 +7,7 @@ allocated in proportion to a count the file merely claims.
 
 from __future__ import annotations
 
+import decimal
 import json
 import mmap
 import os
@@ -69,13 +70,30 @@ def _json_object(raw: bytes, offset: int):
     def no_constants(name):
         raise ValueError(f"{name} is not JSON")
 
+    def integer(digits: str):
+        # Python refuses int() of more than 4300 digits; JSON does not: keep them exact
+        return int(digits) if len(digits) <= 4000 else decimal.Decimal(digits)
+
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants, parse_int=integer)
     except (ValueError, RecursionError) as e:
         raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
     if not isinstance(value, dict):
         raise FormatError("E_METADATA", "metadata must be a JSON object", offset)
+    if _depth(value) > L.MAX_METADATA_DEPTH:
+        raise FormatError("E_METADATA", f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels", offset)
     return value
+
+
+def _depth(value) -> int:
+    """Nesting depth of arrays/objects (§5.2: the top-level object is level 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def _name(raw: bytes, what: str, offset: int) -> str:
@@ -149,6 +167,8 @@ class Model:
             e = L.SECTION_ENTRY.parse(buf[at : at + L.SECTION_ENTRY_SIZE])
             if e.flags & ~L.KNOWN_SECTION_FLAGS or e.reserved:
                 raise FormatError("E_RESERVED", f"section {i}: reserved flag bits or field set", at + 2)
+            if e.kind == L.KIND_META and e.size > L.MAX_METADATA_BYTES:
+                raise FormatError("E_LIMIT", f"metadata is {e.size} bytes, the limit is {L.MAX_METADATA_BYTES}", at + 16)
             if e.offset % L.ALIGNMENT:
                 raise FormatError("E_SECTION_ALIGN", f"section {i} starts at {e.offset}, not a multiple of 64", at + 8)
             expected = L.align(prev_end)
@@ -208,8 +228,6 @@ class Model:
                 if seen_meta:
                     raise FormatError("E_DUPLICATE_SECTION", "more than one META section", self._entry(s))
                 seen_meta = True
-                if s.size > L.MAX_METADATA_BYTES:
-                    raise FormatError("E_LIMIT", f"metadata is {s.size} bytes, the limit is {L.MAX_METADATA_BYTES}", self._entry(s) + 16)
                 self.metadata = _json_object(bytes(buf[s.offset : s.offset + s.size]), s.offset)
             elif s.kind == L.KIND_TENSOR:
                 name, arr = self._tensor(buf, s)
@@ -242,21 +260,19 @@ class Model:
         name_at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
         name = _name(bytes(buf[name_at : name_at + t.name_len]), "tensor", name_at)
         dtype = L.TENSOR_DTYPES[t.dtype]
-        count = 1
+        # §5.3: the span (itemsize x the non-zero dimensions) must stay below 2^63, even
+        # for a tensor with a zero dimension, so every size fits a signed 64-bit integer
+        span, count = dtype.itemsize, 1
         for d in shape:
+            span *= d or 1
             count *= d
+        if span >= 1 << 63:
+            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} spans 2^63 bytes or more", s.offset + 8)
         nbytes = count * dtype.itemsize
-        if nbytes >= 1 << 64:
-            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} overflows 64 bits", s.offset + 8)
         data_at = L.align(prefix)
         if data_at + nbytes != s.size:
             raise FormatError("E_SECTION_SIZE", f"tensor {name!r}: section is {s.size} bytes, shape needs {data_at + nbytes}", s.offset)
         self._check_zero(buf, s.offset + prefix, s.offset + data_at)
-        extent = dtype.itemsize  # numpy refuses a shape whose non-zero dims span >= 2^63 bytes,
-        for d in shape:  # even with no elements: only a tensor with a zero dim can get here
-            extent *= d or 1
-        if extent >= 1 << 63:
-            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} is too large to represent", s.offset + 8)
         arr = np.frombuffer(buf, dtype, count, s.offset + data_at).reshape(shape)
         return name, arr
 

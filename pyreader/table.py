@@ -149,8 +149,9 @@ class Table:
         self.scales = view(L.KIND_SCALES, L.SCALE_DTYPE, groups)
         if groups:
             sc, zp = self.scales["scale"], self.scales["zero_point"]
-            if not (np.isfinite(sc).all() and (sc > 0).all()) or zp.min() < 0 or zp.max() > 255:
-                _fail("E_SCALE", f"table {self.name!r}: a scale is not finite and positive or a zero point is outside 0..255", part[L.KIND_SCALES].offset)
+            sc64 = sc.astype(np.float64)
+            if not ((sc64 > 0) & (sc64 * 255 <= L.F32_MAX)).all() or zp.min() < 0 or zp.max() > 255:
+                _fail("E_SCALE", f"table {self.name!r}: a scale is outside (0, FLT_MAX/255] or a zero point outside 0..255", part[L.KIND_SCALES].offset)
         dtype = L.QUANT_DTYPES[self._quant]
         self.storage_dtype = dtype
         if self._sparse:

@@ -225,3 +225,31 @@ def test_raw_rows_are_codes(tmp_path):
     assert t.raw("a").tolist() == [0, 85, 255]
     assert t.scales["zero_point"].tolist() == [85]
     assert json.loads(json.dumps(t.lookup_raw(["a", "b"])[1].tolist())) == [True, False]
+
+
+def test_metadata_depth_limit(tmp_path):
+    deep = {"a": 1}
+    for _ in range(63):
+        deep = {"x": deep}
+    phq.writer.write(tmp_path / "ok.phq", {}, metadata=deep)  # depth 64 is the limit
+    assert phq.open(tmp_path / "ok.phq").metadata == deep
+    with pytest.raises(phq.UsageError, match="deeper"):
+        phq.writer.write(tmp_path / "no.phq", {}, metadata={"x": deep})
+
+
+def test_linear8_refuses_ranges_that_would_dequantize_to_inf(tmp_path):
+    big = float(np.finfo(np.float32).max)
+    with pytest.raises(phq.UsageError, match="too wide for linear8"):
+        phq.writer.write(tmp_path / "x.phq", {"t": {"a": [big], "b": [-big]}}, scale="table")
+    phq.writer.write(tmp_path / "ok.phq", {"t": {"a": [big], "b": [-big]}}, quant="f32")
+    assert phq.validate(tmp_path / "ok.phq").tables["t"]["b"].tolist() == [-big]
+
+
+def test_metadata_keeps_huge_integers(tmp_path):
+    import decimal
+
+    from phq.writer.serialize import SectionOut, write_sections
+
+    digits = "9" * 5000  # more digits than Python's int() accepts by default
+    write_sections(tmp_path / "big.phq", [SectionOut(L.KIND_META, buffers=[b'{"n":' + digits.encode() + b"}"])])
+    assert phq.validate(tmp_path / "big.phq").metadata["n"] == decimal.Decimal(digits)

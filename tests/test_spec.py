@@ -101,6 +101,7 @@ def test_limits_table_matches_constants():
     assert str(L.MAX_METADATA_BYTES) in rows["META size"]
     assert rows["name"] == f"{L.MAX_NAME_BYTES} bytes"
     assert rows["tensor ndim"] == str(L.MAX_TENSOR_NDIM)
+    assert rows["META JSON nesting depth"] == str(L.MAX_METADATA_DEPTH)
     assert rows["num_keys of a table"] == "2^40" and L.MAX_KEYS == 2**40
     assert rows["dim"] == "2^24" and L.MAX_DIM == 2**24
     assert rows["num_partitions"] == "2^20" and L.MAX_PARTITIONS == 2**20

@@ -265,6 +265,10 @@ def metadata_section(metadata) -> SectionOut:
     except (TypeError, ValueError) as e:
         raise UsageError(f"metadata is not JSON-serializable: {e}") from None
     raw = text.encode("utf-8")
+    from phq.reader import _depth
+
+    if _depth(dict(metadata)) > L.MAX_METADATA_DEPTH:
+        raise UsageError(f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels")
     if len(raw) > L.MAX_METADATA_BYTES:
         raise UsageError(f"metadata is {len(raw)} bytes; the limit is {L.MAX_METADATA_BYTES}")
     return SectionOut(L.KIND_META, buffers=[raw])

@@ -42,6 +42,11 @@ def group_scale(values: np.ndarray) -> tuple[np.float32, int]:
     scale = np.float32((hi - lo) / 255.0)
     if scale == 0:  # (hi - lo) below 255 subnormal steps
         scale = _SMALLEST_SUBNORMAL_F32
+    if float(scale) * 255 > L.F32_MAX:
+        raise UsageError(
+            f"weights spanning [{lo:g}, {hi:g}] are too wide for linear8 (255 x scale must stay below "
+            "float32's maximum); use f32"
+        )
     zero_point = int(np.clip(np.rint(-lo / float(scale)), 0, 255))
     return scale, zero_point
 
