@@ -54,6 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check everything, checksums included (exit 0 valid, 1 invalid, 2 error)")
     v.add_argument("files", nargs="+")
     v.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("conformance", help="run readers against the golden files (conformance/README.md)")
+    csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
+    r = csub.add_parser("run", help="run one reader over the suite")
+    r.add_argument("--reader", help='adapter command, e.g. "build/phq-c-conform" (default: the Python reference reader)')
+    r.add_argument("--version", default="1.0", help="format version of the suite (default 1.0)")
+    r.add_argument("--expect-fail", metavar="FILE", help="file names known to fail (one per line); one that passes fails the run")
+    r.add_argument("--json", metavar="PATH", default="conformance-report.json", help="JSON report (default conformance-report.json)")
+    r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
+    r.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    m = csub.add_parser("matrix", help="run several readers and print the reader x file matrix (Markdown)")
+    m.add_argument("--reader", action="append", required=True, metavar="NAME=CMD", help="a reader; NAME= alone is the Python reference reader")
+    m.add_argument("--version", default="1.0")
+    m.add_argument("--timeout", type=float, default=10.0)
+    m.add_argument("--out", metavar="PATH", help="also write the Markdown to a file")
     return p
 
 
@@ -203,13 +218,44 @@ def _cmd_validate(a) -> int:
     return worst
 
 
+def _cmd_conformance(a) -> int:
+    from phq.conformance import runner
+
+    if a.conformance_command == "matrix":
+        readers = {}
+        for spec in a.reader:
+            name, sep, cmd = spec.partition("=")
+            if not sep or not name:
+                raise UsageError(f"--reader expects NAME=CMD, got {spec!r}")
+            readers[name] = runner.parse_reader(cmd)
+        text, ok = runner.matrix(readers, a.version, a.timeout)
+        print(text, end="")
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write(text)
+        return EXIT_OK if ok else EXIT_INVALID
+
+    reader = runner.parse_reader(a.reader)
+
+    def show(r) -> None:
+        if a.quiet and r.status in ("PASS", "XFAIL"):
+            return
+        detail = f"  expected {r.expect}, got {r.outcome}" + (f": {r.detail}" if r.detail and r.detail != r.outcome else "") if r.status != "PASS" else ""
+        print(f"{r.status:5} {r.file}{detail}")
+
+    results = runner.run(reader, a.version, runner.read_expect_fail(a.expect_fail), a.timeout, progress=show)
+    runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
+    print(runner.summary(results))
+    return EXIT_OK if runner.succeeded(results) else EXIT_INVALID
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         a = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed its message
         return EXIT_USAGE if e.code else EXIT_OK
-    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate}
+    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "conformance": _cmd_conformance}
     try:
         return commands[a.command](a)
     except FormatError as e:
