@@ -178,13 +178,20 @@ class Model:
                 raise FormatError("E_SECTION_GAP", f"section {i} starts at {e.offset}, expected {expected}", at + 8)
             if e.offset + e.size > size:
                 raise FormatError("E_SECTION_BOUNDS", f"section {i} ends at {e.offset + e.size}, past {size}", at + 16)
-            self._check_zero(buf, prev_end, e.offset)
             prev_end = e.offset + e.size
             sections.append(Section(i, e.kind, e.flags, e.owner, e.offset, e.size, e.checksum))
         if L.align(prev_end) != size:
             raise FormatError("E_SECTION_GAP", f"the last section ends at {prev_end}; the file has {size} bytes", prev_end)
-        self._check_zero(buf, prev_end, size)
         return sections
+
+    def padding_spans(self) -> list[tuple[int, int]]:
+        """[start, end) of every inter-section padding run (§2), checked by validate."""
+        spans, prev_end = [], L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * len(self.sections)
+        for s in self.sections:
+            spans.append((prev_end, s.offset))
+            prev_end = s.offset + s.size
+        spans.append((prev_end, self.header.file_size))
+        return [(a, b) for a, b in spans if b > a]
 
     @staticmethod
     def _check_zero(buf, start: int, end: int) -> None:

@@ -23,7 +23,9 @@ def validate(path: str | os.PathLike) -> Model:
     model = open_model(path)
     try:
         buf = model._buf
-        for s in model.sections:  # §10.2.1 checksums, ancillary sections included
+        for start, end in model.padding_spans():  # §10.2 step 1
+            model._check_zero(buf, start, end)
+        for s in model.sections:  # §10.2 step 2: checksums, ancillary sections included
             if _crc32c.crc32c(buf[s.offset : s.offset + s.size]) != s.checksum:
                 raise FormatError("E_CHECKSUM", f"section {s.index} ({s.name}) checksum mismatch", s.offset)
         for name, arr in model.tensors.items():  # §10.2.2

@@ -78,6 +78,19 @@ class Table:
         self.keys, self.rows, self.options = keys, rows, options
 
 
+def encode_keys(raw_keys: list) -> list[bytes]:
+    """encode_key over a list, with fast paths for all-str and all-bytes lists."""
+    first = type(raw_keys[0]) if raw_keys else bytes
+    if first is str:
+        try:
+            return [k.encode("utf-8") for k in raw_keys]
+        except (AttributeError, UnicodeEncodeError):
+            pass  # mixed types or an unencodable key: the slow path names it
+    elif first is bytes and all(type(k) is bytes for k in raw_keys):
+        return raw_keys
+    return [encode_key(k) for k in raw_keys]
+
+
 def _as_pairs(name: str, value) -> tuple[list, Any, dict]:
     if isinstance(value, Table):
         keys, rows, options = value.keys, value.rows, value.options
@@ -141,7 +154,7 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
     except TypeError as e:
         raise UsageError(f"table {name!r}: {e}") from None
     name_bytes = check_name("table", name)
-    keys = [encode_key(k) for k in raw_keys]
+    keys = encode_keys(raw_keys)
     n = len(keys)
     if n > L.MAX_KEYS:
         raise UsageError(f"table {name!r}: {n} keys exceed the limit {L.MAX_KEYS}")

@@ -14,8 +14,12 @@ import numpy as np
 
 from phq import layout as L
 from phq.errors import UsageError
-from phq.hashing import level_position_np, partition_of_np
+from phq.hashing import partition_of_np
 from phq.rank import rank_entries
+
+
+_U32, _U33 = np.uint64(32), np.uint64(33)
+_C1, _C2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # fmix64, §6
 
 
 @dataclass
@@ -55,51 +59,90 @@ def default_partitions(num_keys: int, gamma_milli: int) -> int:
     return max(1, -(-num_keys * gamma_milli // (1000 * per_partition_bits)))
 
 
+_CHUNK = 1 << 15  # 32K keys: the temporaries of one chunk stay in the CPU cache
+
+
+def _positions(h1: np.ndarray, h2: np.ndarray, level: int, bits: int, out: np.ndarray) -> np.ndarray:
+    """§6 level_position of every key into out[:k] (int64 view), chunk by chunk so the
+    ten passes of fmix64 run in cache instead of streaming memory ten times."""
+    k = h1.size
+    res = out[:k].view(np.uint64)
+    tmp = np.empty(min(k, _CHUNK), dtype=np.uint64)
+    lvl, m = np.uint64(level), np.uint64(bits)
+    with np.errstate(over="ignore"):
+        for s in range(0, k, _CHUNK):
+            e = min(k, s + _CHUNK)
+            o, t = res[s:e], tmp[: e - s]
+            if level:
+                np.multiply(h2[s:e], lvl, out=o)
+                o += h1[s:e]
+            else:
+                o[:] = h1[s:e]
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o *= _C1
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o *= _C2
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o >>= _U32
+            o *= m
+            o >>= _U32
+    return out[:k]  # < 2^32: safe as a signed index
+
+
 def _build_partition(h1, h2, gamma_milli, max_levels):
-    """Levels of one partition. Returns (level_words list, words, rank, fallback idx, slot_of)."""
+    """Levels of one partition (§13.2).
+
+    Returns (level_words, bitmap words, rank entries, order, fallback (h1, h2)), where
+    order lists the partition's key indices in slot order: a level's keys in the order of
+    their bits (the rank order of §7.3), then the fallback keys in digest order. The
+    remaining keys' digests are compacted level by level, and each level writes its keys'
+    ids at their positions so that reading the positions with exactly one key, in order,
+    yields that level's slots: no rank gathers, no final scatter.
+    """
     n = h1.size
-    remaining = np.arange(n)
+    ids = np.arange(n, dtype=np.uint32)
+    scratch = np.empty(n, dtype=np.int64)  # one buffer for every level's positions
     level_sizes: list[int] = []
     level_bitmaps: list[np.ndarray] = []
-    slot_of = np.empty(n, dtype=np.int64)
-    ones_before = 0
+    order_parts: list[np.ndarray] = []
     for level in range(max_levels):
-        if remaining.size == 0:
+        k = h1.size
+        if k == 0:
             break
-        words = level_words_for(remaining.size, gamma_milli)
+        words = level_words_for(k, gamma_milli)
         if words > L.MAX_LEVEL_WORDS:
             raise UsageError(
                 f"a partition of {n} keys needs a level of {words} words (limit {L.MAX_LEVEL_WORDS}); "
                 "use more partitions"
             )
         bits = words * 64
-        pos = level_position_np(h1[remaining], h2[remaining], level, bits).astype(np.intp)
-        counts = np.bincount(pos, minlength=bits)
-        alone = counts == 1
-        placed = alone[pos]
-        # slot = ones before this level + rank of the key's bit inside the level
-        in_level_rank = np.cumsum(alone) - 1
-        slot_of[remaining[placed]] = ones_before + in_level_rank[pos[placed]]
-        ones_before += int(in_level_rank[-1]) + 1
+        pos = _positions(h1, h2, level, bits, scratch)
+        alone = np.bincount(pos, minlength=bits) == 1
+        owner = np.empty(bits, dtype=np.uint32)
+        owner[pos] = ids  # where a key is alone, its id is the one written
+        order_parts.append(owner[alone])
         level_sizes.append(words)
         level_bitmaps.append(np.packbits(alone, bitorder="little").view(L.WORD_DTYPE))
-        remaining = remaining[~placed]
-    fallback_idx = remaining
-    if fallback_idx.size:
-        # §5.4.5: fallback digests ascending by (h1, h2); their slots follow the bitmap's ones
-        fb_order = np.lexsort((h2[fallback_idx], h1[fallback_idx]))
-        fallback_idx = fallback_idx[fb_order]
-        a1, a2 = h1[fallback_idx], h2[fallback_idx]
-        same = (a1[1:] == a1[:-1]) & (a2[1:] == a2[:-1])
+        keep = ~alone[pos]
+        ids, h1, h2 = ids[keep], h1[keep], h2[keep]
+    if ids.size:
+        # §5.5.5: fallback digests ascending by (h1, h2); their slots follow the level slots
+        fb_order = np.lexsort((h2, h1))
+        ids, h1, h2 = ids[fb_order], h1[fb_order], h2[fb_order]
+        same = (h1[1:] == h1[:-1]) & (h2[1:] == h2[:-1])
         if same.any():
             at = np.flatnonzero(same)
-            raise HashCollision([(int(fallback_idx[i]), int(fallback_idx[i + 1])) for i in at])
-        slot_of[fallback_idx] = ones_before + np.arange(fallback_idx.size)
+            raise HashCollision([(int(ids[i]), int(ids[i + 1])) for i in at])
+        order_parts.append(ids)
     words = np.concatenate(level_bitmaps) if level_bitmaps else np.zeros(0, dtype=L.WORD_DTYPE)
     pad = (-words.size) % L.RANK_BLOCK_WORDS
     if pad:
         words = np.concatenate((words, np.zeros(pad, dtype=L.WORD_DTYPE)))
-    return level_sizes, words, rank_entries(words), fallback_idx, slot_of
+    order = np.concatenate(order_parts) if order_parts else np.zeros(0, dtype=np.uint32)
+    return level_sizes, words, rank_entries(words), order, (h1, h2)
 
 
 def build_mph(
@@ -114,7 +157,7 @@ def build_mph(
     h1 = np.ascontiguousarray(hashes[:, 0])
     h2 = np.ascontiguousarray(hashes[:, 1])
     if num_partitions == 1:
-        groups = [np.arange(n)]
+        groups = [None]  # all keys, in input order: no gather needed
     else:
         part = partition_of_np(h2, num_partitions).astype(np.intp)
         by_part = np.argsort(part, kind="stable")
@@ -126,22 +169,24 @@ def build_mph(
     first_slot = 0
     collisions: list[tuple[int, int]] = []
     for p, idx in enumerate(groups):
-        if idx.size > L.MAX_PARTITION_KEYS:
-            raise UsageError(f"partition {p} holds {idx.size} keys (limit {L.MAX_PARTITION_KEYS}); use more partitions")
+        size = n if idx is None else idx.size
+        if size > L.MAX_PARTITION_KEYS:
+            raise UsageError(f"partition {p} holds {size} keys (limit {L.MAX_PARTITION_KEYS}); use more partitions")
+        ph1, ph2 = (h1, h2) if idx is None else (h1[idx], h2[idx])
         try:
-            levels, words, rank, fb_idx, slot_of = _build_partition(h1[idx], h2[idx], gamma_milli, max_levels)
+            levels, words, rank, local_order, (fb1, fb2) = _build_partition(ph1, ph2, gamma_milli, max_levels)
         except HashCollision as e:
-            collisions.extend((int(idx[i]), int(idx[j])) for i, j in e.pairs)
+            collisions.extend((i, j) if idx is None else (int(idx[i]), int(idx[j])) for i, j in e.pairs)
             continue
-        order[first_slot + slot_of] = idx
-        records[p] = (idx.size, fb_idx.size, len(levels), 0)
+        order[first_slot : first_slot + size] = local_order if idx is None else idx[local_order]
+        records[p] = (size, fb1.size, len(levels), 0)
         all_levels.append(np.asarray(levels, dtype=L.LEVEL_DTYPE))
         all_words.append(words)
         all_rank.append(rank)
-        fb = np.empty(fb_idx.size, dtype=L.FALLBACK_DTYPE)
-        fb["h1"], fb["h2"] = h1[idx][fb_idx], h2[idx][fb_idx]
+        fb = np.empty(fb1.size, dtype=L.FALLBACK_DTYPE)
+        fb["h1"], fb["h2"] = fb1, fb2
         all_fallback.append(fb)
-        first_slot += idx.size
+        first_slot += size
         if progress is not None:
             progress(first_slot, n)
     if collisions:
