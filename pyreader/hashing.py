@@ -88,10 +88,44 @@ def fmix64_np(k: np.ndarray) -> np.ndarray:
     return k
 
 
-def level_position_np(h1: np.ndarray, h2: np.ndarray, level: int, level_bits: int) -> np.ndarray:
+def level_position_np(h1: np.ndarray, h2: np.ndarray, level: int, level_bits) -> np.ndarray:
+    """level_position for arrays; level_bits is a number or an array (one per key)."""
     with np.errstate(over="ignore"):
         g = fmix64_np(h1 + np.uint64(level) * h2)
-        return ((g >> _U32) * np.uint64(level_bits)) >> _U32
+        return ((g >> _U32) * np.asarray(level_bits, dtype=np.uint64)) >> _U32
+
+
+_CHUNK_POS = 1 << 15  # 32K keys: one chunk's temporaries stay in the CPU cache
+
+
+def level_positions_into(h1: np.ndarray, h2: np.ndarray, level: int, level_bits: int, out: np.ndarray) -> np.ndarray:
+    """level_position of every key into out[:k] (int64), for the builder: chunk by chunk
+    and in place, so the passes of fmix64 run in cache instead of streaming memory."""
+    k = h1.size
+    res = out[:k].view(np.uint64)
+    tmp = np.empty(min(k, _CHUNK_POS), dtype=np.uint64)
+    lvl, m = np.uint64(level), np.uint64(level_bits)
+    with np.errstate(over="ignore"):
+        for s in range(0, k, _CHUNK_POS):
+            e = min(k, s + _CHUNK_POS)
+            o, t = res[s:e], tmp[: e - s]
+            if level:
+                np.multiply(h2[s:e], lvl, out=o)
+                o += h1[s:e]
+            else:
+                o[:] = h1[s:e]
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o *= _NC1
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o *= _NC2
+            np.right_shift(o, _U33, out=t)
+            o ^= t
+            o >>= _U32
+            o *= m
+            o >>= _U32
+    return out[:k]  # < 2^32: safe as a signed index
 
 
 def partition_of_np(h2: np.ndarray, num_partitions: int) -> np.ndarray:

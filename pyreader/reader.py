@@ -80,12 +80,12 @@ def _json_object(raw: bytes, offset: int):
         raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
     if not isinstance(value, dict):
         raise FormatError("E_METADATA", "metadata must be a JSON object", offset)
-    if _depth(value) > L.MAX_METADATA_DEPTH:
+    if json_depth(value) > L.MAX_METADATA_DEPTH:
         raise FormatError("E_METADATA", f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels", offset)
     return value
 
 
-def _depth(value) -> int:
+def json_depth(value) -> int:
     """Nesting depth of arrays/objects (§5.2: the top-level object is level 1)."""
     deepest, stack = 0, [(value, 1)]
     while stack:

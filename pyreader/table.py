@@ -15,7 +15,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
-from .hashing import MASK64, fmix64_np, hash_keys, key_hash, partition_of_np
+from .hashing import MASK64, fingerprint_of_np, hash_keys, key_hash, level_position_np, partition_of_np
 
 _U64 = struct.Struct("<Q").unpack_from
 _U128 = struct.Struct("<QQ").unpack_from
@@ -403,10 +403,7 @@ class Table:
                 break
             pt = p[todo]
             li = self._p_level_start[pt] + level
-            bits = self._level_bits[li].astype(np.uint64)
-            with np.errstate(over="ignore"):
-                g = fmix64_np(h1[todo] + np.uint64(level) * h2[todo])
-            b = (((g >> np.uint64(32)) * bits) >> np.uint64(32)).astype(np.int64) + self._level_base[li]
+            b = level_position_np(h1[todo], h2[todo], level, self._level_bits[li]).astype(np.int64) + self._level_base[li]
             wb = self._p_word_base[pt]
             words = self._bitmap[wb + (b >> 6)]
             hit = ((words >> (b & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
@@ -425,7 +422,7 @@ class Table:
                 out[j] = self._fallback_slot(int(h1[j]), int(h2[j]), first, ones, fb_start, fb_count)
         if self.fingerprint_bits:
             found = np.flatnonzero(out >= 0)
-            want = (h2[found] & np.uint64(self._fp_mask)).astype(self._fingerprints.dtype)
+            want = fingerprint_of_np(h2[found], self.fingerprint_bits).astype(self._fingerprints.dtype)
             out[found[self._fingerprints[out[found]] != want]] = -1
         return out
 

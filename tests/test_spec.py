@@ -152,3 +152,23 @@ def test_crc32c_known_answer():
 
     assert crc32c.crc32c(b"123456789") == 0xE3069283
     assert crc32c.crc32c(b"") == 0
+
+
+def test_vectorized_hash_forms_match_the_scalar_ones():
+    import numpy as np
+
+    from phq.hashing import (
+        fingerprint_of_np, hash_keys, level_position_np, level_positions_into, partition_of_np,
+    )
+
+    rows = kat_rows()
+    keys = [r[0] for r in rows if r[1] == 0]
+    h = hash_keys(keys, 0)
+    assert [tuple(map(int, x)) for x in h] == [(r[2], r[3]) for r in rows if r[1] == 0]
+    h1, h2 = h[:, 0].copy(), h[:, 1].copy()
+    for level, bits in [(0, 128), (1, 64), (7, 2**32 - 64)]:
+        want = [level_position(int(a), int(b), level, bits) for a, b in zip(h1, h2)]
+        assert level_position_np(h1, h2, level, bits).tolist() == want
+        assert level_positions_into(h1, h2, level, bits, np.empty(len(keys), np.int64)).tolist() == want
+    assert partition_of_np(h2, 3).tolist() == [partition_of(int(b), 3) for b in h2]
+    assert fingerprint_of_np(h2, 16).tolist() == [fingerprint_of(int(b), 16) for b in h2]

@@ -12,7 +12,8 @@ import numpy as np
 
 from phq import layout as L
 from phq.errors import UsageError
-from phq.hashing import hash_keys
+from phq.hashing import fingerprint_of_np, hash_keys
+from phq.reader import json_depth  # one nesting rule for readers and writers: §5.2
 from phq.table import encode_key  # one rule for readers and writers: §6
 
 from . import quant as Q
@@ -203,7 +204,7 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
 
     fp_bits = opts.fingerprint_bits
     if fp_bits:
-        fps = (hashes[mph.order, 1] & np.uint64((1 << fp_bits) - 1)).astype(L.FINGERPRINT_DTYPES[fp_bits])
+        fps = fingerprint_of_np(hashes[mph.order, 1], fp_bits).astype(L.FINGERPRINT_DTYPES[fp_bits])
     else:
         fps = np.zeros(0, dtype=np.uint8)
     descriptor = dict(
@@ -278,9 +279,7 @@ def metadata_section(metadata) -> SectionOut:
     except (TypeError, ValueError) as e:
         raise UsageError(f"metadata is not JSON-serializable: {e}") from None
     raw = text.encode("utf-8")
-    from phq.reader import _depth
-
-    if _depth(dict(metadata)) > L.MAX_METADATA_DEPTH:
+    if json_depth(dict(metadata)) > L.MAX_METADATA_DEPTH:
         raise UsageError(f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels")
     if len(raw) > L.MAX_METADATA_BYTES:
         raise UsageError(f"metadata is {len(raw)} bytes; the limit is {L.MAX_METADATA_BYTES}")

@@ -14,12 +14,8 @@ import numpy as np
 
 from phq import layout as L
 from phq.errors import UsageError
-from phq.hashing import partition_of_np
+from phq.hashing import level_positions_into, partition_of_np
 from phq.rank import rank_entries
-
-
-_U32, _U33 = np.uint64(32), np.uint64(33)
-_C1, _C2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)  # fmix64, §6
 
 
 @dataclass
@@ -59,39 +55,6 @@ def default_partitions(num_keys: int, gamma_milli: int) -> int:
     return max(1, -(-num_keys * gamma_milli // (1000 * per_partition_bits)))
 
 
-_CHUNK = 1 << 15  # 32K keys: the temporaries of one chunk stay in the CPU cache
-
-
-def _positions(h1: np.ndarray, h2: np.ndarray, level: int, bits: int, out: np.ndarray) -> np.ndarray:
-    """§6 level_position of every key into out[:k] (int64 view), chunk by chunk so the
-    ten passes of fmix64 run in cache instead of streaming memory ten times."""
-    k = h1.size
-    res = out[:k].view(np.uint64)
-    tmp = np.empty(min(k, _CHUNK), dtype=np.uint64)
-    lvl, m = np.uint64(level), np.uint64(bits)
-    with np.errstate(over="ignore"):
-        for s in range(0, k, _CHUNK):
-            e = min(k, s + _CHUNK)
-            o, t = res[s:e], tmp[: e - s]
-            if level:
-                np.multiply(h2[s:e], lvl, out=o)
-                o += h1[s:e]
-            else:
-                o[:] = h1[s:e]
-            np.right_shift(o, _U33, out=t)
-            o ^= t
-            o *= _C1
-            np.right_shift(o, _U33, out=t)
-            o ^= t
-            o *= _C2
-            np.right_shift(o, _U33, out=t)
-            o ^= t
-            o >>= _U32
-            o *= m
-            o >>= _U32
-    return out[:k]  # < 2^32: safe as a signed index
-
-
 def _build_partition(h1, h2, gamma_milli, max_levels):
     """Levels of one partition (§13.2).
 
@@ -119,7 +82,7 @@ def _build_partition(h1, h2, gamma_milli, max_levels):
                 "use more partitions"
             )
         bits = words * 64
-        pos = _positions(h1, h2, level, bits, scratch)
+        pos = level_positions_into(h1, h2, level, bits, scratch)
         alone = np.bincount(pos, minlength=bits) == 1
         owner = np.empty(bits, dtype=np.uint32)
         owner[pos] = ids  # where a key is alone, its id is the one written
