@@ -6,7 +6,9 @@ PHQ    := $(VENV)/bin/phq
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 DEMO   := examples/demo
 
-.PHONY: demo test bench install clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: demo test test-py bench install creader creader-test fuzz clean
 
 install: $(STAMP)
 
@@ -24,12 +26,27 @@ demo: $(STAMP)
 	$(PHQ) lookup build/demo.phq "w=play" "w=the beatles" "w=play|w+1=the" "w=rain" "w=an unseen feature"
 	$(PHQ) validate build/demo.phq
 
-test: $(STAMP)
+# Everything: the C reader's build and unit tests (plain and ASan+UBSan), the Python test
+# suite (which runs the conformance suite against the Python and C readers), then a short
+# libFuzzer run of the C reader.
+test: $(STAMP) creader-test test-py fuzz
+
+test-py: $(STAMP)
 	$(PY) -m pytest -q
+
+creader: $(STAMP)
+	$(MAKE) -C creader all asan PY=$(abspath $(PY))
+
+creader-test: $(STAMP)
+	$(MAKE) -C creader test PY=$(abspath $(PY))
+
+fuzz: $(STAMP)
+	$(MAKE) -C creader fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) PY=$(abspath $(PY))
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/run.py
+	$(PY) bench/bench_c_lookup.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,272 @@
+/*
+ * phq.h - an independent C99 reader for the phq binary model format, version 1.x
+ * (spec/format-v1.0.md; section numbers below are the spec's).
+ *
+ * Design
+ *   - Works over a caller-supplied, read-only buffer holding the whole file (a memory
+ *     mapping, flash, an embedded blob...). The buffer may have any alignment; all
+ *     multi-byte fields are read byte by byte as little-endian, so any host works.
+ *     The buffer must stay valid and unchanged while the model is in use.
+ *   - No dependency beyond libc (string.h, stdio.h for snprintf of error messages).
+ *   - No malloc anywhere in phq.c, no global or static mutable state. Constant tables only.
+ *   - Thread-safe reads: after phq_open returns, a phq_model and the phq_table /
+ *     phq_tensor views obtained from it are only read; any number of threads may call
+ *     phq_lookup / phq_row_* concurrently on them.
+ *   - Never reads outside [buf, buf + len), whatever the bytes (fuzzed with ASan/UBSan).
+ *
+ * Unbounded counts without malloc
+ *   A file may hold up to 65536 sections. phq_model keeps only fixed-size data; the
+ *   section table is re-scanned on demand by phq_table_at / phq_tensor_at / phq_find_*
+ *   (O(section_count) each: look tables up once at start-up and keep the phq_table).
+ *   A table with P > 1 MPH partitions needs per-partition prefix sums for O(1) lookups;
+ *   without them a lookup sums the records of the partitions before its own (O(levels
+ *   of those partitions)). Give the table a caller-owned array of P phq_part_info with
+ *   phq_table_set_index() to make every lookup O(1) in P. phq's writer writes P = 1
+ *   unless a table is huge, and P = 1 needs no index.
+ *   Duplicate tensor/table names and duplicate JSON member names (spec 5.1, 5.2) are found
+ *   at open by sorting (hash, name) entries in a workspace: 256 entries (4 KiB) on the
+ *   stack by default, so up to 256 names (or members of one JSON object) cost
+ *   O(k log k) and more cost O(k^2 / 256) comparisons (65536 tensors: ~0.6 s). Crafted
+ *   hash collisions cost nothing extra (ties are broken by the names themselves).
+ *   phq_open_ex() accepts a caller-provided workspace (16 bytes per name or member of
+ *   the largest object) that keeps every check O(k log k); pass one when opening
+ *   untrusted files that may carry huge metadata objects (a 16 MiB object of 700k
+ *   members takes ~90 s with the stack default, 0.3 s with a workspace). The stack
+ *   default can be changed at build time with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
+ *
+ * Error codes are the spec's (section 11) prefixed with PHQ_; phq_error_name() returns the
+ * spec's name ("E_CHECKSUM"). PHQ_E_USAGE ("UsageError") is the caller's mistake (unknown
+ * table, slot out of range, model not open), never a format error.
+ */
+#ifndef PHQ_H
+#define PHQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHQ_FORMAT_MAJOR 1
+#define PHQ_FORMAT_MINOR 0
+
+typedef enum phq_code {
+    PHQ_OK = 0,
+    PHQ_E_TRUNCATED,
+    PHQ_E_SIGNATURE,
+    PHQ_E_TEXT_MODE,
+    PHQ_E_VERSION,
+    PHQ_E_HEADER_SIZE,
+    PHQ_E_HEADER_CHECKSUM,
+    PHQ_E_RESERVED,
+    PHQ_E_FEATURE,
+    PHQ_E_FILE_SIZE,
+    PHQ_E_LIMIT,
+    PHQ_E_OVERFLOW,
+    PHQ_E_SECTION_TABLE,
+    PHQ_E_SECTION_ALIGN,
+    PHQ_E_SECTION_OVERLAP,
+    PHQ_E_SECTION_GAP,
+    PHQ_E_SECTION_BOUNDS,
+    PHQ_E_PADDING,
+    PHQ_E_UNKNOWN_SECTION,
+    PHQ_E_SECTION_ORDER,
+    PHQ_E_SECTION_SIZE,
+    PHQ_E_ENUM,
+    PHQ_E_NAME,
+    PHQ_E_DUPLICATE_NAME,
+    PHQ_E_DUPLICATE_SECTION,
+    PHQ_E_METADATA,
+    PHQ_E_MPH,
+    PHQ_E_RANK,
+    PHQ_E_FALLBACK,
+    PHQ_E_SCALE,
+    PHQ_E_SPARSE,
+    PHQ_E_VALUE,
+    PHQ_E_CHECKSUM,
+    PHQ_E_USAGE = 100 /* caller error, not a format error ("UsageError") */
+} phq_code;
+
+/* The spec's name of a code ("E_CHECKSUM"), "OK" for PHQ_OK, "UsageError" for
+ * PHQ_E_USAGE, "E_UNKNOWN" for anything else. Never NULL. */
+const char *phq_error_name(int code);
+
+#define PHQ_NO_OFFSET UINT64_MAX
+#define PHQ_NO_SECTION UINT32_MAX
+
+typedef struct phq_error {
+    phq_code code;    /* PHQ_OK when no error */
+    uint64_t offset;  /* file offset where the problem was found, or PHQ_NO_OFFSET */
+    uint32_t section; /* section-table index concerned, or PHQ_NO_SECTION */
+    char msg[160];    /* human-readable detail, NUL-terminated */
+} phq_error;
+
+/* ---- model ---------------------------------------------------------------------- */
+
+typedef struct phq_model {
+    const unsigned char *buf; /* the caller's buffer */
+    size_t len;
+    uint16_t major, minor;
+    uint64_t required_features, optional_features;
+    uint32_t section_count;
+    uint32_t table_count, tensor_count;
+    uint32_t meta_section; /* PHQ_NO_SECTION when the file has no META */
+    uint64_t meta_offset, meta_size;
+    uint32_t magic_; /* set by a successful phq_open */
+} phq_model;
+
+typedef struct phq_open_options {
+    /* Optional workspace for metadata duplicate-member detection (see top of file).
+     * Any alignment; NULL/0 means the 4 KiB stack default. Only used during open. */
+    void *scratch;
+    size_t scratch_size;
+} phq_open_options;
+
+/* Open a file image: every structural check of spec 10.1, in the spec's order (cost
+ * independent of payload size, except metadata, which is checked as in 5.2). On
+ * failure returns the code, fills *err (if non-NULL) and leaves *m unusable. */
+phq_code phq_open(const void *buf, size_t len, phq_model *m, phq_error *err);
+phq_code phq_open_ex(const void *buf, size_t len, const phq_open_options *opt,
+                     phq_model *m, phq_error *err);
+
+/* Full validation (spec 10.2: padding bytes, every section CRC32C, float values, MPH bitmaps, rank
+ * entries, fallback lists, sparse indexes). Reads every byte. Needs a model opened by
+ * phq_open. */
+phq_code phq_validate(const phq_model *m, phq_error *err);
+
+/* Metadata: returns 1 and the META section's bytes (UTF-8 JSON object, not
+ * NUL-terminated) when the file has one; 0 and "{}" (the spec's empty object) when not. */
+int phq_metadata(const phq_model *m, const unsigned char **data, size_t *len);
+
+/* ---- tensors (spec 5.3) ------------------------------------------------------------ */
+
+enum {
+    PHQ_DT_F32 = 1, PHQ_DT_F16, PHQ_DT_F64, PHQ_DT_I8, PHQ_DT_I16, PHQ_DT_I32,
+    PHQ_DT_I64, PHQ_DT_U8, PHQ_DT_U16, PHQ_DT_U32, PHQ_DT_U64
+};
+
+typedef struct phq_tensor {
+    const unsigned char *name; /* not NUL-terminated */
+    size_t name_len;
+    uint8_t dtype;  /* PHQ_DT_* */
+    uint8_t ndim;   /* 0..8 */
+    uint64_t shape[8];
+    const unsigned char *data; /* elements in C order, little-endian as stored */
+    uint64_t nbytes;
+    uint32_t section;
+} phq_tensor;
+
+uint32_t phq_tensor_count(const phq_model *m);
+/* i-th tensor in file order; PHQ_E_USAGE if i is out of range. O(section_count). */
+phq_code phq_tensor_at(const phq_model *m, uint32_t i, phq_tensor *t);
+/* 1 and *t filled when a tensor has this name, else 0. */
+int phq_find_tensor(const phq_model *m, const void *name, size_t name_len, phq_tensor *t);
+const char *phq_dtype_name(int dtype); /* "f32" ... "u64", or "?" */
+size_t phq_dtype_size(int dtype);     /* bytes per element, 0 if unknown */
+
+/* ---- tables (spec 5.4, 7, 8, 9) ------------------------------------------------------ */
+
+enum { PHQ_QUANT_F32 = 0, PHQ_QUANT_F16 = 1, PHQ_QUANT_LINEAR8 = 2 };
+enum { PHQ_LAYOUT_DENSE = 0, PHQ_LAYOUT_SPARSE = 1 };
+enum { PHQ_SCALE_NONE = 0, PHQ_SCALE_TABLE = 1, PHQ_SCALE_COLUMN = 2, PHQ_SCALE_ROW_BLOCK = 3 };
+
+/* Prefix sums of one partition (spec 5.5.1 "derived" values). */
+typedef struct phq_part_info {
+    uint64_t first_slot, first_level, first_word, first_fallback;
+} phq_part_info;
+
+typedef struct phq_table {
+    const unsigned char *name; /* not NUL-terminated */
+    size_t name_len;
+    uint32_t section;          /* index of the TABLE section */
+    uint64_t num_keys;
+    uint32_t dim;
+    uint32_t seed;
+    uint32_t num_partitions;
+    uint32_t gamma_milli;
+    uint64_t nnz;
+    uint8_t hash_scheme, quant, layout, fingerprint_bits;
+    uint8_t scale_granularity, index_width, column_width;
+    uint32_t scale_block_rows;
+    size_t itemsize;           /* 4, 2 or 1 */
+    /* parts, pointers into the buffer */
+    const unsigned char *partitions, *levels, *bitmap, *rank, *fallback;
+    const unsigned char *fingerprints, *scales, *rows, *row_index, *columns;
+    uint64_t num_levels, bitmap_words, num_fallback, num_scales;
+    const phq_part_info *index_; /* optional, see phq_table_set_index */
+} phq_table;
+
+uint32_t phq_table_count(const phq_model *m);
+/* i-th table in file order; PHQ_E_USAGE if out of range. O(section_count). */
+phq_code phq_table_at(const phq_model *m, uint32_t i, phq_table *t);
+/* 1 and *t filled when a table has this name (bytes), else 0. */
+int phq_find_table(const phq_model *m, const void *name, size_t name_len, phq_table *t);
+const char *phq_quant_name(int quant); /* "f32", "f16", "linear8", or "?" */
+
+/* Optional O(1)-in-P lookups for tables with several partitions: fills arr[0..P) (the
+ * caller keeps it alive as long as *t is used) and attaches it to *t. n must be >=
+ * t->num_partitions; returns PHQ_E_USAGE otherwise. O(levels of the table). */
+phq_code phq_table_set_index(phq_table *t, phq_part_info *arr, size_t n);
+
+#define PHQ_ABSENT 0
+#define PHQ_FOUND 1
+#define PHQ_ERROR (-1)
+
+/* Look a key (bytes; text keys as UTF-8) up: PHQ_FOUND and *slot, PHQ_ABSENT, or
+ * PHQ_ERROR with *err filled (spec 10.3: E_RANK for a corrupt rank entry). No
+ * allocation, no writes but *slot and *err. With fingerprint_bits = 0 every key is
+ * "found" (spec 7.5). */
+int phq_lookup(const phq_table *t, const void *key, size_t key_len, uint64_t *slot,
+               phq_error *err);
+/* The same from a precomputed hash (h1, h2) = MurmurHash3_x64_128(key, t->seed). */
+int phq_lookup_hash(const phq_table *t, uint64_t h1, uint64_t h2, uint64_t *slot,
+                    phq_error *err);
+
+/* Raw row of a slot (spec 9.2): dim * itemsize bytes of stored codes, little-endian as
+ * in the file, sparse rows expanded with their zero code. out needs dim*itemsize bytes.
+ * PHQ_E_SPARSE for a corrupt sparse row (10.3), PHQ_E_USAGE for slot >= num_keys. */
+phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *err);
+/* Dequantized row (spec 8.1) as host floats; out needs dim floats. */
+phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *err);
+/* Lookup + dequantized row in one call: PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR. */
+int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
+                phq_error *err);
+
+/* Batched lookups: status[i] = PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR for keys[i] (lens[i]
+ * bytes), exactly as phq_lookup / phq_get_f32 would answer, computed 16 keys at a time with
+ * overlapping memory accesses (faster on tables larger than the caches). slots[i] is set
+ * for found keys; phq_get_f32_many writes the row of found key i at out + i * dim and leaves
+ * the others untouched. *err gets the first error. Returns the number of keys found. */
+size_t phq_lookup_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
+                       uint64_t *slots, signed char *status, phq_error *err);
+size_t phq_get_f32_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
+                        float *out, signed char *status, phq_error *err);
+/* The same from precomputed digests: hashes[2i] = h1, hashes[2i+1] = h2 of key i. */
+size_t phq_lookup_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, uint64_t *slots,
+                            signed char *status, phq_error *err);
+
+/* ---- primitives (exposed for tests and tools) ---------------------------------------- */
+
+/* MurmurHash3_x64_128 (SMHasher) with 32-bit seed; out[0] = h1, out[1] = h2 (spec 6). */
+void phq_murmur3_x64_128(const void *key, size_t len, uint32_t seed, uint64_t out[2]);
+uint64_t phq_fmix64(uint64_t k);
+/* CRC32C (Castagnoli). Start with crc = 0; chain by passing the previous result. */
+uint32_t phq_crc32c(uint32_t crc, const void *data, size_t len);
+/* binary16 -> binary32, exact (NaN payloads kept as quiet NaNs). */
+float phq_f16_to_f32(uint16_t h);
+/* linear8 dequantization of spec 8.1: float32(float32(q - zero_point) * scale). */
+float phq_linear8(uint8_t q, float scale, int32_t zero_point);
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF): 1 valid, 0 not. */
+int phq_utf8_valid(const unsigned char *s, size_t n);
+/* Strict RFC 8259 JSON holding one object as in spec 5.2 (no duplicate member names,
+ * depth <= 64, UTF-8). Returns 1 valid, 0 not (*err_pos, if non-NULL, gets the byte
+ * position of the problem and *why a static description). scratch as in
+ * phq_open_options. */
+int phq_json_object_valid(const unsigned char *s, size_t n, void *scratch,
+                          size_t scratch_size, size_t *err_pos, const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PHQ_H */
