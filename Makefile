@@ -26,10 +26,10 @@ demo: $(STAMP)
 	$(PHQ) lookup build/demo.phq "w=play" "w=the beatles" "w=play|w+1=the" "w=rain" "w=an unseen feature"
 	$(PHQ) validate build/demo.phq
 
-# Everything: the C reader's build and unit tests (plain and ASan+UBSan), the Python test
-# suite (which runs the conformance suite against the Python and C readers), then a short
-# libFuzzer run of the C reader.
-test: $(STAMP) creader-test test-py fuzz
+# Everything: the C reader's build and unit tests (plain and ASan+UBSan), a short libFuzzer
+# run of the C reader, then the Python test suite (which also runs the conformance suite
+# against the Python and C readers), whose summary line closes the output.
+test: $(STAMP) creader-test fuzz test-py
 
 test-py: $(STAMP)
 	$(PY) -m pytest -q
