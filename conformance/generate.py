@@ -27,7 +27,7 @@ import numpy as np
 
 from phq import layout as L
 from phq.writer.build import Options, build_sections
-from phq.writer.serialize import SectionOut, plan
+from phq.writer.serialize import SectionOut, to_bytes
 
 from .adapter import answer, parse_probes
 from .surgery import PARTITION_FIELDS, TABLE_FIELDS, TENSOR_FIELDS, PhqBytes, insert_section
@@ -74,19 +74,6 @@ def rows_for(n: int, dim: int, seed: int, zeros: float = 0.5) -> np.ndarray:
 
 def sections_of(tables=None, tensors=None, metadata=None, **options) -> list[SectionOut]:
     return build_sections(tables or {}, tensors, metadata, Options(**options), None)
-
-
-def to_bytes(sections: list[SectionOut]) -> bytes:
-    header, table, offsets, size = plan(sections)
-    out = bytearray(size)
-    out[: len(header)] = header
-    out[L.HEADER_SIZE : L.HEADER_SIZE + len(table)] = table
-    for s, off in zip(sections, offsets):
-        pos = off
-        for v in s.views():
-            out[pos : pos + v.nbytes] = v
-            pos += v.nbytes
-    return bytes(out)
 
 
 def model(tables=None, tensors=None, metadata=None, **options) -> bytes:

@@ -16,13 +16,8 @@ from phq.writer.serialize import SectionOut
 
 
 def field_offsets(struct: Struct) -> dict[str, tuple[int, int]]:
-    """name -> (offset, size) of a fixed-size construct Struct."""
-    out, pos = {}, 0
-    for sub in struct.subcons:
-        size = sub.sizeof()
-        out[sub.name] = (pos, size)
-        pos += size
-    return out
+    """name -> (offset, size) of a fixed-size declaration."""
+    return {name: (off, size) for name, off, size in L.field_table(struct)}
 
 
 HEADER_FIELDS = field_offsets(L.HEADER)

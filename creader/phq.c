@@ -1777,41 +1777,50 @@ static void load_tensor(const phq_model *m, uint32_t k, phq_tensor *t)
     t->section = k;
 }
 
-phq_code phq_tensor_at(const phq_model *m, uint32_t i, phq_tensor *t)
+/* index of the i-th top-level section of a kind, or NONE32 */
+static uint32_t nth_section(const phq_model *m, uint16_t kind, uint32_t i)
 {
     uint32_t k, seen = 0;
-    if (!model_ok(m) || !t || i >= m->tensor_count) return PHQ_E_USAGE;
     for (k = 0; k < m->section_count; k++) {
         sect s;
         sect_at(m->buf, k, &s);
-        if (s.kind == K_TENSOR && s.owner == NONE32) {
-            if (seen == i) {
-                load_tensor(m, k, t);
-                return PHQ_OK;
-            }
-            seen++;
-        }
+        if (s.kind == kind && s.owner == NONE32 && seen++ == i) return k;
     }
-    return PHQ_E_USAGE;
+    return NONE32;
+}
+
+/* index of the top-level section of a kind with this name, or NONE32 */
+static uint32_t named_section(const phq_model *m, uint16_t kind, const void *name, size_t name_len)
+{
+    uint32_t k;
+    for (k = 0; k < m->section_count; k++) {
+        sect s;
+        const u8 *nm;
+        size_t nl;
+        sect_at(m->buf, k, &s);
+        if (s.kind != kind || s.owner != NONE32) continue;
+        sect_name(m->buf, &s, &nm, &nl);
+        if (nl == name_len && memcmp(nm, name, nl) == 0) return k;
+    }
+    return NONE32;
+}
+
+phq_code phq_tensor_at(const phq_model *m, uint32_t i, phq_tensor *t)
+{
+    uint32_t k;
+    if (!model_ok(m) || !t || i >= m->tensor_count) return PHQ_E_USAGE;
+    if ((k = nth_section(m, K_TENSOR, i)) == NONE32) return PHQ_E_USAGE;
+    load_tensor(m, k, t);
+    return PHQ_OK;
 }
 
 int phq_find_tensor(const phq_model *m, const void *name, size_t name_len, phq_tensor *t)
 {
     uint32_t k;
     if (!model_ok(m) || !t || (!name && name_len)) return 0;
-    for (k = 0; k < m->section_count; k++) {
-        sect s;
-        const u8 *nm;
-        size_t nl;
-        sect_at(m->buf, k, &s);
-        if (s.kind != K_TENSOR || s.owner != NONE32) continue;
-        sect_name(m->buf, &s, &nm, &nl);
-        if (nl == name_len && memcmp(nm, name, nl) == 0) {
-            load_tensor(m, k, t);
-            return 1;
-        }
-    }
-    return 0;
+    if ((k = named_section(m, K_TENSOR, name, name_len)) == NONE32) return 0;
+    load_tensor(m, k, t);
+    return 1;
 }
 
 static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
@@ -1866,39 +1875,20 @@ static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
 
 phq_code phq_table_at(const phq_model *m, uint32_t i, phq_table *t)
 {
-    uint32_t k, seen = 0;
+    uint32_t k;
     if (!model_ok(m) || !t || i >= m->table_count) return PHQ_E_USAGE;
-    for (k = 0; k < m->section_count; k++) {
-        sect s;
-        sect_at(m->buf, k, &s);
-        if (s.kind == K_TABLE && s.owner == NONE32) {
-            if (seen == i) {
-                load_table(m, k, t);
-                return PHQ_OK;
-            }
-            seen++;
-        }
-    }
-    return PHQ_E_USAGE;
+    if ((k = nth_section(m, K_TABLE, i)) == NONE32) return PHQ_E_USAGE;
+    load_table(m, k, t);
+    return PHQ_OK;
 }
 
 int phq_find_table(const phq_model *m, const void *name, size_t name_len, phq_table *t)
 {
     uint32_t k;
     if (!model_ok(m) || !t || (!name && name_len)) return 0;
-    for (k = 0; k < m->section_count; k++) {
-        sect s;
-        const u8 *nm;
-        size_t nl;
-        sect_at(m->buf, k, &s);
-        if (s.kind != K_TABLE || s.owner != NONE32) continue;
-        sect_name(m->buf, &s, &nm, &nl);
-        if (nl == name_len && memcmp(nm, name, nl) == 0) {
-            load_table(m, k, t);
-            return 1;
-        }
-    }
-    return 0;
+    if ((k = named_section(m, K_TABLE, name, name_len)) == NONE32) return 0;
+    load_table(m, k, t);
+    return 1;
 }
 
 /* ---- partitions, lookup (7) --------------------------------------------------------------- */

@@ -212,6 +212,17 @@ MAX_DIM = 1 << 24
 MAX_GAMMA_MILLI = 100_000
 
 
+def field_table(struct: Struct) -> list[tuple[str, int, int]]:
+    """(name, offset, size) of every field of a fixed-size declaration, in order: the
+    byte tables of the spec, as data (tests compare them with spec/format-v1.0.md)."""
+    out, pos = [], 0
+    for sub in struct.subcons:
+        size = sub.sizeof()
+        out.append((sub.name, pos, size))
+        pos += size
+    return out
+
+
 def align(n: int, a: int = ALIGNMENT) -> int:
     """Round n up to a multiple of a."""
     return (n + a - 1) // a * a

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import crc32c
 
 from phq import layout as L
-from phq.writer.serialize import SectionOut, plan
+from phq.writer.serialize import SectionOut, to_bytes
 
 
 # --- field tables ----------------------------------------------------------------------
@@ -35,12 +35,7 @@ class Field:
 
 def fields(struct_) -> list[Field]:
     """(name, offset, size) of every field of a construct Struct, in order."""
-    out, pos = [], 0
-    for sub in struct_.subcons:
-        size = sub.sizeof()
-        out.append(Field(sub.name, pos, size))
-        pos += size
-    return out
+    return [Field(*f) for f in L.field_table(struct_)]
 
 
 HEADER_FIELDS = fields(L.HEADER)
@@ -175,14 +170,7 @@ def edit_header(data: bytes, name: str, value: int, *, fix: bool = True) -> byte
 # --- building images from sections ------------------------------------------------------
 def assemble(sections: list[SectionOut]) -> bytes:
     """The file image the writer would produce for `sections` (same layout rules)."""
-    header, table, offsets, file_size = plan(sections)
-    out = bytearray(file_size)
-    out[: len(header)] = header
-    out[L.HEADER_SIZE : L.HEADER_SIZE + len(table)] = table
-    for s, off in zip(sections, offsets):
-        blob = b"".join(bytes(v) for v in s.views())
-        out[off : off + len(blob)] = blob
-    return bytes(out)
+    return to_bytes(sections)
 
 
 def raw_section(kind: int, payload: bytes, *, owner: int = L.NO_OWNER, flags: int = 0) -> SectionOut:

@@ -41,12 +41,7 @@ def byte_table(heading: str) -> list[tuple[int, int, str]]:
 
 
 def construct_fields(struct) -> list[tuple[int, int, str]]:
-    out, pos = [], 0
-    for sub in struct.subcons:
-        size = sub.sizeof()
-        out.append((pos, size, sub.name))
-        pos += size
-    return out
+    return [(off, size, name) for name, off, size in L.field_table(struct)]
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,19 @@ def plan(sections: list[SectionOut]) -> tuple[bytes, bytes, list[int], int]:
     return L.HEADER.build(fields), table, offsets, file_size
 
 
+def to_bytes(sections: list[SectionOut]) -> bytes:
+    """The whole file image in memory (for small files: tests, golden files)."""
+    header, table, offsets, size = plan(sections)
+    out = bytearray(size)
+    out[: len(header)] = header
+    out[L.HEADER_SIZE : L.HEADER_SIZE + len(table)] = table
+    for s, off in zip(sections, offsets):
+        for v in s.views():
+            out[off : off + v.nbytes] = v
+            off += v.nbytes
+    return bytes(out)
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
