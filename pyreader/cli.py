@@ -137,6 +137,10 @@ def _cmd_build(a) -> int:
         close()
     keys = sum(len(k) for k, _ in tables.values())
     print(f"wrote {a.output}: {size} bytes, {len(tables)} table(s), {keys} keys")
+    stale = W.stale_temp_files(a.output)
+    if stale:
+        print(f"note: {len(stale)} temporary file(s) of an interrupted earlier write remain "
+              f"(safe to delete when no other build of {a.output} runs): {', '.join(map(str, stale))}", file=sys.stderr)
     return EXIT_OK
 
 

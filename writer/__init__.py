@@ -16,9 +16,9 @@ from typing import Callable
 
 from .build import Options, Table, build_sections
 from .inputs import read_jsonl, read_npz, read_table_file, read_tsv
-from .serialize import write_sections
+from .serialize import stale_temp_files, write_sections
 
-__all__ = ["write", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_table_file"]
+__all__ = ["write", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_table_file", "stale_temp_files"]
 
 
 def write(

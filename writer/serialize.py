@@ -19,6 +19,9 @@ import numpy as np
 from phq import layout as L
 
 
+TEMP_SUFFIX = ".phq-tmp"  # §13.5: temporary files are named .NAME.<random>.phq-tmp
+
+
 @dataclass
 class SectionOut:
     kind: int
@@ -120,7 +123,7 @@ def write_sections(
     header, table, offsets, file_size = plan(sections)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".phq-tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(header)
@@ -141,14 +144,29 @@ def write_sections(
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp_name)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None:  # disk full, quota, file too large ...
+            raise OSError(e.errno, f"cannot write {target}: {e.strerror}; the previous file, if any, is unchanged") from e
         raise
     _fsync_dir(directory)
     return file_size
+
+
+def stale_temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that writers of `path` left behind (only a writer killed outright,
+    e.g. by SIGKILL or a power cut, leaves one). They are incomplete and safe to delete
+    once no writer of `path` is running (spec §13.5)."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    return sorted(directory.glob(f".{glob_escape(target.name)}.*{TEMP_SUFFIX}"))
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _umask() -> int:
