@@ -8,7 +8,7 @@ DEMO   := examples/demo
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test test-py bench install creader creader-test fuzz clean
+.PHONY: demo test test-py bench install creader creader-test fuzz fuzz-py clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ creader-test: $(STAMP)
 
 fuzz: $(STAMP)
 	$(MAKE) -C creader fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) PY=$(abspath $(PY))
+
+# Mutation fuzzing of the Python reader over the golden files (fuzz/README.md); the test
+# suite runs a short fixed-seed version.
+fuzz-py: $(STAMP)
+	$(PY) fuzz/fuzz_py.py --seconds $(FUZZ_SECONDS)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
