@@ -247,3 +247,14 @@ def command_line() -> str:
     except ValueError:
         pass
     return shlex.join([exe, *argv])
+
+
+def finish(res: dict, out: Path | None, format_table) -> int:
+    """Common end of a benchmark's command line: machine info, table, optional JSON."""
+    res["machine"] = machine_info()
+    res["command"] = command_line()
+    print(format_table(res))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2) + "\n")
+    return 0

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import time
@@ -351,13 +350,7 @@ def main(argv=None) -> int:
         return 0
     res = run_build(a.n, a.gamma, a.bbhash_threads, a.repeats, a.cache, not a.no_bbhash, a.seed,
                     log=lambda s: print(s, file=sys.stderr, flush=True))
-    res["machine"] = C.machine_info()
-    res["command"] = C.command_line()
-    print(format_table(res))
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(res, indent=2) + "\n")
-    return 0
+    return C.finish(res, a.out, format_table)
 
 
 if __name__ == "__main__":
