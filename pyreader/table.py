@@ -346,14 +346,11 @@ class Table:
             _fail("E_SPARSE", f"table {self.name!r}: row {slot} spans [{start}, {end}) outside [0, {self.nnz})")
         return start, end
 
-    def _zero_code(self, slot: int):
+    def _zero_code(self, slot: int) -> np.ndarray:
+        """A writable row of zero codes for one slot (§9.2)."""
         if self._quant != L.QUANT_LINEAR8:
             return np.zeros(self.dim, dtype=self.storage_dtype)
-        zp = self.scales["zero_point"]
-        if self._granularity == L.SCALE_COLUMN:
-            return zp.astype(np.uint8)
-        g = 0 if self._granularity == L.SCALE_TABLE else slot // self.descriptor.scale_block_rows
-        return np.full(self.dim, zp[g], dtype=np.uint8)
+        return np.broadcast_to(self._zero_codes(np.array([slot])), (1, self.dim))[0].copy()
 
     def raw_at(self, slot: int) -> np.ndarray:
         if not 0 <= slot < self.num_keys:
@@ -486,6 +483,7 @@ class Table:
         return out
 
     def _zero_codes(self, slots: np.ndarray) -> np.ndarray:
+        """linear8 zero codes of the slots' scale groups, broadcastable to (k, dim)."""
         zp = self.scales["zero_point"].astype(np.uint8)
         if self._granularity == L.SCALE_COLUMN:
             return zp[None, :]
