@@ -22,8 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="phq", description="Build, inspect and read phq model files (spec/format-v1.0.md).")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ tables")
-    b.add_argument("inputs", nargs="+", metavar="[NAME=]INPUT", help="a table file (.tsv, .jsonl, .npz); the table is named NAME or the file's stem")
+    b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ/Parquet tables, locally or on Dask")
+    b.add_argument("inputs", nargs="+", metavar="[NAME=]INPUT", help="a table file (.tsv, .jsonl, .npz, .parquet); the table is named NAME, --table or the file's stem; several inputs with one NAME are shards of one table")
     b.add_argument("-o", "--output", required=True, help="the .phq file to write (atomically)")
     b.add_argument("--metadata", metavar="JSON_FILE", help="a JSON object stored as the file's metadata")
     b.add_argument("--tensor", action="append", default=[], metavar="NAME=FILE", help="add a dense tensor from .npy or a text file of numbers (repeatable)")
@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-levels", type=int, default=64, help="MPH levels before the fallback list (default 64)")
     b.add_argument("--drop-zero-rows", action="store_true", help="drop keys whose stored row is all zeros")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--table", metavar="NAME", help="name of the table that every input without NAME= is a shard of")
+    b.add_argument("--engine", choices=["local", "processes", "dask"], default="local", help="where a partitioned build runs (default local; the file is the same on every engine)")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default with --engine dask: a local cluster)")
+    b.add_argument("--workers", type=int, default=None, help="worker processes for --engine processes or a local Dask cluster")
+    b.add_argument("--work-dir", metavar="DIR", help="spill/partition files of a partitioned build (default: next to -o; shared by all workers on a cluster)")
 
     i = sub.add_parser("inspect", help="header, sections, sizes, bits per key, scale tables")
     i.add_argument("file")
@@ -98,14 +103,18 @@ def _progress_bar(quiet: bool):
 def _cmd_build(a) -> int:
     import phq.writer as W
 
-    tables = {}
+    shards: dict[str, list[str]] = {}  # table name -> its input files (shards)
     for spec in a.inputs:
         name, sep, path = spec.partition("=")
         if not sep:
-            name, path = os.path.splitext(os.path.basename(spec))[0], spec
-        if name in tables:
-            raise UsageError(f"two inputs give the table name {name!r}; use NAME=PATH")
-        tables[name] = W.read_table_file(path)
+            name, path = a.table or os.path.splitext(os.path.basename(spec))[0], spec
+            if name in shards and not a.table:
+                raise UsageError(f"two inputs give the table name {name!r}; use NAME=PATH (a repeated NAME= or --table makes them shards of one table)")
+        shards.setdefault(name, []).append(path)
+    partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
+    if partitioned and a.partitions is None and a.engine != "local":
+        raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
+    tables = {} if partitioned else {name: W.read_table_file(paths[0]) for name, paths in shards.items()}
     metadata = None
     if a.metadata:
         with open(a.metadata, "rb") as f:
@@ -126,17 +135,24 @@ def _cmd_build(a) -> int:
         except ValueError as e:
             raise UsageError(f"--tensor {path}: {e}") from None
     progress, close = _progress_bar(a.quiet)
+    options = dict(
+        tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed, fingerprint_bits=a.fingerprint_bits,
+        quant=a.quant, scale=a.scale, block_rows=a.block_rows, layout=a.layout, drop_zero_rows=a.drop_zero_rows,
+        max_levels=a.max_levels, progress=progress,
+    )
+    report: dict = {}
     try:
-        size = W.write(
-            a.output, tables, tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed,
-            fingerprint_bits=a.fingerprint_bits, quant=a.quant, scale=a.scale, block_rows=a.block_rows,
-            layout=a.layout, drop_zero_rows=a.drop_zero_rows, partitions=a.partitions,
-            max_levels=a.max_levels, progress=progress,
-        )
+        if partitioned:  # shards read by the workers themselves (writer/partitioned.py, spec §13.7)
+            size = W.build_partitioned(
+                shards, a.output, partitions=1 if a.partitions is None else a.partitions, engine=a.engine, scheduler=a.scheduler,
+                workers=a.workers, work_dir=a.work_dir, report=report, **options,
+            )
+        else:
+            size = W.write(a.output, tables, partitions=a.partitions, **options)
     finally:
         close()
-    keys = sum(len(k) for k, _ in tables.values())
-    print(f"wrote {a.output}: {size} bytes, {len(tables)} table(s), {keys} keys")
+    keys = sum(report["keys"].values()) if partitioned else sum(len(k) for k, _ in tables.values())
+    print(f"wrote {a.output}: {size} bytes, {len(shards)} table(s), {keys} keys")
     stale = W.stale_temp_files(a.output)
     if stale:
         print(f"note: {len(stale)} temporary file(s) of an interrupted earlier write remain "

@@ -15,10 +15,14 @@ import os
 from typing import Callable
 
 from .build import Options, Table, build_sections
-from .inputs import read_jsonl, read_npz, read_table_file, read_tsv
+from .inputs import read_jsonl, read_npz, read_parquet, read_table_file, read_tsv
+from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
-__all__ = ["write", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_table_file", "stale_temp_files"]
+__all__ = [
+    "write", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
+    "read_table_file", "stale_temp_files",
+]
 
 
 def write(
@@ -70,3 +74,4 @@ def write(
     )
     sections = build_sections(tables, tensors, metadata, defaults, progress)
     return write_sections(path, sections, progress)
+

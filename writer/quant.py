@@ -35,8 +35,15 @@ def group_scale(values: np.ndarray) -> tuple[np.float32, int]:
     """scale and zero point of one linear8 group (values: float32 of any shape)."""
     if values.size == 0:
         return np.float32(1.0), 0
-    lo = min(0.0, float(values.min()))
-    hi = max(0.0, float(values.max()))
+    return range_scale(float(values.min()), float(values.max()))
+
+
+def range_scale(vmin: float, vmax: float) -> tuple[np.float32, int]:
+    """scale and zero point of a non-empty group whose weights span [vmin, vmax] (§8.3).
+    Only the extremes matter, so a group's scale can be computed from partial minima and
+    maxima (the partitioned build's first pass)."""
+    lo = min(0.0, vmin)
+    hi = max(0.0, vmax)
     if hi == lo:  # all zeros: any scale represents them; 1.0 is the defined choice
         return np.float32(1.0), 0
     scale = np.float32((hi - lo) / 255.0)
@@ -70,6 +77,26 @@ def group_count(granularity: int, num_keys: int, dim: int, block_rows: int) -> i
 def quantize(rows: np.ndarray, quant: int, granularity: int, block_rows: int) -> Quantized:
     """rows: float32 (n, dim), already in slot order (row-block groups follow slots)."""
     n, dim = rows.shape
+    scales = np.zeros(group_count(granularity, n, dim, block_rows) if quant == L.QUANT_LINEAR8 else 0, dtype=L.SCALE_DTYPE)
+    if quant == L.QUANT_LINEAR8:
+        if granularity == L.SCALE_TABLE:
+            scales[0] = group_scale(rows)
+        elif granularity == L.SCALE_COLUMN:
+            for c in range(dim):
+                scales[c] = group_scale(rows[:, c])
+        else:
+            for g in range(scales.size):
+                scales[g] = group_scale(rows[g * block_rows : (g + 1) * block_rows])
+    return quantize_scaled(rows, quant, granularity, block_rows, scales)
+
+
+def quantize_scaled(
+    rows: np.ndarray, quant: int, granularity: int, block_rows: int, scales: np.ndarray, first_slot: int = 0
+) -> Quantized:
+    """quantize() with a given scale table: rows are the slots [first_slot, first_slot + n)
+    of a table whose scales were computed over all its rows (for row-block, `scales`
+    is the whole table's, indexed by global slot). The returned `scales` are those given."""
+    n, dim = rows.shape
     if quant == L.QUANT_F32:
         return Quantized(rows, np.zeros(0, dtype=L.SCALE_DTYPE), np.float32(0))
     if quant == L.QUANT_F16:
@@ -80,21 +107,15 @@ def quantize(rows: np.ndarray, quant: int, granularity: int, block_rows: int) ->
                 f"weight {rows[r, c]!r} is beyond float16's range (|w| <= {F16_MAX_FINITE}); use f32 or linear8"
             )
         return Quantized(rows.astype("<f2"), np.zeros(0, dtype=L.SCALE_DTYPE), np.float16(0))
-    scales = np.zeros(group_count(granularity, n, dim, block_rows), dtype=L.SCALE_DTYPE)
     if granularity == L.SCALE_TABLE:
-        s, z = group_scale(rows)
-        scales[0] = (s, z)
+        s, z = scales["scale"][0], int(scales["zero_point"][0])
         codes = _linear8_codes(rows, s, z)
         zero = np.uint8(z)
     elif granularity == L.SCALE_COLUMN:
-        for c in range(dim):
-            scales[c] = group_scale(rows[:, c])
         codes = _linear8_codes(rows, scales["scale"][None, :], scales["zero_point"][None, :])
         zero = scales["zero_point"].astype(np.uint8)[None, :]
     else:
-        for g in range(scales.size):
-            scales[g] = group_scale(rows[g * block_rows : (g + 1) * block_rows])
-        per_row = np.repeat(np.arange(scales.size), block_rows)[:n]
+        per_row = np.arange(first_slot, first_slot + n) // block_rows
         codes = _linear8_codes(rows, scales["scale"][per_row][:, None], scales["zero_point"][per_row][:, None])
         zero = scales["zero_point"].astype(np.uint8)[per_row][:, None]
     return Quantized(codes, scales, zero)

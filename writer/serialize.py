@@ -11,7 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import crc32c as _crc32c
 import numpy as np
@@ -28,17 +28,24 @@ class SectionOut:
     owner: int = L.NO_OWNER
     flags: int = 0
     buffers: list = field(default_factory=list)  # bytes-like or numpy arrays, in order
+    # A large section can instead be produced chunk by chunk: `stream()` returns an
+    # iterable of bytes-like objects or numpy arrays, and `length` is its size in bytes.
+    # write_sections consumes it once, computing the CRC32C as the bytes go by.
+    stream: Callable[[], Iterable] | None = None
+    length: int | None = None
 
     def views(self):
-        for b in self.buffers:
+        for b in self.stream() if self.stream is not None else self.buffers:
             if isinstance(b, np.ndarray):
                 b = np.ascontiguousarray(b)
                 yield memoryview(b).cast("B") if b.size else memoryview(b"")
             else:
-                yield memoryview(b)
+                yield memoryview(b).cast("B")
 
     @property
     def size(self) -> int:
+        if self.stream is not None and self.length is not None:
+            return self.length
         return sum(v.nbytes for v in self.views())
 
     def checksum(self) -> int:
@@ -50,20 +57,28 @@ class SectionOut:
 
 def plan(sections: list[SectionOut]) -> tuple[bytes, bytes, list[int], int]:
     """Header bytes, section-table bytes, section offsets and file size."""
-    table_end = L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * len(sections)
-    pos = L.align(table_end)
-    offsets, entries = [], []
+    pos = first_offset(len(sections))
+    offsets, placed = [], []
     for s in sections:
         size = s.size
         offsets.append(pos)
-        entries.append(
-            L.SECTION_ENTRY.build(
-                dict(kind=s.kind, flags=s.flags, owner=s.owner, offset=pos, size=size, checksum=s.checksum(), reserved=0)
-            )
-        )
+        placed.append((s, pos, size, s.checksum()))
         pos = L.align(pos + size)
-    file_size = pos
-    table = b"".join(entries)
+    header, table = header_and_table(placed, pos)
+    return header, table, offsets, pos
+
+
+def first_offset(section_count: int) -> int:
+    """Offset of the first section: after the header and the section table, aligned."""
+    return L.align(L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * section_count)
+
+
+def header_and_table(placed: list[tuple[SectionOut, int, int, int]], file_size: int) -> tuple[bytes, bytes]:
+    """Header and section-table bytes for sections placed as (section, offset, size, crc32c)."""
+    table = b"".join(
+        L.SECTION_ENTRY.build(dict(kind=s.kind, flags=s.flags, owner=s.owner, offset=off, size=size, checksum=crc, reserved=0))
+        for s, off, size, crc in placed
+    )
     fields = dict(
         signature=L.SIGNATURE,
         major=L.FORMAT_MAJOR,
@@ -73,14 +88,14 @@ def plan(sections: list[SectionOut]) -> tuple[bytes, bytes, list[int], int]:
         optional_features=0,
         file_size=file_size,
         section_table_offset=L.HEADER_SIZE,
-        section_count=len(sections),
+        section_count=len(placed),
         section_table_checksum=_crc32c.crc32c(table),
         reserved=0,
         header_checksum=0,
     )
     raw = L.HEADER.build(fields)
     fields["header_checksum"] = _crc32c.crc32c(raw[: L.HEADER_CHECKSUM_SPAN])
-    return L.HEADER.build(fields), table, offsets, file_size
+    return L.HEADER.build(fields), table
 
 
 def to_bytes(sections: list[SectionOut]) -> bytes:
@@ -119,27 +134,41 @@ def write_sections(
     The bytes go to a temporary file in the target's directory, which is flushed and
     fsynced, then renamed over the target (os.replace is atomic on POSIX and Windows).
     A crash at any moment leaves either the old file or the new one at `path`.
+
+    Sections are written in one pass, each section's CRC32C computed as its bytes go by
+    (streamed sections are never held whole); the header and the section table, which
+    hold the sizes and checksums, are written last, at the start of the file.
     """
-    header, table, offsets, file_size = plan(sections)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            f.write(table)
-            pos = L.HEADER_SIZE + len(table)
+            pos = first_offset(len(sections))
+            f.write(b"\0" * pos)
             written = 0
-            total = sum(s.size for s in sections)
-            for s, off in zip(sections, offsets):
-                f.write(b"\0" * (off - pos))
+            total = sum(s.size for s in sections) if progress is not None else 0
+            placed = []
+            for s in sections:
+                size = crc = 0
                 for v in s.views():
                     f.write(v)
-                    written += v.nbytes
-                pos = off + s.size
+                    crc = _crc32c.crc32c(v, crc)
+                    size += v.nbytes
+                if s.stream is not None and s.length is not None and size != s.length:
+                    raise RuntimeError(f"section kind {s.kind}: streamed {size} bytes, declared {s.length}")
+                placed.append((s, pos, size, crc))
+                written += size
+                end = L.align(pos + size)
+                f.write(b"\0" * (end - pos - size))
+                pos = end
                 if progress is not None:
                     progress("write", written, total)
-            f.write(b"\0" * (file_size - pos))
+            file_size = pos
+            header, table = header_and_table(placed, file_size)
+            f.seek(0)
+            f.write(header)
+            f.write(table)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
