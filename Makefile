@@ -8,7 +8,7 @@ DEMO   := examples/demo
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test test-py bench install creader creader-test fuzz fuzz-py clean
+.PHONY: demo test test-py bench clinc150 install creader creader-test fuzz fuzz-py clean
 
 install: $(STAMP)
 
@@ -51,7 +51,12 @@ fuzz-py: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/run.py
-	$(PY) bench/bench_c_lookup.py
+
+# The CLINC150 compression-vs-accuracy report (examples/clinc150/README.md): trains the
+# models, converts them, writes examples/clinc150/results/ and README.md's report table.
+clinc150: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,report]'
+	$(PY) examples/clinc150/report.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

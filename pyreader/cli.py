@@ -1,6 +1,7 @@
-"""The `phq` command line: build, inspect, lookup, validate.
+"""The `phq` command line: build, inspect, lookup, validate, predict, conformance.
 
-Exit codes: 0 success (valid), 1 the file is invalid (a FormatError; its code is
+Exit codes: 0 success (valid), 1 the file is invalid (a FormatError, or a ProfileError for
+`predict`; its code is
 printed), 2 usage error (bad arguments, unreadable input, bad input data).
 """
 
@@ -13,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .errors import FormatError, PhqError, UsageError
+from .errors import FormatError, PhqError, ProfileError, UsageError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check everything, checksums included (exit 0 valid, 1 invalid, 2 error)")
     v.add_argument("files", nargs="+")
     v.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("predict", help="classify texts with an NLU model (phq.nlu; spec/nlu-profile-v1.md)")
+    pr.add_argument("file")
+    pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
+    pr.add_argument("--input", metavar="PATH", help="also read documents from a file, one per line ('-' for stdin)")
+    pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes with their scores (default 1: the label only)")
+    pr.add_argument("--proba", action="store_true", help="show probabilities instead of decision scores (models that define them)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per document")
 
     c = sub.add_parser("conformance", help="run readers against the golden files (conformance/README.md)")
     csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
@@ -221,6 +230,45 @@ def _cmd_lookup(a) -> int:
     return EXIT_OK
 
 
+def _cmd_predict(a) -> int:
+    from . import nlu
+
+    docs = list(a.texts)
+    if a.input:
+        f = sys.stdin if a.input == "-" else open(a.input, encoding="utf-8")
+        with f:
+            docs += [line.rstrip("\r\n") for line in f]
+    if a.top < 1:
+        raise UsageError("--top must be at least 1")
+    with nlu.load(a.file) as clf:
+        if clf.input == "dict":
+            try:
+                docs = [json.loads(d) for d in docs]
+            except json.JSONDecodeError as e:
+                raise UsageError(f"this model scores feature dicts: pass each document as a JSON object ({e})") from None
+        if a.proba:
+            if clf.proba is None:
+                raise UsageError(f"the model ({clf.profile.get('estimator')}) defines no probabilities; drop --proba")
+            scores = clf.predict_proba(docs)
+        else:
+            scores = clf.decision_function(docs)
+            if scores.ndim == 1:  # two classes: the score is for classes_[1]
+                scores = np.stack([-scores, scores], axis=1)
+        labels = clf.predict(docs)
+        for doc, label, row in zip(docs, labels, scores):
+            best = np.argsort(-row, kind="stable")[: a.top]
+            text = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
+            if a.json:
+                top = [{"label": clf.classes_[j].item(), ("probability" if a.proba else "score"): float(row[j])} for j in best]
+                print(json.dumps({"text": text, "label": label.item(), "top": top}, ensure_ascii=False))
+            elif a.top == 1:
+                print(f"{label}\t{text}")
+            else:
+                shown = "  ".join(f"{clf.classes_[j]}={row[j]:.4g}" for j in best)
+                print(f"{label}\t{text}\t{shown}")
+    return EXIT_OK
+
+
 def _cmd_validate(a) -> int:
     from .validate import validate
 
@@ -275,10 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         a = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed its message
         return EXIT_USAGE if e.code else EXIT_OK
-    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "conformance": _cmd_conformance}
+    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "conformance": _cmd_conformance}
     try:
         return commands[a.command](a)
-    except FormatError as e:
+    except (FormatError, ProfileError) as e:
         print(f"phq {a.command}: invalid file: {e}", file=sys.stderr)
         return EXIT_INVALID
     except (UsageError, OSError) as e:

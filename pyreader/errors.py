@@ -64,3 +64,24 @@ class FormatError(PhqError, ValueError):
 
 class UsageError(PhqError, ValueError):
     """The caller asked for something impossible (bad option, bad input data)."""
+
+
+# The NLU profile (spec/nlu-profile-v1.md §6): a well-formed phq file whose metadata does
+# not describe a scorable model. Stable names, like ERROR_CODES.
+PROFILE_ERROR_CODES: dict[str, str] = {
+    "E_NLU_MISSING": "the metadata has no \"phq.nlu\" object: the file is not an NLU model",
+    "E_NLU_VERSION": "the NLU profile version is not supported by this runtime",
+    "E_NLU_SCHEMA": "a field of the \"phq.nlu\" object is missing, of the wrong type or out of range",
+    "E_NLU_REFERENCE": "a table or tensor the profile names is missing or has the wrong shape",
+}
+
+
+class ProfileError(PhqError, ValueError):
+    """The file is valid phq but not a valid NLU model. `.code` is from PROFILE_ERROR_CODES."""
+
+    def __init__(self, code: str, message: str):
+        if code not in PROFILE_ERROR_CODES:
+            raise AssertionError(f"unknown profile error code {code!r}")
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")

@@ -20,7 +20,7 @@ from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
 __all__ = [
-    "write", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
+    "write", "from_sklearn", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
     "read_table_file", "stale_temp_files",
 ]
 
@@ -75,3 +75,10 @@ def write(
     sections = build_sections(tables, tensors, metadata, defaults, progress)
     return write_sections(path, sections, progress)
 
+
+def from_sklearn(model, path: str | os.PathLike, **options) -> int:
+    """Write a fitted scikit-learn text classifier as an NLU-profile phq file (see
+    phq.writer.sklearn_convert and spec/nlu-profile-v1.md); returns the file size."""
+    from .sklearn_convert import from_sklearn as convert
+
+    return convert(model, path, **options)

@@ -1,0 +1,471 @@
+"""Convert fitted scikit-learn text classifiers to phq files of the NLU profile.
+
+    phq.writer.from_sklearn(pipeline, "intent.phq", quant="linear8", fingerprint_bits=16)
+
+Supported (spec/nlu-profile-v1.md §3):
+  featurization  CountVectorizer, TfidfVectorizer (analyzer word / char / char_wb), a
+                 CountVectorizer followed by a TfidfTransformer, DictVectorizer, and
+                 FeatureUnion of those (transformer_weights included, nesting allowed);
+  classifier     LogisticRegression(CV), LinearSVC, SGDClassifier, RidgeClassifier(CV),
+                 binary or multi-class;
+given as a Pipeline, or as parts: `from_sklearn((vectorizer, classifier), path)`.
+
+What goes where: each vocabulary term's column of `coef_` (times the term's idf and the
+union's transformer weight) becomes the term's row in the table "features" (keys are the
+terms, prefixed per featurizer when there are several); rows that quantize to zero are
+dropped. A featurizer with a norm also gets a table of its whole vocabulary holding each
+term's idf (or a key set when there is no idf), because the norm runs over every term of
+the document, weighted or not. The intercepts go to the tensor "intercept"; labels,
+featurizer settings and the probability rule go to the metadata object "phq.nlu".
+
+Before writing, the converter checks its own reading of the model: it featurizes and
+scores probe documents both ways (scikit-learn's, and phq.nlu's rules from the extracted
+settings) and refuses the model if they disagree, so an unsupported setting can never
+produce a file that scores differently.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from phq.errors import UsageError
+from phq.featurize import make_featurizer
+
+from .build import Table
+
+PROFILE_KEY = "phq.nlu"
+PROFILE_VERSION = 1
+SCORE_TABLE = "features"
+INTERCEPT = "intercept"
+
+TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer")
+CLASSIFIERS = (
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "LinearSVC",
+    "SGDClassifier",
+    "RidgeClassifier",
+    "RidgeClassifierCV",
+)
+KEY_SEPARATOR = "\x1f"  # between a featurizer's name and a term in a union's keys
+
+# Probe documents: Unicode, accents, punctuation, whitespace runs, empty, repeated terms.
+PROBE_TEXTS = [
+    "",
+    "play the beatles",
+    "Play THE Beatles, please!! play play",
+    "  wake   me\tup at 7:30\n\ntomorrow  ",
+    "Café déjà vu — naïve façade; Ærøskøbing",
+    "what's the weather in São Paulo? 明天 天气",
+    "x",
+    "a b c d e f g h i j k l m n o p",
+]
+
+
+@dataclass
+class Branch:
+    """One featurizer of the model: its settings, vocabulary and coef_ columns."""
+
+    name: str
+    config: dict
+    vocabulary: dict  # term -> column within this branch
+    idf: np.ndarray | None
+    norm: str | None
+    weight: float
+    vectorizer: Any  # the fitted scikit-learn object(s), for the self-check
+    tfidf: Any = None
+    offset: int = 0
+    norm_table: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.vocabulary)
+
+
+def _cls(obj) -> str:
+    return type(obj).__name__
+
+
+def _is_sklearn(obj, names: tuple) -> bool:
+    """Exactly one of the named scikit-learn classes (a subclass may behave differently)."""
+    return _cls(obj) in names and type(obj).__module__.startswith("sklearn.")
+
+
+def _fitted(obj, attr: str) -> None:
+    if not hasattr(obj, attr):
+        raise UsageError(f"{_cls(obj)} is not fitted (no {attr}); fit it before converting")
+
+
+def _text_config(vec) -> dict:
+    name = _cls(vec)
+    _fitted(vec, "vocabulary_")
+    problems = []
+    if vec.input != "content":
+        problems.append(f"input={vec.input!r} (only 'content': the runtime scores text, not files)")
+    for attr in ("preprocessor", "tokenizer"):
+        if getattr(vec, attr) is not None:
+            problems.append(f"a custom {attr} (code cannot be stored in a file)")
+    if callable(vec.analyzer):
+        problems.append("a custom analyzer (code cannot be stored in a file)")
+    elif vec.analyzer not in ("word", "char", "char_wb"):
+        problems.append(f"analyzer={vec.analyzer!r}")
+    if vec.strip_accents not in (None, "ascii", "unicode"):
+        problems.append(f"strip_accents={vec.strip_accents!r} (only None, 'ascii', 'unicode')")
+    if vec.decode_error not in ("strict", "ignore", "replace"):
+        problems.append(f"decode_error={vec.decode_error!r}")
+    if problems:
+        raise UsageError(f"{name} with " + "; ".join(problems) + " is not supported")
+    lo, hi = (int(x) for x in vec.ngram_range)
+    cfg = {
+        "kind": "text",
+        "analyzer": vec.analyzer,
+        "ngram_range": [lo, hi],
+        "lowercase": bool(vec.lowercase),
+        "strip_accents": vec.strip_accents,
+        "binary": bool(vec.binary),
+        "sublinear_tf": False,
+        "encoding": str(vec.encoding),
+        "decode_error": vec.decode_error,
+        "token_pattern": None,
+        "stop_words": None,
+    }
+    if vec.analyzer == "word":
+        pattern = vec.token_pattern
+        if not isinstance(pattern, str):
+            raise UsageError(f"{name}: token_pattern must be a string, got {pattern!r}")
+        if re.compile(pattern).groups > 1:
+            raise UsageError(f"{name}: token_pattern {pattern!r} has more than one capturing group")
+        cfg["token_pattern"] = pattern
+        stop = vec.get_stop_words()
+        if stop is not None:
+            words = sorted(stop)
+            if not all(isinstance(w, str) for w in words):
+                raise UsageError(f"{name}: stop_words must be strings")
+            cfg["stop_words"] = words
+    return cfg
+
+
+def _tfidf_params(tf) -> tuple[dict, np.ndarray | None, str | None]:
+    """(config changes, idf or None, norm) of a TfidfTransformer (or a TfidfVectorizer)."""
+    norm = tf.norm
+    if norm not in (None, "l1", "l2"):
+        raise UsageError(f"{_cls(tf)} with norm={norm!r} is not supported (only None, 'l1', 'l2')")
+    idf = None
+    if tf.use_idf:
+        _fitted(tf, "idf_")
+        idf = np.asarray(tf.idf_, dtype=np.float64)
+    return {"sublinear_tf": bool(tf.sublinear_tf)}, idf, norm
+
+
+def _vocabulary(vec) -> dict:
+    vocab = vec.vocabulary_
+    for term in vocab:
+        if not isinstance(term, str):
+            raise UsageError(f"{_cls(vec)}: feature name {term!r} is not a string; phq keys are text")
+        try:
+            term.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{_cls(vec)}: feature name {term!r} is not valid Unicode (lone surrogate)") from None
+    cols = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+    if cols.size and (np.sort(cols) != np.arange(cols.size)).any():
+        raise UsageError(f"{_cls(vec)}: vocabulary_ columns are not 0..{len(vocab) - 1}")
+    return {t: int(j) for t, j in vocab.items()}
+
+
+def _branch(name: str, steps: list, weight: float) -> Branch:
+    """A featurization chain: [vectorizer] or [CountVectorizer, TfidfTransformer]."""
+    steps = [s for s in steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+    if not steps:
+        raise UsageError(f"featurizer {name!r} has no steps")
+    vec, rest = steps[0], steps[1:]
+    if _is_sklearn(vec, TEXT_VECTORIZERS):
+        cfg = _text_config(vec)
+        idf, norm, tfidf = None, None, None
+        if _cls(vec) == "TfidfVectorizer":
+            change, idf, norm = _tfidf_params(vec)
+            cfg.update(change)
+        if rest and _is_sklearn(rest[0], ("TfidfTransformer",)):
+            if _cls(vec) == "TfidfVectorizer":
+                raise UsageError(f"featurizer {name!r}: a TfidfTransformer after a TfidfVectorizer is not supported")
+            tfidf, rest = rest[0], rest[1:]
+            change, idf, norm = _tfidf_params(tfidf)
+            cfg.update(change)
+        if rest:
+            raise UsageError(
+                f"featurizer {name!r}: step {_cls(rest[0])} after {_cls(vec)} is not supported "
+                "(supported: an optional TfidfTransformer)"
+            )
+        vocab = _vocabulary(vec)
+        if idf is not None and idf.shape != (len(vocab),):
+            raise UsageError(f"featurizer {name!r}: idf_ has {idf.size} entries for {len(vocab)} terms")
+        return Branch(name, cfg, vocab, idf, norm, weight, vec, tfidf)
+    if _is_sklearn(vec, ("DictVectorizer",)):
+        _fitted(vec, "vocabulary_")
+        if rest:
+            raise UsageError(f"featurizer {name!r}: step {_cls(rest[0])} after DictVectorizer is not supported")
+        if not isinstance(vec.separator, str):
+            raise UsageError(f"DictVectorizer separator must be a string, got {vec.separator!r}")
+        return Branch(name, {"kind": "dict", "separator": vec.separator}, _vocabulary(vec), None, None, weight, vec)
+    if _cls(vec) == "HashingVectorizer":
+        raise UsageError(
+            "HashingVectorizer is not supported: it keeps no feature strings, and phq stores features by "
+            "their strings (use CountVectorizer or TfidfVectorizer; the MPH makes the strings free)"
+        )
+    raise UsageError(
+        f"{_cls(vec)} is not a supported featurizer (supported: CountVectorizer, TfidfVectorizer, "
+        "DictVectorizer, FeatureUnion of those, optionally followed by TfidfTransformer)"
+    )
+
+
+def _branches(step, name: str, weight: float) -> list[Branch]:
+    if _is_sklearn(step, ("FeatureUnion",)):
+        weights = step.transformer_weights or {}
+        out: list[Branch] = []
+        for sub_name, sub in step.transformer_list:
+            if isinstance(sub, str) and sub == "drop":
+                continue
+            if isinstance(sub, str):
+                raise UsageError(f"FeatureUnion transformer {sub_name!r}={sub!r} is not supported")
+            w = float(weights.get(sub_name, 1.0))
+            full = f"{name}__{sub_name}" if name else sub_name
+            out += _branches(sub, full, weight * w)
+        return out
+    if _is_sklearn(step, ("Pipeline",)):
+        return [_branch(name, [s for _, s in step.steps], weight)]
+    return [_branch(name, [step], weight)]
+
+
+def _split(model) -> tuple[list, Any]:
+    """(featurization steps, classifier) from a Pipeline or a (steps..., classifier) sequence."""
+    if _is_sklearn(model, ("Pipeline",)):
+        steps = [s for _, s in model.steps]
+    elif isinstance(model, (list, tuple)):
+        steps = list(model)
+    else:
+        raise UsageError(
+            f"from_sklearn needs a Pipeline or a (vectorizer, classifier) pair, got {_cls(model)}; "
+            "a bare classifier has no feature strings"
+        )
+    steps = [s for s in steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+    if len(steps) < 2:
+        raise UsageError("from_sklearn needs a featurizer and a classifier")
+    return steps[:-1], steps[-1]
+
+
+def _classifier(clf) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """(coef (k, F), intercept (k,), classes, estimator name) with k = 1 for two classes."""
+    name = _cls(clf)
+    if not _is_sklearn(clf, CLASSIFIERS):
+        raise UsageError(f"{name} is not a supported classifier (supported: {', '.join(CLASSIFIERS)})")
+    _fitted(clf, "coef_")
+    lb = getattr(clf, "_label_binarizer", None)
+    if lb is not None and str(getattr(lb, "y_type_", "")).startswith("multilabel"):
+        raise UsageError(f"{name} fitted on multilabel targets is not supported")
+    coef = clf.coef_
+    if hasattr(coef, "toarray"):  # after .sparsify()
+        coef = coef.toarray()
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    classes = list(clf.classes_)
+    k = 1 if len(classes) == 2 else len(classes)
+    if len(classes) < 2 or coef.shape[0] != k:
+        raise UsageError(f"{name}: coef_ has shape {coef.shape} for {len(classes)} classes")
+    intercept = np.broadcast_to(np.asarray(clf.intercept_, dtype=np.float64), (k,)).copy()
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise UsageError(f"{name}: coef_ or intercept_ holds NaN or infinity")
+    return coef, intercept, classes, name
+
+
+def _classes_meta(classes: list) -> tuple[list, str]:
+    items = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    for kind, typ in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if all(isinstance(c, typ) and (typ is bool or not isinstance(c, bool)) for c in items):
+            if kind == "float" and not all(math.isfinite(c) for c in items):
+                break
+            return items, kind
+    raise UsageError(f"class labels must all be str, all int, all finite float or all bool; got {classes[:5]!r}")
+
+
+def _proba_rule(clf, k: int, probe: np.ndarray) -> str | None:
+    """The probability rule, confirmed numerically against the estimator's predict_proba."""
+    if not hasattr(clf, "predict_proba"):
+        return None
+    from phq.nlu import proba_from_scores  # one implementation of the rules
+
+    d = np.asarray(clf.decision_function(probe), dtype=np.float64)
+    p = np.asarray(clf.predict_proba(probe), dtype=np.float64)
+    for rule in ("logistic", "modified_huber") + (("softmax",) if k > 1 else ()):
+        got = proba_from_scores(rule, d)
+        if got.shape == p.shape and np.allclose(got, p, rtol=1e-9, atol=1e-12):
+            return rule
+    raise UsageError(f"{_cls(clf)}.predict_proba follows no rule phq knows (logistic, softmax, modified_huber)")
+
+
+def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, list[Branch], Any]:
+    """(tables, tensors, metadata, branches, classifier) for phq.writer.write."""
+    import sklearn  # noqa: F401  (a fitted model implies it; fail clearly otherwise)
+
+    steps, clf = _split(model)
+    if len(steps) == 1:
+        branches = _branches(steps[0], "", 1.0)
+    else:  # e.g. [CountVectorizer, TfidfTransformer] given as parts
+        branches = [_branch("", steps, 1.0)]
+    if len(branches) > 64:
+        raise UsageError(f"{len(branches)} featurizers exceed the profile's limit of 64")
+    if len({b.config["kind"] for b in branches}) != 1:
+        raise UsageError("a FeatureUnion mixing text and dict featurizers cannot be scored (they need different inputs)")
+    coef, intercept, classes, est = _classifier(clf)
+
+    offset = 0
+    for b in branches:
+        b.offset = offset
+        offset += b.size
+        if not b.name:  # a single featurizer, not in a union
+            b.name = b.config["kind"]
+    if coef.shape[1] != offset:
+        raise UsageError(f"{est}: coef_ has {coef.shape[1]} features; the featurizers produce {offset}")
+    names = [b.name for b in branches]
+    if len(set(names)) != len(names):
+        raise UsageError(f"featurizer names must be distinct, got {names}")
+
+    tables: dict = {}
+    keys: list[str] = []
+    rows: list[np.ndarray] = []
+    featurizers = []
+    for b in branches:
+        prefix = "" if len(branches) == 1 else b.name + KEY_SEPARATOR
+        terms = list(b.vocabulary)
+        cols = np.fromiter(b.vocabulary.values(), np.int64, len(terms))
+        block = coef[:, b.offset + cols].T * b.weight  # (terms, k)
+        if b.idf is not None:
+            block = block * b.idf[cols][:, None]
+        keys += [prefix + t for t in terms]
+        rows.append(block)
+        cfg = {"name": b.name, "key_prefix": prefix, **b.config, "norm": b.norm, "norm_table": None, "weight": b.weight}
+        if b.norm is not None:
+            cfg["norm_table"] = b.norm_table = f"norm:{b.name}"
+            if b.idf is not None:
+                tables[b.norm_table] = Table(terms, b.idf[cols][:, None], drop_zero_rows=False, scale="table")
+            else:
+                tables[b.norm_table] = Table(terms, np.zeros((len(terms), 0), np.float32), drop_zero_rows=False)
+        featurizers.append(cfg)
+    k = coef.shape[0]
+    matrix = np.concatenate(rows) if rows else np.zeros((0, k))
+    tables = {table_name: Table(keys, matrix, drop_zero_rows=True), **tables}
+    label_list, label_type = _classes_meta(classes)
+
+    probe = np.random.default_rng(0).standard_normal((6, offset)) if offset else np.zeros((6, 0))
+    profile = {
+        "profile": PROFILE_VERSION,
+        "input": branches[0].config["kind"],
+        "classes": label_list,
+        "classes_type": label_type,
+        "estimator": est,
+        "table": table_name,
+        "intercept": INTERCEPT,
+        "proba": _proba_rule(clf, k, probe),
+        "featurizers": featurizers,
+        "source": {"library": "scikit-learn", "version": sklearn.__version__, "pipeline": " -> ".join(_describe(model))},
+    }
+    _check_decision(clf, coef, intercept, probe)
+    return tables, {INTERCEPT: intercept}, {PROFILE_KEY: profile}, branches, clf
+
+
+def _describe(model) -> list[str]:
+    steps = [s for _, s in model.steps] if _is_sklearn(model, ("Pipeline",)) else list(model)
+    return [_cls(s) for s in steps if s is not None and not isinstance(s, str)]
+
+
+def _check_decision(clf, coef, intercept, probe) -> None:
+    """The estimator's decision_function must be probe @ coef.T + intercept."""
+    if probe.shape[1] == 0:
+        return
+    d = np.asarray(clf.decision_function(probe), dtype=np.float64).reshape(len(probe), -1)
+    mine = probe @ coef.T + intercept
+    if not np.allclose(d, mine, rtol=1e-7, atol=1e-9):
+        raise UsageError(f"{_cls(clf)}.decision_function is not a linear function of coef_ and intercept_; cannot convert")
+
+
+def _check_featurization(model, branches: list[Branch], probe_docs: list) -> None:
+    """Featurize probe documents with scikit-learn and with the stored settings: same matrix."""
+    steps, _ = _split(model)
+    if len(steps) == 1:
+        transform = steps[0].transform
+    else:
+        def transform(docs):
+            out = docs
+            for s in steps:
+                out = s.transform(out)
+            return out
+    expected = transform(probe_docs)
+    expected = expected.toarray() if hasattr(expected, "toarray") else np.asarray(expected)
+    total = sum(b.size for b in branches)
+    got = np.zeros((len(probe_docs), total))
+    for b in branches:
+        fz = make_featurizer(b.config)
+        for d, doc in enumerate(probe_docs):
+            tf = {t: v for t, v in fz.features(doc).items() if t in b.vocabulary}
+            if not tf:
+                continue
+            cols = np.fromiter((b.vocabulary[t] for t in tf), np.int64, len(tf))
+            x = np.fromiter(tf.values(), np.float64, len(tf))
+            if b.idf is not None:
+                x = x * b.idf[cols]
+            if b.norm == "l2":
+                n = math.sqrt(float((x * x).sum()))
+            elif b.norm == "l1":
+                n = float(np.abs(x).sum())
+            else:
+                n = 1.0
+            if n > 0:
+                x = x / n
+            np.add.at(got[d], b.offset + cols, x * b.weight)
+    if expected.shape != got.shape or not np.allclose(expected, got, rtol=1e-9, atol=1e-12, equal_nan=True):
+        bad = int(np.argwhere(~np.isclose(expected, got, rtol=1e-9, atol=1e-12, equal_nan=True).all(axis=1))[0, 0]) if expected.shape == got.shape else 0
+        raise UsageError(
+            "the stored featurization settings do not reproduce the model's own featurization "
+            f"(probe document {probe_docs[bad]!r}); the model uses a setting phq does not support"
+        )
+
+
+def probe_documents(branches: list[Branch], extra: list | None) -> list:
+    if branches[0].config["kind"] == "dict":
+        docs: list = [{}]
+        for b in branches:
+            terms = list(b.vocabulary)[:50]
+            docs.append({t: 1.5 for t in terms})
+        return docs + list(extra or [])
+    docs = list(PROBE_TEXTS)
+    for b in branches:
+        terms = sorted(b.vocabulary)[:200]
+        docs.append(" ".join(terms))
+        docs.append(" . ".join(reversed(terms)).upper())
+    return docs + list(extra or [])
+
+
+def from_sklearn(model, path: str | os.PathLike, *, metadata: dict | None = None, check_texts: list | None = None, **options) -> int:
+    """Write a fitted scikit-learn model as a phq file of the NLU profile; returns its size.
+
+    `model`: a Pipeline, or a sequence (featurizer steps..., classifier). `options` are
+    phq.writer.write options (quant, scale, fingerprint_bits, gamma, layout, seed, ...)
+    applied to every table. `metadata` adds keys to the file's metadata (not "phq.nlu").
+    `check_texts` adds documents to the featurization self-check.
+    """
+    from . import write
+
+    if metadata is not None and (not isinstance(metadata, dict) or PROFILE_KEY in metadata):
+        raise UsageError(f"metadata must be a dict without the key {PROFILE_KEY!r}")
+    if "drop_zero_rows" in options:
+        raise UsageError("drop_zero_rows is decided by the converter (score rows: dropped; norm tables: kept)")
+    tables, tensors, meta, branches, _ = convert(model)
+    _check_featurization(model, branches, probe_documents(branches, check_texts))
+    try:
+        return write(path, tables, tensors=tensors, metadata={**(metadata or {}), **meta}, **options)
+    except TypeError as e:
+        raise UsageError(f"from_sklearn: {e}") from None
