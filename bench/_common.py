@@ -76,6 +76,86 @@ def load_keys(path: Path, n: int) -> list[bytes]:
     return keys
 
 
+# --- real keys: the word lists of the wordfreq package ----------------------------------------
+def wordfreq_status() -> tuple[bool, str | None]:
+    try:
+        import msgpack  # noqa: F401  (a dependency of wordfreq)
+        import wordfreq  # noqa: F401
+    except Exception as e:
+        return False, f"wordfreq is not importable ({type(e).__name__}: {e}); install it with `pip install wordfreq`"
+    return True, None
+
+
+def wordfreq_keys_file(cache: Path, limit: int | None = None, pattern: str = "*.msgpack.gz") -> tuple[Path, int]:
+    """The distinct strings of every word list shipped in the wordfreq package (its
+    `data/*.msgpack.gz` files: msgpack of [header, bucket, bucket, ...], each bucket a list
+    of words), UTF-8, sorted, newline-separated; written once to the cache. Returns the
+    path and the key count (`limit` keeps the first keys of the sorted list)."""
+    import gzip
+
+    import msgpack
+    import wordfreq
+
+    data = Path(wordfreq.__file__).resolve().parent / "data"
+    files = sorted(f for f in data.glob(pattern) if not f.name.startswith("_"))
+    tag = (f"_{limit}" if limit else "") + ("" if pattern == "*.msgpack.gz" else "_" + pattern.split(".")[0].replace("*", "all"))
+    path = cache / f"wordfreq_keys{tag}.txt"
+    if not path.exists():
+        words: set[bytes] = set()
+        for f in files:
+            with gzip.open(f) as fh:
+                obj = msgpack.load(fh, raw=False, strict_map_key=False)
+            for bucket in obj[1:]:  # obj[0] is the header {'format': 'cB', 'version': 1}
+                words.update(w.encode("utf-8") for w in bucket if "\n" not in w)
+        keys = sorted(words)
+        if limit:
+            keys = keys[:limit]
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(b"\n".join(keys))
+        os.replace(tmp, path)
+    with open(path, "rb") as f:
+        n = f.read().count(b"\n") + 1
+    return path, n
+
+
+def wordfreq_info(path: Path, n: int, pattern: str = "*.msgpack.gz") -> dict:
+    import wordfreq
+
+    data = Path(wordfreq.__file__).resolve().parent / "data"
+    return {
+        "source": f"wordfreq data/{pattern} (distinct words of every list)",
+        "wordfreq_version": _version("wordfreq"),
+        "files": len([f for f in data.glob(pattern) if not f.name.startswith("_")]),
+        "num_keys": n,
+        "mean_key_bytes": (path.stat().st_size - (n - 1)) / n,
+    }
+
+
+def package_status(*modules: str) -> tuple[bool, str | None]:
+    """(all importable, reason if not) for optional bench-only packages."""
+    for m in modules:
+        try:
+            __import__(m)
+        except Exception as e:
+            return False, f"{m} is not importable ({type(e).__name__}: {e}); install the bench extra: pip install -e '.[bench]'"
+    return True, None
+
+
+def pss_kib(pid: int) -> dict[str, int]:
+    """Pss, Rss, Pss_Anon, Pss_File, Private_* of a process from /proc/PID/smaps_rollup (KiB)."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Private_Clean", "Private_Dirty"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
 # --- memory probes (Linux /proc) -----------------------------------------------------------
 def proc_status() -> dict[str, int]:
     """VmRSS, VmHWM, RssAnon, RssFile of this process in KiB (empty off Linux)."""
@@ -225,6 +305,10 @@ def machine_info() -> dict:
         "numpy": _version("numpy"),
         "mmh3": _version("mmh3"),
         "bbhash": _version("bbhash"),
+        "wordfreq": _version("wordfreq"),
+        "safetensors": _version("safetensors"),
+        "joblib": _version("joblib"),
+        "matplotlib": _version("matplotlib"),
         "phq": _version("phq"),
         "git_commit": _git_commit(),
     }

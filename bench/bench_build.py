@@ -306,6 +306,112 @@ def ratios_for(entry: dict, threads: list[int]) -> dict:
     return out
 
 
+# --- scaling: N = 10^4 ... 10^7 synthetic keys, and the wordfreq keys -----------------------------
+POINT_FIELDS = ("hash_s", "build_s", "total_s", "bits_per_key", "peak_over_keys_kib")
+
+
+def _point(name: str, kpath: Path, n: int, g: float, repeats: int, cache: Path, bb_ok: bool, seed: int, log) -> dict:
+    common = ["--keys", str(kpath), "--n", str(n), "--gamma", str(g), "--seed", str(seed), "--scratch", str(cache)]
+    peers = [("phq", ["phq"])] + ([("bbhash", ["bbhash", "--threads", "1"])] if bb_ok else [])
+    runs: dict[str, list[dict]] = {p: [] for p, _ in peers}
+    for _ in range(repeats):
+        for p, wargs in peers:
+            runs[p].append(C.run_worker(SCRIPT, [wargs[0], *common, *wargs[1:]]))
+    med = {p: _median_record(rs) for p, rs in runs.items()}
+    ph, bb = med["phq"], med.get("bbhash")
+    pt = {"keys": name, "n": n, "gamma": g, "repeats": repeats,
+          "sanity_ok": ph["sanity_ok"] and (bb is None or bb["sanity_ok"])}
+    for f in POINT_FIELDS:
+        pt[f"phq_{f}"] = ph[f]
+        pt[f"bbhash_{f}"] = bb[f] if bb else None
+    pt["build_throughput_vs_bbhash"] = C.ratio(bb and bb["total_s"], ph["total_s"])
+    pt["build_throughput_vs_bbhash_no_hashing"] = C.ratio(bb and bb["build_s"], ph["build_s"])
+    pt["bits_per_key_ratio_phq_vs_bbhash"] = C.ratio(ph["bits_per_key"], bb and bb["bits_per_key"])
+    log(f"[scaling] {name} n={n:,} gamma={g:g}: phq {ph['total_s']:.3f} s {ph['bits_per_key']:.3f} bits/key"
+        + (f", bbhash {bb['total_s']:.3f} s {bb['bits_per_key']:.3f} bits/key" if bb else ""))
+    return pt
+
+
+def run_scaling(ns: list[int], gammas: list[float], repeats: int, cache: Path, use_bbhash: bool = True,
+                real: bool = True, real_limit: int | None = None, reuse: dict | None = None, seed: int = 0,
+                real_pattern: str = "*.msgpack.gz", log=print) -> dict:
+    """phq vs BBHash (1 thread) at every N of `ns` (synthetic keys) and on the wordfreq keys.
+    `reuse`: a run_build result whose N is in `ns`: its medians are taken for that point
+    instead of measuring it again. Points are medians of `repeats` fresh processes."""
+    bb_ok, bb_reason = C.bbhash_status() if use_bbhash else (False, "bbhash skipped (--no-bbhash)")
+    res: dict = {"ns": ns, "gammas": gammas, "repeats": repeats, "bbhash_available": bb_ok,
+                 "bbhash_reason": bb_reason, "points": []}
+    for n in ns:
+        if reuse is not None and reuse["n"] == n and all(f"{g:g}" in reuse["gammas"] for g in gammas):
+            for g in gammas:
+                e = reuse["gammas"][f"{g:g}"]
+                ph, bb = e["phq"], (e["bbhash"] or {}).get("1")
+                pt = {"keys": "synthetic", "n": n, "gamma": g, "repeats": reuse["repeats"], "reused": True,
+                      "sanity_ok": ph["sanity_ok"] and (bb is None or bb["sanity_ok"])}
+                for f in POINT_FIELDS:
+                    pt[f"phq_{f}"] = ph[f]
+                    pt[f"bbhash_{f}"] = bb[f] if bb else None
+                r = e["ratios"]
+                pt["build_throughput_vs_bbhash"] = r.get("build_throughput_vs_bbhash")
+                pt["build_throughput_vs_bbhash_no_hashing"] = r.get("build_throughput_vs_bbhash_no_hashing")
+                pt["bits_per_key_ratio_phq_vs_bbhash"] = r.get("bits_per_key_ratio_phq_vs_bbhash")
+                res["points"].append(pt)
+            continue
+        kpath = C.keys_file(cache, n)
+        for g in gammas:
+            res["points"].append(_point("synthetic", kpath, n, g, repeats, cache, bb_ok, seed, log))
+    wf_ok, wf_reason = C.wordfreq_status() if real else (False, "real keys skipped (--no-real-keys)")
+    res["wordfreq_available"], res["wordfreq_reason"] = wf_ok, wf_reason
+    if wf_ok:
+        kpath, n = C.wordfreq_keys_file(cache, real_limit, real_pattern)
+        res["wordfreq"] = C.wordfreq_info(kpath, n, real_pattern)
+        for g in gammas:
+            res["points"].append(_point("wordfreq", kpath, n, g, repeats, cache, bb_ok, seed, log))
+    return res
+
+
+def plot_scaling(res: dict, path: Path) -> bool:
+    """Time per key and bits per key against N (log scale), phq vs BBHash; wordfreq keys as
+    separate markers. Returns False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {"phq": "tab:blue", "bbhash": "tab:orange"}
+    styles = {1.0: "-", 2.0: "--"}
+    for peer in ("phq", "bbhash"):
+        for g in res["gammas"]:
+            pts = [p for p in res["points"] if p["keys"] == "synthetic" and p["gamma"] == g and p[f"{peer}_total_s"]]
+            if not pts:
+                continue
+            xs = [p["n"] for p in pts]
+            lab = f"{'phq' if peer == 'phq' else 'BBHash (1 thread)'}, γ={g:g}"
+            ax1.plot(xs, [1e9 * p[f"{peer}_total_s"] / p["n"] for p in pts], styles.get(g, ":"), marker="o",
+                     color=colors[peer], label=lab)
+            ax2.plot(xs, [p[f"{peer}_bits_per_key"] for p in pts], styles.get(g, ":"), marker="o", color=colors[peer], label=lab)
+            wf = [p for p in res["points"] if p["keys"] == "wordfreq" and p["gamma"] == g and p[f"{peer}_total_s"]]
+            for p in wf:
+                ax1.plot([p["n"]], [1e9 * p[f"{peer}_total_s"] / p["n"]], marker="*", markersize=13, color=colors[peer],
+                         linestyle="none")
+                ax2.plot([p["n"]], [p[f"{peer}_bits_per_key"]], marker="*", markersize=13, color=colors[peer], linestyle="none")
+    ax1.set(xscale="log", xlabel="keys N", ylabel="ns per key (string hashing + MPH build)",
+            title="MPH build time per key (lower is better)")
+    ax2.set(xscale="log", xlabel="keys N", ylabel="bits per key", title="MPH size (lower is better)")
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+    ax1.plot([], [], marker="*", color="gray", linestyle="none", markersize=11, label="wordfreq keys (real)")
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def format_table(result: dict) -> str:
     lines = [f"N = {result['n']:,} keys (mean {result['mean_key_bytes']:.1f} bytes), median of {result['repeats']} run(s)"]
     if not result["bbhash_available"]:

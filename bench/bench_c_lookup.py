@@ -92,25 +92,8 @@ def build_model(cache: Path, keys_path: Path, n: int, gamma: float) -> tuple[Pat
     return path, time.perf_counter() - t0
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--worker", choices=["bbhash"], help=argparse.SUPPRESS)
-    ap.add_argument("--keys", help=argparse.SUPPRESS)
-    ap.add_argument("--result", help=argparse.SUPPRESS)
-    ap.add_argument("--n", type=int, default=None, help="number of keys (default 10,000,000; 100,000 with --quick)")
-    ap.add_argument("--gamma", type=float, default=2.0, help="MPH gamma of both peers (default 2)")
-    ap.add_argument("--repeats", type=int, default=3, help="passes over all keys; the best counts (default 3)")
-    ap.add_argument("--quick", action="store_true", help="100k keys, results to bench/out/quick/ only")
-    ap.add_argument("--cache", type=Path, default=C.DEFAULT_CACHE, help="keys and model cache (default bench/out)")
-    ap.add_argument("--no-bbhash", action="store_true", help="skip the BBHash peer")
-    ap.add_argument("--out", type=Path, help="result JSON (default bench/results/c_lookup.json)")
-    a = ap.parse_args()
-    if a.n is None:
-        a.n = 100_000 if a.quick else 10_000_000
-    if a.worker:
-        C.write_result(a.result, worker_bbhash(a))
-        return 0
-    out = a.out or ((C.QUICK_RESULTS if a.quick else C.DEFAULT_RESULTS) / "c_lookup.json")
+def run_c_lookup(n: int, gamma: float, repeats: int, cache: Path, use_bbhash: bool = True) -> dict:
+    a = argparse.Namespace(n=n, gamma=gamma, repeats=repeats, cache=cache, no_bbhash=not use_bbhash)
 
     result: dict = {"benchmark": "c_lookup", "n": a.n, "gamma": a.gamma, "dim": 1, "quant": "linear8",
                     "fingerprint_bits": 16, "repeats": a.repeats, "command": C.command_line(),
@@ -147,6 +130,32 @@ def main() -> int:
         "bbhash_lookup_many_over_c_key_to_slot": C.ratio(lm, c and c["key_to_slot_ns"]),
         "bbhash_lookup_many_over_c_hash_to_slot": C.ratio(lm, c and c["hash_to_slot_ns"]),
     }
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--worker", choices=["bbhash"], help=argparse.SUPPRESS)
+    ap.add_argument("--keys", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=None, help="number of keys (default 10,000,000; 100,000 with --quick)")
+    ap.add_argument("--gamma", type=float, default=2.0, help="MPH gamma of both peers (default 2)")
+    ap.add_argument("--repeats", type=int, default=3, help="passes over all keys; the best counts (default 3)")
+    ap.add_argument("--quick", action="store_true", help="100k keys, results to bench/out/quick/ only")
+    ap.add_argument("--cache", type=Path, default=C.DEFAULT_CACHE, help="keys and model cache (default bench/out)")
+    ap.add_argument("--no-bbhash", action="store_true", help="skip the BBHash peer")
+    ap.add_argument("--out", type=Path, help="result JSON (default bench/results/c_lookup.json)")
+    a = ap.parse_args()
+    if a.n is None:
+        a.n = 100_000 if a.quick else 10_000_000
+    if a.worker:
+        C.write_result(a.result, worker_bbhash(a))
+        return 0
+    out = a.out or ((C.QUICK_RESULTS if a.quick else C.DEFAULT_RESULTS) / "c_lookup.json")
+    result = run_c_lookup(a.n, a.gamma, a.repeats, a.cache, not a.no_bbhash)
+    c, bb = result["c"], result["bbhash"]
+    lm = bb["lookup_many_ns"] if bb else None
+    reason, bb_reason = result["c_reason"], result["bbhash_reason"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -56,21 +56,49 @@ def worker(a) -> dict:
     import phq
 
     key = a.key.encode("ascii") if a.key is not None else None
+    skey = a.key
+    if a.kind in ("safetensors", "npz", "pickle", "joblib"):
+        import json
+        import pickle
+
+        if a.kind == "safetensors":
+            from safetensors import safe_open
+        if a.kind == "joblib":
+            import joblib
     dropped = _drop_cache(a.path) if a.cold else False
     gc.collect()
     s0 = C.proc_status()
     t0 = time.perf_counter_ns()
+    # open: whatever must happen before a key can be looked up (the vocabulary included)
     if a.kind == "phq":
         m = phq.open(a.path)
-    else:
+    elif a.kind == "npy":
         m = np.load(a.path, mmap_mode="r")
+    elif a.kind == "safetensors":
+        m = safe_open(a.path, "numpy")
+        with open(a.path + ".vocab.json", "rb") as f:
+            vocab = {k: i for i, k in enumerate(json.load(f))}
+    elif a.kind == "npz":
+        m = np.load(a.path)
+        vocab = {k: i for i, k in enumerate(m["keys"].tolist())}
+    elif a.kind == "pickle":
+        with open(a.path, "rb") as f:
+            m = pickle.load(f)
+    else:  # joblib, its arrays memory-mapped: the most favourable way to load it
+        m = joblib.load(a.path, mmap_mode="r")
     t1 = time.perf_counter_ns()
     s1 = C.proc_status()
     t2 = time.perf_counter_ns()
     if a.kind == "phq":
         row = np.array(m.tables[TABLE][key])
-    else:
+    elif a.kind == "npy":
         row = np.array(m[a.row])
+    elif a.kind == "safetensors":
+        row = np.array(m.get_slice("w")[vocab[skey]])
+    elif a.kind == "npz":
+        row = np.array(m["w"][vocab[skey]])
+    else:
+        row = np.array(m["w"][m["vocab"][skey]])
     t3 = time.perf_counter_ns()
     s2 = C.proc_status()
     ok = bool(row.shape == (a.dim,) and np.isfinite(row).all())
@@ -89,6 +117,7 @@ def worker(a) -> dict:
         "rss_anon_total_kib": d("RssAnon", s0, s2),
         "rss_before_kib": s0.get("VmRSS"),
         "cache_dropped": dropped,
+        "row_sum": float(row.astype(np.float64).sum()),
         "sanity_ok": ok,
     }
 
@@ -167,13 +196,62 @@ def ensure_models(n: int, dim: int, cache: Path, want_npy: bool, log=print) -> d
     return out
 
 
+FORMATS = ("safetensors", "npz", "pickle", "joblib")
+
+
+def ensure_formats(model: dict, cache: Path, log=print) -> dict:
+    """The same model (keys + f32 rows, rows[i] the row of make_key(i)) as safetensors (+ a
+    JSON vocabulary beside it), .npz (arrays `keys` and `w`), pickle and joblib (a dict
+    {"vocab": {key: i}, "w": rows}). Built once, reused. Returns {format: path}."""
+    import json
+    import pickle
+
+    import joblib
+    import numpy as np
+    import safetensors.numpy
+
+    n, dim = model["num_keys"], model["dim"]
+    stem = cache / f"open_{n}x{dim}_f32"
+    paths = {f: Path(f"{stem}.{ext}") for f, ext in
+             (("safetensors", "safetensors"), ("npz", "npz"), ("pickle", "pkl"), ("joblib", "joblib"))}
+    missing = [f for f, p in paths.items() if not p.exists() or (f == "safetensors" and not Path(f"{p}.vocab.json").exists())]
+    if missing:
+        t = time.perf_counter()
+        rows = np.random.default_rng(n).standard_normal((n, dim), dtype=np.float32)  # as ensure_models
+        keys = [C.make_key(i) for i in range(n)]
+        for f in missing:
+            p = paths[f]
+            tmp = Path(f"{p}.tmp")
+            if f == "safetensors":
+                safetensors.numpy.save_file({"w": rows}, str(tmp))
+                Path(f"{p}.vocab.json").write_text(json.dumps(keys))
+            elif f == "npz":
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, keys=np.array(keys), w=rows)
+            elif f == "pickle":
+                with open(tmp, "wb") as fh:
+                    pickle.dump({"vocab": {k: i for i, k in enumerate(keys)}, "w": rows}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            else:
+                joblib.dump({"vocab": {k: i for i, k in enumerate(keys)}, "w": rows}, str(tmp))
+            os.replace(tmp, p)
+        del rows, keys
+        log(f"[open] built {', '.join(missing)} copies of {stem.name} in {time.perf_counter() - t:.1f} s")
+    out = {}
+    for f, p in paths.items():
+        size = p.stat().st_size + (Path(f"{p}.vocab.json").stat().st_size if f == "safetensors" else 0)
+        out[f] = {"path": str(p), "bytes": size}
+    return out
+
+
 # --- orchestration ------------------------------------------------------------------------------------
 def _measure(kind: str, model: dict, cold: bool) -> dict:
     args = ["--kind", kind, "--dim", str(model["dim"])]
     if kind == "phq":
         args += ["--path", model["phq_path"], "--key", model["lookup_key"]]
-    else:
+    elif kind == "npy":
         args += ["--path", model["npy_path"], "--row", str(model["npy_row"])]
+    else:
+        args += ["--path", model["formats"][kind]["path"], "--key", model["lookup_key"]]
     if cold:
         args.append("--cold")
     return C.run_worker(SCRIPT, args)
@@ -184,9 +262,14 @@ FIELDS = ("open_s", "first_lookup_s", "open_plus_lookup_s", "rss_open_kib", "rss
 
 
 def run_open(small_mb: float, large_mb: float, dim: int, repeats: int, cache: Path,
-             npy: bool = True, cold: bool = True, log=print) -> dict:
+             npy: bool = True, cold: bool = True, formats: bool = True, format_repeats: int | None = None,
+             log=print) -> dict:
     sizes = {"small": rows_for(small_mb, dim), "large": rows_for(large_mb, dim)}
     models = {name: ensure_models(n, dim, cache, npy, log) for name, n in sizes.items()}
+    fmt_ok, fmt_reason = C.package_status("safetensors", "joblib") if formats else (False, "formats skipped (--no-formats)")
+    if fmt_ok:
+        for m in models.values():
+            m["formats"] = ensure_formats(m, cache, log)
     kinds = ["phq"] + (["npy"] if npy else [])
     modes = ["warm"] + (["cold"] if cold else [])
     raw: dict = {}
@@ -200,12 +283,25 @@ def run_open(small_mb: float, large_mb: float, dim: int, repeats: int, cache: Pa
                 rec = _measure(k, models[s], mode == "cold")
                 raw.setdefault(mode, {}).setdefault(k, {}).setdefault(s, []).append(rec)
         log(f"[open] {mode}: {repeats} repeat(s) of {len(cases)} case(s) done")
+    if fmt_ok:  # the other formats: warm page cache only, phq again in the same round-robin
+        fr = format_repeats or repeats
+        cases = [(k, s) for k in FORMATS for s in sizes]
+        for k, s in cases:
+            _measure(k, models[s], False)  # warm-up, discarded
+        for r in range(fr):
+            for k, s in cases:
+                raw.setdefault("formats", {}).setdefault(k, {}).setdefault(s, []).append(_measure(k, models[s], False))
+            for s in sizes:
+                raw["formats"].setdefault("phq", {}).setdefault(s, []).append(_measure("phq", models[s], False))
+        log(f"[open] formats: {fr} repeat(s) of {len(cases)} case(s) done")
     result: dict = {
         "dim": dim,
         "repeats": repeats,
         "models": models,
         "size_ratio_large_vs_small": C.ratio(models["large"]["phq_bytes"], models["small"]["phq_bytes"]),
         "units": {"*_s": "seconds (wall, perf_counter)", "*_kib": "KiB (from /proc/self/status)"},
+        "formats_available": fmt_ok,
+        "formats_reason": fmt_reason,
         "medians": {},
         "runs": raw,
         "ratios": {},
@@ -218,6 +314,8 @@ def run_open(small_mb: float, large_mb: float, dim: int, repeats: int, cache: Pa
                 med["cache_dropped"] = all(r["cache_dropped"] for r in recs)
                 result["medians"].setdefault(mode, {}).setdefault(k, {})[s] = med
             m = result["medians"][mode][k]
+            if mode == "formats":
+                continue
             pre = "" if k == "phq" else f"{k}_"
             suf = "" if mode == "warm" else f"_{mode}"
             ra = result["ratios"]
@@ -229,6 +327,20 @@ def run_open(small_mb: float, large_mb: float, dim: int, repeats: int, cache: Pa
                 m["large"]["open_plus_lookup_s"], m["small"]["open_plus_lookup_s"])
             ra[f"{pre}open_plus_lookup_rss_ratio_large_vs_small{suf}"] = C.ratio(
                 m["large"]["rss_total_kib"], m["small"]["rss_total_kib"])
+        if mode == "formats":
+            mp = result["medians"][mode]["phq"]
+            ra = result["ratios"]
+            for k in FORMATS:
+                for s in sizes:
+                    mk = result["medians"][mode][k][s]
+                    # > 1: phq is faster / smaller
+                    ra[f"open_lookup_time_vs_{k}_{s}"] = C.ratio(mk["open_plus_lookup_s"], mp[s]["open_plus_lookup_s"])
+                    ra[f"open_lookup_rss_vs_{k}_{s}"] = C.ratio(mk["rss_total_kib"], mp[s]["rss_total_kib"])
+                ra[f"{k}_open_plus_lookup_time_ratio_large_vs_small"] = C.ratio(
+                    result["medians"][mode][k]["large"]["open_plus_lookup_s"], result["medians"][mode][k]["small"]["open_plus_lookup_s"])
+            result["formats_rows_agree"] = all(
+                len({round(r["row_sum"], 3) for k in result["medians"][mode] for r in raw[mode][k][s]}) == 1 for s in sizes)
+            continue
         if npy:
             mp, mn = result["medians"][mode]["phq"], result["medians"][mode]["npy"]
             suf = "" if mode == "warm" else f"_{mode}"
@@ -255,7 +367,7 @@ def format_table(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--kind", choices=("phq", "npy"), help=argparse.SUPPRESS)
+    ap.add_argument("--kind", choices=("phq", "npy", *FORMATS), help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
     ap.add_argument("--row", type=int, default=0, help=argparse.SUPPRESS)
@@ -268,13 +380,15 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=C.DEFAULT_CACHE, help="where models are kept (default bench/out)")
     ap.add_argument("--no-npy", action="store_true", help="skip the np.load(mmap_mode='r') context measurement")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold (page cache dropped) measurements")
+    ap.add_argument("--no-formats", action="store_true", help="skip safetensors, npz, pickle and joblib")
+    ap.add_argument("--format-repeats", type=int, help="fresh processes per format case (default --repeats)")
     ap.add_argument("--out", type=Path, help="write the result JSON here")
     a = ap.parse_args(argv)
     if a.worker:
         C.write_result(a.result, worker(a))
         return 0
     res = run_open(a.small_mb, a.large_mb, a.dim, a.repeats, a.cache, not a.no_npy, not a.no_cold,
-                   log=lambda s: print(s, file=sys.stderr, flush=True))
+                   not a.no_formats, a.format_repeats, log=lambda s: print(s, file=sys.stderr, flush=True))
     return C.finish(res, a.out, format_table)
 
 

@@ -9,14 +9,19 @@ used, so a corrupt rank entry yields E_RANK, never a read outside the payload.
 from __future__ import annotations
 
 import struct
+import sys
 from functools import cached_property
 
+import mmh3
 import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
-from .hashing import MASK64, fingerprint_of_np, hash_keys, key_hash, level_position_np, partition_of_np
+from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, level_position_np, partition_of_np
 
+_digest = mmh3.mmh3_x64_128_utupledigest  # (h1, h2) of bytes: hashing.key_hash, without the call
+_LITTLE = sys.byteorder == "little"  # memoryview casts read native order: a fast path on little-endian hosts
+_LOW_MASKS = tuple((1 << i) - 1 for i in range(512))  # bits of a 512-bit sub-block before bit i
 _U64 = struct.Struct("<Q").unpack_from
 _U128 = struct.Struct("<QQ").unpack_from
 _FP = {8: struct.Struct("<B").unpack_from, 16: struct.Struct("<H").unpack_from, 32: struct.Struct("<I").unpack_from}
@@ -36,6 +41,36 @@ def encode_key(key) -> bytes:
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     raise UsageError(f"keys must be str or bytes, got {type(key).__name__}")
+
+
+def encode_keys(keys) -> list:
+    """encode_key of every key, as a list; all-str and all-bytes batches take one C-level
+    pass (str.encode is strict UTF-8, as encode_key), anything else the checked route."""
+    if not isinstance(keys, (list, tuple)):
+        keys = list(keys)
+    try:
+        return list(map(str.encode, keys))
+    except (TypeError, UnicodeEncodeError):  # not all str, or an unencodable str
+        pass
+    if all(type(k) is bytes for k in keys):
+        return keys if type(keys) is list else list(keys)
+    return [encode_key(k) for k in keys]
+
+
+# batch rank (§7.3): masks of the entry's first 0..3 sub-block counts, and of the words of a
+# 512-bit sub-block before each bit offset
+_S32, _S33, _ONE = np.uint64(32), np.uint64(33), np.uint64(1)
+_NC1, _NC2 = np.uint64(_C1), np.uint64(_C2)
+_SCALAR_TAIL = 16  # batch lookups finish this many remaining keys or fewer one by one
+_FIELD_MASKS = np.array([0, 0x3FF, 0xFFFFF, 0x3FFFFFFF], dtype=np.uint64)
+_SUB_WORDS = np.arange(L.RANK_SUBBLOCK_WORDS)
+_SUB_MASKS = np.zeros((512, L.RANK_SUBBLOCK_WORDS), dtype=np.uint64)
+for _i in range(512):
+    _SUB_MASKS[_i, : _i >> 6] = MASK64
+    if _i & 63:
+        _SUB_MASKS[_i, _i >> 6] = (1 << (_i & 63)) - 1
+del _i
+_SUB_MASKS_T = np.ascontiguousarray(_SUB_MASKS.T)
 
 
 def _fail(code: str, msg: str, at: int | None = None):
@@ -143,6 +178,16 @@ class Table:
         self._fp_at = part[L.KIND_FINGERPRINTS].offset
         self._fp_read = _FP.get(fpb)
         self._fp_mask = (1 << fpb) - 1
+        # scalar readers of the single-key path: u64 rank entries and fingerprints by index
+        rank_bytes = part[L.KIND_MPH_RANK]
+        if _LITTLE and isinstance(buf, memoryview) and buf.format == "B" and buf.ndim == 1:
+            self._rank_read = buf[rank_bytes.offset : rank_bytes.offset + 8 * self._rank.size].cast("Q").__getitem__
+            self._fp_get = buf[self._fp_at : self._fp_at + n * (fpb >> 3)].cast({8: "B", 16: "H", 32: "I"}[fpb]).__getitem__ if fpb else None
+        else:  # big-endian host, or a plain bytes buffer: struct reads
+            ra, fa, fw, fr, mmv = rank_bytes.offset, self._fp_at, fpb >> 3, self._fp_read, self._mm
+            self._rank_read = lambda i: _U64(mmv, ra + 8 * i)[0]
+            self._fp_get = (lambda s: fr(mmv, fa + fw * s)[0]) if fpb else None
+        self._p0 = self._partition(0) if P == 1 else None
         groups = {L.SCALE_NONE: 0, L.SCALE_TABLE: 1, L.SCALE_COLUMN: d.dim}.get(self._granularity)
         if groups is None:
             groups = -(-n // d.scale_block_rows)
@@ -169,6 +214,7 @@ class Table:
             if d.nnz != n * d.dim:
                 _fail("E_SECTION_SIZE", f"dense table: nnz {d.nnz} != num_keys * dim", at + 24)
             self._rows = view(L.KIND_ROWS, dtype, n * d.dim).reshape(n, d.dim)
+        self._row = self._row_reader()
 
     @staticmethod
     def _check_descriptor(d, at: int) -> None:
@@ -242,7 +288,7 @@ class Table:
                 int(self._p_first_slot[p]),
                 int(self._p_ones[p]),
                 self._bitmap_at + 8 * wb,
-                self._rank_at + 8 * (wb // L.RANK_BLOCK_WORDS),
+                wb // L.RANK_BLOCK_WORDS,  # index of the partition's first rank entry
                 levels,
                 int(self._p_fb_start[p]),
                 int(self._p_fb_count[p]),
@@ -252,21 +298,30 @@ class Table:
 
     def slot(self, key) -> int:
         """The key's slot in [0, num_keys), or -1 when the table does not hold it."""
-        h1, h2 = key_hash(key if type(key) is bytes else encode_key(key), self.seed)
-        P = self.num_partitions
-        first, ones, bitmap_at, rank_at, levels, fb_start, fb_count = self._partition(((h2 >> 32) * P) >> 32 if P > 1 else 0)
-        buf, mm = self._buf, self._mm
-        i = 0
-        for base, bits in levels:  # §7.2; fmix64 inlined with literal constants (hot path)
-            k = (h1 + i * h2) & 0xFFFFFFFFFFFFFFFF
+        # The hot path: one function, locals only, every constant a literal. fmix64 stops
+        # after its second multiply: the last `k ^= k >> 33` leaves the top 32 bits (all
+        # that level_position uses) unchanged.
+        if type(key) is str:
+            try:
+                key = key.encode()
+            except UnicodeEncodeError:
+                key = encode_key(key)  # raises the UsageError
+        elif type(key) is not bytes:
+            key = encode_key(key)
+        h1, h2 = _digest(key, self.seed)
+        if self._p0 is not None:
+            first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._p0
+        else:
+            first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._partition(((h2 >> 32) * self.num_partitions) >> 32)
+        buf = self._buf
+        k = acc = h1
+        for base, bits in levels:  # §7.2
             k ^= k >> 33
             k = (k * 0xFF51AFD7ED558CCD) & 0xFFFFFFFFFFFFFFFF
             k ^= k >> 33
-            k = (k * 0xC4CEB9FE1A85EC53) & 0xFFFFFFFFFFFFFFFF
-            k ^= k >> 33
-            b = base + (((k >> 32) * bits) >> 32)
+            b = base + (((((k * 0xC4CEB9FE1A85EC53) & 0xFFFFFFFFFFFFFFFF) >> 32) * bits) >> 32)
             if (buf[bitmap_at + (b >> 3)] >> (b & 7)) & 1:
-                (e,) = _U64(mm, rank_at + 8 * (b >> 11))  # §7.3
+                e = self._rank_read(rank_q + (b >> 11))  # §7.3
                 r = e & 0xFFFFFFFF
                 s = (b >> 9) & 3
                 if s:
@@ -276,22 +331,21 @@ class Table:
                         if s > 2:
                             r += (e >> 52) & 0x3FF
                 sub = bitmap_at + ((b >> 9) << 6)
-                r += (int.from_bytes(mm[sub : sub + 64], "little") & ((1 << (b & 511)) - 1)).bit_count()
+                r += (int.from_bytes(self._mm[sub : sub + 64], "little") & _LOW_MASKS[b & 511]).bit_count()
                 if r >= ones:
                     _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
                 slot = first + r
                 break
-            i += 1
+            acc += h2
+            k = acc & 0xFFFFFFFFFFFFFFFF
         else:
             if not fb_count:
                 return -1
             slot = self._fallback_slot(h1, h2, first, ones, fb_start, fb_count)
             if slot < 0:
                 return -1
-        if self._fp_read is not None:
-            (fp,) = self._fp_read(mm, self._fp_at + slot * (self.fingerprint_bits >> 3))
-            if fp != h2 & self._fp_mask:
-                return -1
+        if self._fp_read is not None and self._fp_get(slot) != h2 & self._fp_mask:
+            return -1
         return slot
 
     def _fallback_slot(self, h1, h2, first, ones, fb_start, fb_count) -> int:
@@ -316,11 +370,11 @@ class Table:
         slot = self.slot(key)
         if slot < 0:
             raise KeyError(key)
-        return self.row_at(slot)
+        return self._row(slot)
 
     def get(self, key, default=None):
         slot = self.slot(key)
-        return default if slot < 0 else self.row_at(slot)
+        return default if slot < 0 else self._row(slot)
 
     def raw(self, key) -> np.ndarray:
         """The stored row (codes in the storage dtype; sparse rows expanded). KeyError if absent."""
@@ -365,6 +419,27 @@ class Table:
         row[cols] = self._values[start:end]
         return row
 
+    def _row_reader(self):
+        """row_at for a slot a lookup returned (so within [0, num_keys)): dense layouts
+        dequantize with the fewest numpy calls, bit for bit as row_at; sparse rows take
+        row_at (its E_SPARSE checks)."""
+        if self._sparse:
+            return self.row_at
+        rows = self._rows
+        if self._quant == L.QUANT_F32:
+            return rows.__getitem__
+        if self._quant == L.QUANT_F16:
+            return lambda slot: rows[slot].astype(np.float32)
+        zp, sc = self._zero_point_f32, self._scale_f32
+        if self._granularity == L.SCALE_COLUMN:
+            def row(slot):
+                out = rows[slot] - zp  # u8 - f32: exact, float32 (§8.1)
+                out *= sc  # one binary32 rounding
+                return out
+
+            return row
+        return self.row_at
+
     def row_at(self, slot: int) -> np.ndarray:
         """Dequantized float32 row of a slot (§8.1). f32 dense tables return a read-only view."""
         raw = self.raw_at(slot)
@@ -385,63 +460,120 @@ class Table:
     # -- batch lookups (§7.2, vectorized) -----------------------------------------------------
     def slots_for_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """Slots (int64, -1 = absent) for an (k, 2) uint64 array of (h1, h2) digests."""
-        h1 = np.ascontiguousarray(hashes[:, 0])
-        h2 = np.ascontiguousarray(hashes[:, 1])
+        h1 = np.ascontiguousarray(hashes[:, 0], dtype=np.uint64)
+        h2 = np.ascontiguousarray(hashes[:, 1], dtype=np.uint64)
         k = h1.size
         out = np.full(k, -1, dtype=np.int64)
         if k == 0 or self.num_keys == 0:
             return out
         P = self.num_partitions
-        p = partition_of_np(h2, P).astype(np.intp) if P > 1 else np.zeros(k, dtype=np.intp)
-        todo = np.arange(k)
+        one = P == 1  # one partition: every per-partition figure is a scalar, nothing to gather
+        p = None if one else partition_of_np(h2, P).astype(np.intp)
+        todo = np.arange(k)  # keys not placed yet, and their digests (compacted level by level)
+        t1, t2 = h1, h2
+        hits = []  # per level: (key indices, bit, partition) of the keys placed there
         for level in range(self._max_levels):
-            todo = todo[level < self._p_level_count[p[todo]]]
-            if todo.size == 0:
+            if one:
+                pt, wb = None, 0
+                bits, base = int(self._level_bits[level]), int(self._level_base[level])
+            else:
+                live = level < self._p_level_count[p[todo]]
+                if not live.all():
+                    todo, t1, t2 = todo[live], t1[live], t2[live]
+                pt = p[todo]
+                li = self._p_level_start[pt] + level
+                bits, base, wb = self._level_bits[li], self._level_base[li], self._p_word_base[pt]
+            if todo.size <= _SCALAR_TAIL:
+                # a few keys left: finish them one by one (each numpy call of a level costs
+                # about as much as a whole scalar lookup)
+                for j in range(todo.size):
+                    out[todo[j]] = self._slot_from_level(int(t1[j]), int(t2[j]), level)
+                todo = todo[:0]
                 break
-            pt = p[todo]
-            li = self._p_level_start[pt] + level
-            b = level_position_np(h1[todo], h2[todo], level, self._level_bits[li]).astype(np.int64) + self._level_base[li]
-            wb = self._p_word_base[pt]
-            words = self._bitmap[wb + (b >> 6)]
-            hit = ((words >> (b & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
-            if hit.any():
-                hb, hp, hw = b[hit], pt[hit], wb[hit]
-                r = self._rank_of(hb, hw)
-                if (r >= self._p_ones[hp]).any():
-                    _fail("E_RANK", f"table {self.name!r}: a rank is past its partition's key count")
-                out[todo[hit]] = self._p_first_slot[hp] + r
-            todo = todo[~hit]
+            # level_position (§6) in place; fmix64's last xor-shift leaves the top 32 bits alone
+            x = t2 * np.uint64(level) if level else t1.copy()
+            if level:
+                x += t1
+            y = x >> _S33
+            x ^= y
+            x *= _NC1
+            np.right_shift(x, _S33, out=y)
+            x ^= y
+            x *= _NC2
+            x >>= _S32
+            x *= bits if one else bits.view(np.uint64)
+            x >>= _S32
+            b = x.view(np.int64)
+            b += base
+            w = b >> 6
+            w += wb
+            y = self._bitmap[w]
+            y >>= (b & 63).view(np.uint64)
+            y &= _ONE
+            hit = y.astype(bool)
+            if hit.any():  # ranks of every level's hits are computed once, after the loop
+                # selections by index (flatnonzero + take): faster than boolean masks in numpy
+                hi = np.flatnonzero(hit)
+                hits.append((todo.take(hi), b.take(hi), None if one else pt.take(hi)))
+                miss = np.flatnonzero(~hit)
+                todo, t1, t2 = todo.take(miss), t1.take(miss), t2.take(miss)
+        if hits:
+            idx = np.concatenate([x[0] for x in hits])
+            hb = np.concatenate([x[1] for x in hits])
+            hp = None if one else np.concatenate([x[2] for x in hits])
+            r = self._rank_of(hb, 0 if one else self._p_word_base[hp])
+            ones = self._p_ones[0] if one else self._p_ones[hp]
+            if (r >= ones).any():
+                _fail("E_RANK", f"table {self.name!r}: a rank is past its partition's key count")
+            out[idx] = r if one else self._p_first_slot[hp] + r
         if todo.size:
-            fb = todo[self._p_fb_count[p[todo]] > 0]
+            pp = np.zeros(todo.size, np.intp) if one else p[todo]
+            fb = np.flatnonzero(self._p_fb_count[pp] > 0)
             for j in fb:  # the fallback list holds a handful of keys, if any
-                pj = int(p[j])
-                first, ones, *_rest, fb_start, fb_count = self._partition(pj)
-                out[j] = self._fallback_slot(int(h1[j]), int(h2[j]), first, ones, fb_start, fb_count)
+                first, ones, *_rest, fb_start, fb_count = self._partition(int(pp[j]))
+                out[todo[j]] = self._fallback_slot(int(t1[j]), int(t2[j]), first, ones, fb_start, fb_count)
         if self.fingerprint_bits:
             found = np.flatnonzero(out >= 0)
             want = fingerprint_of_np(h2[found], self.fingerprint_bits).astype(self._fingerprints.dtype)
             out[found[self._fingerprints[out[found]] != want]] = -1
         return out
 
-    def _rank_of(self, b: np.ndarray, word_base: np.ndarray) -> np.ndarray:
-        """Vectorized §7.3 rank of bit b (relative to its partition)."""
-        e = self._rank[word_base // L.RANK_BLOCK_WORDS + (b >> 11)]
-        r = (e & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        s = (b >> 9) & 3
-        for j in range(3):
-            c = ((e >> np.uint64(32 + 10 * j)) & np.uint64(0x3FF)).astype(np.int64)
-            r += np.where(s > j, c, 0)
-        start = word_base + ((b >> 9) << 3)
-        words = self._bitmap[start[:, None] + np.arange(L.RANK_SUBBLOCK_WORDS)]
-        within = (b & 511)[:, None] - 64 * np.arange(L.RANK_SUBBLOCK_WORDS)
-        full = within >= 64
-        shift = np.clip(within, 0, 63).astype(np.uint64)
-        masks = np.where(full, np.uint64(MASK64), (np.uint64(1) << shift) - np.uint64(1))
-        masks = np.where(within <= 0, np.uint64(0), masks)
-        return r + np.bitwise_count(words & masks).sum(axis=1, dtype=np.int64)
+    def _slot_from_level(self, h1: int, h2: int, level: int) -> int:
+        """slot() of a digest that missed levels 0..level-1, fingerprint unchecked."""
+        P = self.num_partitions
+        first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._partition(((h2 >> 32) * P) >> 32 if P > 1 else 0)
+        for i in range(level, len(levels)):
+            base, bits = levels[i]
+            b = base + ((level_hash(h1, h2, i) >> 32) * bits >> 32)
+            if (self._buf[bitmap_at + (b >> 3)] >> (b & 7)) & 1:
+                e = self._rank_read(rank_q + (b >> 11))  # §7.3, as in slot()
+                r = (e & 0xFFFFFFFF) + sum((e >> (32 + 10 * j)) & 0x3FF for j in range((b >> 9) & 3))
+                sub = bitmap_at + ((b >> 9) << 6)
+                r += (int.from_bytes(self._mm[sub : sub + 64], "little") & _LOW_MASKS[b & 511]).bit_count()
+                if r >= ones:
+                    _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
+                return first + r
+        return self._fallback_slot(h1, h2, first, ones, fb_start, fb_count) if fb_count else -1
+
+    def _rank_of(self, b: np.ndarray, word_base) -> np.ndarray:
+        """Vectorized §7.3 rank of bit b (relative to its partition; word_base a number or
+        one per bit)."""
+        e = self._rank[(b >> 11) + word_base // L.RANK_BLOCK_WORDS]
+        r = (e & np.uint64(0xFFFFFFFF)).view(np.int64)
+        # the first s = (b div 512) mod 4 ten-bit sub-block counts of the entry
+        f = (e >> np.uint64(32)) & _FIELD_MASKS[(b >> 9) & 3]
+        r += (f & np.uint64(0x3FF)).view(np.int64)
+        r += ((f >> np.uint64(10)) & np.uint64(0x3FF)).view(np.int64)
+        r += (f >> np.uint64(20)).view(np.int64)
+        # the sub-block's words, masked to the bits before b (one mask column per bit
+        # offset); laid out (8, k) so that the sum runs over contiguous rows
+        start = ((b >> 9) << 3) + word_base
+        words = self._bitmap[_SUB_WORDS[:, None] + start]
+        words &= _SUB_MASKS_T[:, b & 511]
+        return r + np.bitwise_count(words).sum(axis=0, dtype=np.int64)
 
     def slots(self, keys) -> np.ndarray:
-        return self.slots_for_hashes(hash_keys([encode_key(k) for k in keys], self.seed))
+        return self.slots_for_hashes(hash_keys(encode_keys(keys), self.seed))
 
     def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Batch lookup: (rows float32 (k, dim), found bool (k,)). Absent rows are zeros."""
@@ -459,6 +591,8 @@ class Table:
         s = slots[found]
         out = np.zeros((slots.size, self.dim), dtype=self.storage_dtype)
         if not self._sparse:
+            if s.size == slots.size:  # every key found: one gather
+                return self._rows.take(s, axis=0)
             out[found] = self._rows[s]
             return out
         if s.size == 0:
@@ -494,19 +628,29 @@ class Table:
     def rows_at(self, slots: np.ndarray) -> np.ndarray:
         """Dequantized float32 rows for slots (-1 gives a zero row)."""
         slots = np.asarray(slots, dtype=np.int64)
-        raw = self.raw_rows_at(slots)
-        if self._quant == L.QUANT_F32:
-            return raw
-        if self._quant == L.QUANT_F16:
-            return raw.astype(np.float32)
-        sc = self._scale_f32
-        zp = self._zero_point_f32
-        if self._granularity == L.SCALE_COLUMN:
-            out = (raw.astype(np.float32) - zp) * sc
-        elif self._granularity == L.SCALE_TABLE:
-            out = (raw.astype(np.float32) - zp[0]) * sc[0]
+        found = slots >= 0
+        every = bool(found.all())
+        if not self._sparse and self._quant == L.QUANT_LINEAR8 and self._granularity != L.SCALE_ROW_BLOCK:
+            # dense linear8, one gather then §8.1 in two passes (u8 - f32 is exact in f32)
+            raw = self._rows.take(slots, axis=0) if every else self.raw_rows_at(slots)
+            g = slice(None) if self._granularity == L.SCALE_COLUMN else 0
+            out = raw - self._zero_point_f32[g]
+            out *= self._scale_f32[g]
         else:
-            g = np.where(slots >= 0, slots, 0) // self.descriptor.scale_block_rows
-            out = (raw.astype(np.float32) - zp[g][:, None]) * sc[g][:, None]
-        out[slots < 0] = 0
+            raw = self.raw_rows_at(slots)
+            if self._quant == L.QUANT_F32:
+                return raw
+            if self._quant == L.QUANT_F16:
+                return raw.astype(np.float32)
+            sc = self._scale_f32
+            zp = self._zero_point_f32
+            if self._granularity == L.SCALE_COLUMN:
+                out = (raw.astype(np.float32) - zp) * sc
+            elif self._granularity == L.SCALE_TABLE:
+                out = (raw.astype(np.float32) - zp[0]) * sc[0]
+            else:
+                g = np.where(found, slots, 0) // self.descriptor.scale_block_rows
+                out = (raw.astype(np.float32) - zp[g][:, None]) * sc[g][:, None]
+        if not every:
+            out[~found] = 0
         return out

@@ -1,8 +1,9 @@
 """Smoke test of the benchmarks: `bench/run.py --quick` runs and writes well-formed results.
 
 No timing is asserted (performance is measured by bench/run.py, never gated in tests):
-only that every headline figure exists and is a finite positive number, or, for the
-BBHash peer when `bbhash` is not installed, null with a reason.
+only that every headline figure exists and is a finite positive number, or, for a peer
+whose bench-only package is not installed (bbhash, wordfreq, safetensors, joblib,
+matplotlib: the `bench` extra; CI installs only `.[test]`), null with a reason.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "bench" / "run.py"
 
-try:  # the same test the benchmark makes: importable, not merely installed
-    import bbhash  # noqa: F401
+def _importable(*modules: str) -> bool:
+    """The same test the benchmark makes: importable, not merely installed."""
+    try:
+        for m in modules:
+            __import__(m)
+    except Exception:
+        return False
+    return True
 
-    HAVE_BBHASH = True
-except Exception:
-    HAVE_BBHASH = False
+
+HAVE_BBHASH = _importable("bbhash")
+HAVE_WORDFREQ = _importable("wordfreq", "msgpack")
+HAVE_FORMATS = _importable("safetensors", "joblib")
+HAVE_MPL = _importable("matplotlib")
 
 PHQ_KEYS = (
     "phq_bits_per_key_gamma1",
@@ -37,6 +46,22 @@ PHQ_KEYS = (
     "open_small_mib",
     "open_large_mib",
 )
+LOOKUP_KEYS = (
+    "phq_single_lookup_us",
+    "phq_single_absent_lookup_us",
+    "phq_batch_lookup_ns_per_key",
+    "phq_batch_absent_lookup_ns_per_key",
+    "phq_single_slot_us",
+    "dict_single_lookup_us",
+    "dict_batch_lookup_ns_per_key",
+    "batch_lookup_vs_dict",
+    "single_lookup_vs_dict",
+    "scaling_n2000_phq_bits_per_key_gamma1",
+    "scaling_n20000_phq_bits_per_key_gamma2",
+    "readers_1_phq_total_pss_mib",
+    "readers_3_phq_total_pss_mib",
+    "readers_model_pss_ratio_3_vs_1_phq",
+)
 BBHASH_KEYS = (
     "bbhash_bits_per_key_gamma1",
     "bbhash_file_bits_per_key_gamma1",
@@ -45,6 +70,10 @@ BBHASH_KEYS = (
     "build_throughput_vs_bbhash_2threads_gamma1",
     "bits_per_key_ratio_phq_vs_bbhash_gamma1",
     "peak_rss_ratio_phq_vs_bbhash_gamma1",
+    "batch_lookup_vs_bbhash",
+    "single_lookup_vs_bbhash",
+    "batch_absent_lookup_vs_bbhash",
+    "scaling_n2000_build_throughput_vs_bbhash_gamma1",
 )
 MACHINE_KEYS = ("cpu_count", "python_version", "numpy_version", "command")
 
@@ -70,8 +99,13 @@ def quick(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_quick_run_writes_all_files(quick):
     out, _ = quick
-    for name in ("build.json", "open.json", "summary.json", "summary.md"):
+    for name in ("build.json", "open.json", "scaling.json", "lookup.json", "c_lookup.json", "readers.json",
+                 "summary.json", "summary.md"):
         assert (out / name).stat().st_size > 0, name
+    for png in ("scaling.png", "lookup.png"):
+        assert (out / png).exists() == HAVE_MPL, png
+        if HAVE_MPL:
+            assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     build = json.loads((out / "build.json").read_text())
     opened = json.loads((out / "open.json").read_text())
     assert set(build["gammas"]) == {"1", "2"}
@@ -89,6 +123,52 @@ def test_quick_summary_phq_figures(quick):
     assert s["sanity_ok_gamma1"] and s["sanity_ok_gamma2"] and s["open_sanity_ok"]
 
 
+def test_quick_summary_lookup_scaling_readers(quick):
+    _, s = quick
+    for key in LOOKUP_KEYS:
+        _positive(s, key)
+    assert s["lookup_sanity_ok"] and s["scaling_sanity_ok"] and s["readers_sanity_ok"]
+    assert s["phq_absent_reported_present"] < 0.01  # 16-bit fingerprints
+    assert s["dict_absent_reported_present"] == 0
+
+
+def test_quick_summary_real_keys(quick):
+    _, s = quick
+    if HAVE_WORDFREQ:
+        assert s["wordfreq_available"] is True and s["wordfreq_num_keys"] > 1000
+        for key in ("wordfreq_phq_bits_per_key_gamma1", "wordfreq_phq_bits_per_key_gamma2", "wordfreq_mean_key_bytes"):
+            _positive(s, key)
+    else:
+        assert s["wordfreq_available"] is False and s["wordfreq_reason"]
+
+
+def test_quick_summary_other_formats(quick):
+    out, s = quick
+    opened = json.loads((out / "open.json").read_text())
+    readers = json.loads((out / "readers.json").read_text())
+    if HAVE_FORMATS:
+        assert opened["formats_available"] and opened["formats_rows_agree"]
+        for fmt in ("safetensors", "npz", "pickle", "joblib"):
+            for size in ("small", "large"):
+                _positive(s, f"open_lookup_time_vs_{fmt}_{size}")
+        for kind in ("npz", "pickle"):
+            _positive(s, f"readers_3_{kind}_total_pss_mib")
+            _positive(s, f"readers_3_total_pss_vs_{kind}")
+    else:
+        assert not opened["formats_available"] and opened["formats_reason"]
+        assert readers["kinds"] == ["phq"]
+
+
+def test_quick_summary_c_lookup(quick):
+    _, s = quick
+    if s["c_available"]:
+        _positive(s, "c_batch_key_to_row_ns")
+        if HAVE_BBHASH:
+            _positive(s, "c_lookup_vs_bbhash")
+    else:
+        assert s["c_reason"] and s["c_lookup_vs_bbhash"] is None
+
+
 def test_quick_summary_bbhash_figures(quick):
     _, s = quick
     if HAVE_BBHASH:
@@ -104,10 +184,11 @@ def test_quick_summary_bbhash_figures(quick):
 def test_without_bbhash_degrades_gracefully(tmp_path):
     """--no-bbhash takes the path a machine without bbhash takes: phq side intact,
     BBHash figures null with a reason."""
-    s = _run(tmp_path, "--no-bbhash", "--only", "build")
+    s = _run(tmp_path, "--no-bbhash", "--only", "build", "scaling", "lookup", "--no-real-keys")
     assert s["bbhash_available"] is False and s["bbhash_reason"]
     for key in BBHASH_KEYS:
         assert s[key] is None, key
+    _positive(s, "phq_batch_lookup_ns_per_key")
     for key in ("phq_bits_per_key_gamma1", "phq_write_file_bits_per_key_gamma1"):
         _positive(s, key)
     assert "n/a" in (tmp_path / "summary.md").read_text()

@@ -86,11 +86,13 @@ def _build_partition(h1, h2, gamma_milli, max_levels):
         alone = np.bincount(pos, minlength=bits) == 1
         owner = np.empty(bits, dtype=np.uint32)
         owner[pos] = ids  # where a key is alone, its id is the one written
-        order_parts.append(owner[alone])
+        # selections by index (flatnonzero + take) rather than by boolean mask: the same
+        # elements in the same order, several times faster in numpy
+        order_parts.append(owner.take(np.flatnonzero(alone)))
         level_sizes.append(words)
         level_bitmaps.append(np.packbits(alone, bitorder="little").view(L.WORD_DTYPE))
-        keep = ~alone[pos]
-        ids, h1, h2 = ids[keep], h1[keep], h2[keep]
+        keep = np.flatnonzero(~alone.take(pos))
+        ids, h1, h2 = ids.take(keep), h1.take(keep), h2.take(keep)
     if ids.size:
         # §5.5.5: fallback digests ascending by (h1, h2); their slots follow the level slots
         fb_order = np.lexsort((h2, h1))
