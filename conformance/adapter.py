@@ -66,12 +66,23 @@ def answer(path, probes: list[tuple[bytes, bytes]], open_model=phq.validate) -> 
         model.close()
 
 
+def versioned(max_version: tuple[int, int]):
+    """An open function reading as a reader of that format version (older readers refuse
+    newer features, §3.2: `python -m phq.conformance.adapter --max-version 1.0 FILE`)."""
+    return lambda path: phq.validate(path, max_version=max_version)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    opener = phq.validate
+    if len(argv) == 3 and argv[0] == "--max-version":
+        major, _, minor = argv[1].partition(".")
+        opener = versioned((int(major), int(minor or 0)))
+        argv = argv[2:]
     if len(argv) != 1:
-        print("usage: python -m phq.conformance.adapter FILE < probes", file=sys.stderr)
+        print("usage: python -m phq.conformance.adapter [--max-version 1.0] FILE < probes", file=sys.stderr)
         return 2
-    sys.stdout.write(answer(argv[0], parse_probes(sys.stdin.read())))
+    sys.stdout.write(answer(argv[0], parse_probes(sys.stdin.read()), opener))
     return 0
 
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from phq import layout as L
-from phq.writer.build import Options, build_sections
+from phq.writer.build import Options, Table, build_sections
 from phq.writer.serialize import SectionOut, to_bytes
 
 from .adapter import answer, parse_probes
 from .surgery import PARTITION_FIELDS, TABLE_FIELDS, TENSOR_FIELDS, PhqBytes, insert_section
 
-VERSION = "1.0"
+VERSIONS = ("1.0", "1.1")  # one folder of golden files per format version; v1.0/ never changes
 HERE = Path(__file__).resolve().parent
 
 
@@ -45,6 +45,7 @@ class Case:
     outcome: str = "accept"  # or an error code
     probes: list = field(default_factory=list)  # (table name, key bytes)
     inputs: dict = field(default_factory=dict)  # table -> {key: row} for the cross-check
+    steps: int = 255  # the cross-check's tolerance: half a step of (range / steps); 0: any value
 
     @property
     def prefix(self) -> str:
@@ -380,6 +381,90 @@ def _probe_lines(probes) -> str:
     return "".join(f"{t.encode().hex()} {k.hex() or '-'}\n" for t, k in probes)
 
 
+# -- version 1.1 (spec/format-v1.1.md) -------------------------------------------------------
+def valid_cases_v11() -> list[Case]:
+    c: list[Case] = []
+    for quant, scales, steps in [("linear4", ("table", "column", "row-block"), 15), ("codebook4", ("table", "column"), 0), ("codebook8", ("table", "column"), 0)]:
+        for scale in scales:
+            for layout in ("dense", "sparse"):
+                case = table_case(f"{quant}_{scale.replace('-', '')}_{layout}", f"{quant} codes, {scale} groups, {layout} rows (odd nnz: a pad nibble)",
+                                  "v1.1 §3-§5", quant=quant, scale=scale, layout=layout, block_rows=4)
+                case.steps = steps
+                c.append(case)
+    one = table_case("linear4_dim1", "a binary classifier's table: dim 1, 21 codes in 11 bytes", "v1.1 §4.3", dim=1, quant="linear4", layout="dense")
+    one.steps = 15
+    c.append(one)
+    keys = keys_for(30)
+    few = np.tile(np.array([[0.0, -1.5, 2.25]], np.float32), (30, 1)) * np.arange(1, 31)[:, None] % 4
+    data = model({"t": (keys, few.astype(np.float32))}, quant="codebook4", scale="column", layout="dense")
+    c.append(Case("codebook4_few_distinct_values", data, "a group with fewer distinct weights than levels: exact values, padding levels 0.0",
+                  "v1.1 §5.2", probes=probes_for("t", keys), inputs={"t": dict(zip(keys, few.astype(np.float32)))}, steps=0))
+    for quant in ("linear4", "codebook8"):
+        c.append(Case(f"{quant}_empty_table", model({"t": ([], np.zeros((0, 3), np.float32))}, quant=quant),
+                      f"an empty {quant} table", "v1.1 §4, §14", probes=[("t", k) for k in ABSENT]))
+    k3, r3 = keys_for(40), rows_for(40, 4, 5)
+    mixed = model({"a8": Table(k3, r3, quant="linear8"), "b4": Table(k3, r3, quant="linear4"), "c4": Table(k3, r3, quant="codebook4")})
+    c.append(Case("mixed_schemes", mixed, "linear8, linear4 and codebook4 tables in one file: both feature bits set", "v1.1 §1",
+                  probes=probes_for("a8", k3, 6) + probes_for("b4", k3, 6) + probes_for("c4", k3, 6),
+                  inputs={"a8": dict(zip(k3, r3))}))
+    # forward compatibility: built on 1.0 features only, so that 1.0 and 1.1 readers both read it
+    base = table_case("x", "", "", layout="sparse")
+    secs = sections_of({"t": (keys_for(21), rows_for(21, 3, 1))}, layout="sparse")
+    extra = insert_section(secs, len(secs), SectionOut(0x00FE, flags=L.FLAG_ANCILLARY, buffers=[b"a 1.2 addition"]))
+    data = PhqBytes(to_bytes(extra)).set_header("minor", 2).set_header("optional_features", 1 << 3).fix().bytes()
+    c.append(Case("future_minor_ignorable_addition", data, "minor 2 with an unknown optional bit and an unknown ancillary section: read normally",
+                  "§3.2, §3.3, §4.2, v1.1 §7", probes=base.probes, inputs=base.inputs))
+    return c
+
+
+def invalid_cases_v11() -> list[Case]:
+    c: list[Case] = []
+
+    def bad(name, data, code, tests, spec):
+        c.append(Case(name, data if isinstance(data, bytes) else data.bytes(), tests, spec, outcome=code))
+
+    keys = keys_for(21)
+    lin4 = model({"t": (keys, rows_for(21, 3, 21))}, quant="linear4", layout="dense")  # 63 codes: a pad nibble
+    cb4 = model({"t": (keys, rows_for(21, 3, 22))}, quant="codebook4", scale="table", layout="dense")
+    P = PhqBytes
+    i_rows = P(lin4).find(L.KIND_ROWS)
+    rows_end = P(lin4).section_offset(i_rows) + P(lin4).entry(i_rows).size
+    bad("linear4_pad_nibble_set", P(lin4).xor(rows_end - 1, 0x10).fix((i_rows,)), "E_PADDING", "the high nibble after the 63rd code is 1", "v1.1 §4.3")
+    i_sc = P(lin4).find(L.KIND_SCALES)
+    bad("linear4_zero_point_16", P(lin4).patch(P(lin4).section_offset(i_sc) + 4, struct.pack("<i", 16)).fix((i_sc,)), "E_SCALE", "a linear4 zero point of 16", "v1.1 §4.1")
+    i_cb = P(cb4).find(L.KIND_CODEBOOK)
+    at = P(cb4).section_offset(i_cb)
+    bad("codebook_level0_not_zero", P(cb4).patch(at, struct.pack("<f", 0.5)).fix((i_cb,)), "E_SCALE", "level 0 is 0.5", "v1.1 §4.2")
+    bad("codebook_level0_negative_zero", P(cb4).patch(at, struct.pack("<f", -0.0)).fix((i_cb,)), "E_SCALE", "level 0 is -0.0 (bit pattern not 0)", "v1.1 §4.2")
+    bad("codebook_level_nan", P(cb4).patch(at + 8, struct.pack("<f", float("nan"))).fix((i_cb,)), "E_VALUE", "level 2 is NaN", "v1.1 §4.2")
+    bad("codebook_size", P(cb4).set_entry(i_cb, "size", P(cb4).entry(i_cb).size - 4).fix(), "E_SECTION_SIZE", "CODEBOOK 4 bytes short of 16 levels", "v1.1 §4.2")
+    bad("linear4_rows_size", P(lin4).set_entry(i_rows, "size", P(lin4).entry(i_rows).size - 1).fix(), "E_SECTION_SIZE", "ROWS one byte short of ceil(63 / 2)", "v1.1 §4.3")
+    i_t = P(cb4).find(L.KIND_TABLE)
+    bad("codebook_row_block", P(cb4).set_in_section(i_t, TABLE_FIELDS, "scale_granularity", 3).set_in_section(i_t, TABLE_FIELDS, "scale_block_rows", 4).fix((i_t,)),
+        "E_ENUM", "codebook with row-block groups", "v1.1 §3")
+    bad("linear4_without_granularity", P(lin4).set_in_section(i_t, TABLE_FIELDS, "scale_granularity", 0).fix((i_t,)), "E_ENUM", "linear4 with granularity 0", "v1.1 §3")
+    bad("linear4_without_feature_bit", P(lin4).set_header("required_features", 0).set_header("minor", 0).fix(), "E_ENUM", "quant 3 in a file that does not set LINEAR4", "v1.1 §1")
+    bad("codebook_without_feature_bit", P(cb4).set_header("required_features", L.FEATURE_LINEAR4).fix(), "E_ENUM", "quant 4 in a file that sets LINEAR4 only", "v1.1 §1")
+    both = L.FEATURE_LINEAR4 | L.FEATURE_CODEBOOK
+    bad("codebook_part_missing", P(lin4).set_in_section(i_t, TABLE_FIELDS, "quant", L.QUANT_CODEBOOK4).set_in_section(i_t, TABLE_FIELDS, "scale_granularity", 2)
+        .set_header("required_features", both).fix((i_t,)), "E_SECTION_ORDER", "a codebook4 table without CODEBOOK", "v1.1 §2")
+    bad("codebook_part_extra", P(cb4).set_in_section(i_t, TABLE_FIELDS, "quant", L.QUANT_LINEAR4).set_header("required_features", both).fix((i_t,)),
+        "E_SECTION_ORDER", "a linear4 table with a CODEBOOK part", "v1.1 §2")
+    secs = sections_of({"t": (keys, rows_for(21, 3, 22))}, quant="codebook4", scale="table", layout="dense")
+    j = next(i for i, s in enumerate(secs) if s.kind == L.KIND_CODEBOOK)
+    moved = list(secs)
+    moved.insert(j - 1, moved.pop(j))  # CODEBOOK before SCALES
+    bad("codebook_part_misplaced", to_bytes(moved), "E_SECTION_ORDER", "CODEBOOK before SCALES", "v1.1 §2")
+    bad("codebook_marked_ancillary", P(cb4).set_entry(i_cb, "flags", L.FLAG_ANCILLARY).fix(), "E_RESERVED", "CODEBOOK flagged ancillary", "v1.1 §2")
+    plain = model({"t": (keys, rows_for(21, 3, 23))})  # 1.0 features only: every 1.x reader refuses it the same way
+    bad("future_minor_must_understand", P(plain).set_header("minor", 2).set_header("required_features", 1 << 2).fix(),
+        "E_FEATURE", "minor 2 with an unknown required bit (2)", "§3.3, v1.1 §7")
+    return c
+
+
+SUITES = {"1.0": (valid_cases, invalid_cases), "1.1": (valid_cases_v11, invalid_cases_v11)}
+
+
 def _cross_check(case: Case, expected: str) -> None:
     """The reference reader's answer agrees with what was written (§7, §8)."""
     lines = expected.splitlines()
@@ -395,15 +480,17 @@ def _cross_check(case: Case, expected: str) -> None:
             want = rows[key]
             # half a step of the widest possible group: the table's range is at most 2 x max|w|
             span = max(float(np.abs(r).max(initial=0)) for r in rows.values())
-            assert np.allclose(got, want, atol=span / 255 + 1e-6, rtol=1e-3), (case.name, key, got, want)
+            atol = span / case.steps + 1e-6 if case.steps else 2 * span + 1e-6  # codebooks: bounded by the range
+            assert got.shape == want.shape and np.allclose(got, want, atol=atol, rtol=1e-3), (case.name, key, got, want)
 
 
-def generate(out: Path) -> list[dict]:
-    root = out / f"v{VERSION}"
+def generate(out: Path, version: str = "1.0") -> list[dict]:
+    root = out / f"v{version}"
     if root.exists():
         shutil.rmtree(root)
     manifest = []
-    cases = valid_cases() + invalid_cases()
+    valid, invalid = SUITES[version]
+    cases = valid() + invalid()
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate golden file names"
     for case in cases:
@@ -428,7 +515,7 @@ def generate(out: Path) -> list[dict]:
             "tests": case.tests,
             "spec": case.spec,
         })
-    doc = {"format_version": VERSION, "protocol": 1, "files": manifest}
+    doc = {"format_version": version, "protocol": 1, "files": manifest}
     (root / "manifest.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return manifest
 
@@ -445,19 +532,24 @@ def _same_tree(a: Path, b: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m phq.conformance.generate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=HERE, help="folder to write v1.0/ into (default: the installed suite)")
+    ap.add_argument("--out", type=Path, default=HERE, help="folder to write v1.0/, v1.1/ into (default: the installed suite)")
     ap.add_argument("--check", action="store_true", help="regenerate into a temporary folder and compare with --out")
+    ap.add_argument("--version", choices=VERSIONS, action="append", help="only this format version (repeatable; default all)")
     a = ap.parse_args(argv)
+    versions = a.version or list(VERSIONS)
     if a.check:
+        diffs = []
         with tempfile.TemporaryDirectory() as tmp:
-            generate(Path(tmp))
-            diffs = _same_tree(Path(tmp) / f"v{VERSION}", a.out / f"v{VERSION}")
+            for v in versions:
+                generate(Path(tmp), v)
+                diffs += [f"v{v}: {d}" for d in _same_tree(Path(tmp) / f"v{v}", a.out / f"v{v}")]
         for d in diffs:
             print(d)
         print(f"{len(diffs)} difference(s)")
         return 1 if diffs else 0
-    m = generate(a.out)
-    print(f"wrote {len(m)} golden files to {a.out / ('v' + VERSION)}")
+    for v in versions:
+        m = generate(a.out, v)
+        print(f"wrote {len(m)} golden files to {a.out / ('v' + v)}")
     return 0
 
 

@@ -49,9 +49,29 @@ def load_suite(version: str = "1.0", suite_dir: Path = SUITE_DIR) -> tuple[Path,
     return root, files
 
 
+def versioned_reader(version: str) -> Reader:
+    """The reference reader restricted to an older format version ("py@1.0")."""
+    from .adapter import versioned
+
+    major, _, minor = version.partition(".")
+    try:
+        opener = versioned((int(major), int(minor or 0)))
+    except ValueError:
+        raise UsageError(f"reader version must look like 1.0, got {version!r}") from None
+
+    def read(path: Path, probes: str) -> str:
+        return answer(path, parse_probes(probes), opener)
+
+    return read
+
+
 def parse_reader(spec: str | None) -> Reader:
-    if not spec:
+    """None or "" or "py": the reference reader; "py@1.0": it, restricted to format 1.0;
+    anything else: an adapter command line (the file path is appended)."""
+    if not spec or spec == "py":
         return reference_reader
+    if spec.startswith("py@"):
+        return versioned_reader(spec[3:])
     argv = shlex.split(spec)
     if not argv:
         raise UsageError("empty --reader command")
@@ -183,3 +203,52 @@ def matrix(readers: dict[str, Reader], version: str = "1.0", timeout: float = 10
     rows.append(f"| **total** | | {totals} |")
     all_ok = all(succeeded(list(runs[n].values())) for n in names)
     return "\n".join(rows) + "\n", all_ok
+
+
+# --- the compatibility matrix: reader versions x file versions (spec/format-v1.1.md §7) ---
+def file_groups() -> list[tuple[str, str, list[str]]]:
+    """(label, suite version, file names) of the matrix's columns: what each kind of file is."""
+    groups = []
+    _, v10 = load_suite("1.0")
+    groups.append(("1.0 files (valid)", "1.0", [f["file"] for f in v10 if f["expect"] == "accept"]))
+    root, v11 = load_suite("1.1")
+    uses, plain = [], []
+    for f in v11:
+        if f["expect"] != "accept" or "future_minor" in f["file"]:
+            continue
+        minor = int.from_bytes((root / f["file"]).read_bytes()[10:12], "little")
+        (uses if minor == 1 else plain).append(f["file"])
+    groups.append(("1.1 files using LINEAR4/CODEBOOK", "1.1", uses))
+    if plain:
+        groups.append(("1.1-suite files using no 1.1 feature", "1.1", plain))
+    groups.append(("1.2 file, ignorable addition", "1.1", ["valid/y_future_minor_ignorable_addition.phq"]))
+    groups.append(("1.2 file, must-understand bit", "1.1", ["invalid/n_future_minor_must_understand.phq"]))
+    return groups
+
+
+def compat(readers: dict[str, Reader], timeout: float = 10.0) -> tuple[str, dict]:
+    """Markdown matrix and its data: for each reader and kind of file, 'read' (every file
+    accepted with the expected answers) or 'refuse CODE' (the codes seen)."""
+    data: dict = {}
+    for name, rd in readers.items():
+        results = {}
+        for version in ("1.0", "1.1"):
+            for r in run(rd, version, timeout=timeout):
+                results[(version, r.file)] = r
+        row = {}
+        for label, version, files in file_groups():
+            outs = [results[(version, f)] for f in files]
+            if all(r.outcome == "accept" and r.status == "PASS" for r in outs):
+                row[label] = f"read ({len(outs)})"
+            elif all(r.outcome.startswith("E_") for r in outs):
+                row[label] = "refuse " + ", ".join(sorted({r.outcome for r in outs})) + f" ({len(outs)})"
+            else:
+                bad = sorted({r.outcome for r in outs if not (r.outcome == "accept" and r.status == "PASS")})
+                row[label] = "MIXED: " + ", ".join(bad)
+        row["1.0 suite"] = summary([results[k] for k in results if k[0] == "1.0"])
+        row["1.1 suite"] = summary([results[k] for k in results if k[0] == "1.1"])
+        data[name] = row
+    labels = [g[0] for g in file_groups()] + ["1.0 suite", "1.1 suite"]
+    lines = ["| reader | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+    lines += [f"| {name} | " + " | ".join(row[label] for label in labels) + " |" for name, row in data.items()]
+    return "\n".join(lines) + "\n", data

@@ -115,7 +115,7 @@ def insert_section(sections: list[SectionOut], pos: int, new: SectionOut) -> lis
     out = []
     for s in sections:
         owner = s.owner + 1 if s.owner != L.NO_OWNER and s.owner >= pos else s.owner
-        out.append(SectionOut(s.kind, owner=owner, flags=s.flags, buffers=list(s.buffers)))
+        out.append(SectionOut(s.kind, owner=owner, flags=s.flags, buffers=list(s.buffers), features=s.features))
     if new.owner != L.NO_OWNER and new.owner >= pos:
         raise ValueError("a new section cannot own sections before it")
     out.insert(pos, new)

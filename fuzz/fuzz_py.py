@@ -61,7 +61,7 @@ from phq.writer.serialize import SectionOut, to_bytes
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FINDINGS = HERE / "findings"
-VERSION = "1.0"
+VERSIONS = ("1.0", "1.1")  # seeds: the golden files of every format version
 MAX_FILE = 1 << 20  # mutated files never grow past 1 MiB
 MAX_PROBES = 24  # probe keys per case (a random subset when the seed has more)
 RANDOM_KEYS = 3
@@ -117,11 +117,14 @@ def _probe_keys(path: Path) -> tuple:
 
 
 def load_seeds(suite: Path | None = None) -> list[Seed]:
-    root = Path(suite) if suite else SUITE_DIR / f"v{VERSION}"
+    """Every golden file of the given suite folder, or of every format version's suite."""
+    roots = [Path(suite)] if suite else [SUITE_DIR / f"v{v}" for v in VERSIONS]
+    root = roots[0]
     seeds = []
-    for folder in ("valid", "invalid"):
-        for p in sorted((root / folder).glob("*.phq")):
-            seeds.append(Seed(p.stem, p.read_bytes(), _probe_keys(p.with_suffix(".probes"))))
+    for root in roots:
+        for folder in ("valid", "invalid"):
+            for p in sorted((root / folder).glob("*.phq")):
+                seeds.append(Seed(p.stem, p.read_bytes(), _probe_keys(p.with_suffix(".probes"))))
     if not seeds:
         raise SystemExit(f"no golden files under {root}")
     return seeds

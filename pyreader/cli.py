@@ -1,8 +1,9 @@
-"""The `phq` command line: build, inspect, lookup, validate, predict, conformance.
+"""The `phq` command line: build, inspect, lookup, validate, predict, diff, conformance.
 
 Exit codes: 0 success (valid), 1 the file is invalid (a FormatError, or a ProfileError for
 `predict`; its code is
 printed), 2 usage error (bad arguments, unreadable input, bad input data).
+`diff` follows h5diff instead: 0 same, 1 different, 2 error (an invalid file included).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="the .phq file to write (atomically)")
     b.add_argument("--metadata", metavar="JSON_FILE", help="a JSON object stored as the file's metadata")
     b.add_argument("--tensor", action="append", default=[], metavar="NAME=FILE", help="add a dense tensor from .npy or a text file of numbers (repeatable)")
-    b.add_argument("--quant", choices=["f32", "f16", "linear8"], default="linear8", help="weight encoding (default linear8)")
-    b.add_argument("--scale", choices=["table", "column", "row-block"], default="column", help="linear8 scale granularity (default column)")
+    b.add_argument("--quant", choices=["f32", "f16", "linear8", "linear4", "codebook4", "codebook8"], default="linear8",
+                   help="weight encoding (default linear8; linear4 and codebook4/8 make a format 1.1 file)")
+    b.add_argument("--scale", choices=["table", "column", "row-block"], default="column", help="scale (or codebook) granularity of linear8/linear4 (codebooks: table or column; default column)")
     b.add_argument("--block-rows", type=int, default=256, help="rows per scale group for --scale row-block (default 256)")
     b.add_argument("--layout", choices=["dense", "sparse", "auto"], default="auto", help="payload layout (default auto: the smaller)")
     b.add_argument("--fingerprint-bits", type=int, choices=[0, 8, 16, 32], default=16, help="false-positive rate 2^-bits for absent keys (default 16)")
@@ -61,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("files", nargs="+")
     v.add_argument("--json", action="store_true")
 
+    df = sub.add_parser("diff", help="compare two files, like h5diff (exit 0 same, 1 different, 2 error)")
+    df.add_argument("a", metavar="A.phq")
+    df.add_argument("b", metavar="B.phq")
+    df.add_argument("--atol", type=float, default=0.0, help="absolute tolerance for weights and tensor values (default 0)")
+    df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
+    df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
+    df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
+    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50)")
+    df.add_argument("--strict", action="store_true", help="encoding changes (quantization, layout, seed, version, ...) count as differences")
+    dout = df.add_mutually_exclusive_group()
+    dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
+    dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
+
     pr = sub.add_parser("predict", help="classify texts with an NLU model (phq.nlu; spec/nlu-profile-v1.md)")
     pr.add_argument("file")
     pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
@@ -68,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes with their scores (default 1: the label only)")
     pr.add_argument("--proba", action="store_true", help="show probabilities instead of decision scores (models that define them)")
     pr.add_argument("--json", action="store_true", help="one JSON object per document")
+
+    sp = sub.add_parser("spec", help="the format's versions as data: diff two versions (compatible / breaking)")
+    spsub = sp.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
+    sd = spsub.add_parser("diff", help="what changed between two format versions, each change classified (exit 0 compatible, 1 breaking)")
+    sd.add_argument("old", help="older version, e.g. 1.0")
+    sd.add_argument("new", help="newer version, e.g. 1.1")
+    sd.add_argument("--json", action="store_true", help="machine-readable report")
 
     c = sub.add_parser("conformance", help="run readers against the golden files (conformance/README.md)")
     csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
@@ -78,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="PATH", default="conformance-report.json", help="JSON report (default conformance-report.json)")
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
     r.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    cp = csub.add_parser("compat", help="the compatibility matrix: reader versions x file versions -> read / refuse with code")
+    cp.add_argument("--reader", action="append", metavar="NAME=CMD", help='a reader (default: py@1.0= and py=, the reference reader as 1.0 and 1.1); "py@1.0" restricts the reference reader')
+    cp.add_argument("--timeout", type=float, default=10.0)
+    cp.add_argument("--out", metavar="PATH", help="also write the Markdown to a file")
+    cp.add_argument("--json", metavar="PATH", help="also write the matrix as JSON")
     m = csub.add_parser("matrix", help="run several readers and print the reader x file matrix (Markdown)")
     m.add_argument("--reader", action="append", required=True, metavar="NAME=CMD", help="a reader; NAME= alone is the Python reference reader")
     m.add_argument("--version", default="1.0")
@@ -186,13 +213,17 @@ def _cmd_inspect(a) -> int:
         print(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
     for name, t in d["tables"].items():
         stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] == "sparse" else ""
-        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} scales), "
+        groups = "codebooks" if "codebook" in t else "scales"
+        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
               f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
         print(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
               f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
         if "scale_table" in t:
             s = t["scale_table"]
             print(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
+        if "codebook" in t:
+            c = t["codebook"]
+            print(f"  codebooks: {c['groups']} x {c['levels_per_group']} levels, {c['level_min']:.4g}..{c['level_max']:.4g}")
     for name, t in d["tensors"].items():
         print(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
@@ -286,9 +317,58 @@ def _cmd_validate(a) -> int:
     return worst
 
 
+def _cmd_diff(a) -> int:
+    from .diff import diff, read_keys
+
+    try:
+        keys = read_keys(a.keys) if a.keys else None
+        report = diff(a.a, a.b, atol=a.atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
+    except FormatError as e:  # like h5diff, an unreadable file is an error (2), not a difference
+        print(f"phq diff: error: invalid file: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if a.json:
+        print(report.to_json())
+    elif not a.quiet:
+        print(report.text())
+    return EXIT_OK if report.same else EXIT_INVALID
+
+
+def _cmd_spec(a) -> int:
+    from . import specdiff
+
+    rep = specdiff.report(specdiff.parse_version(a.old), specdiff.parse_version(a.new))
+    print(specdiff.to_json(rep) if a.json else specdiff.text(rep), end="\n" if a.json else "")
+    return EXIT_OK if rep["compatible"] else EXIT_INVALID
+
+
+def _readers(specs: list[str]) -> dict:
+    from phq.conformance import runner
+
+    readers = {}
+    for spec in specs:
+        name, sep, cmd = spec.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--reader expects NAME=CMD, got {spec!r}")
+        readers[name] = runner.parse_reader(cmd)
+    return readers
+
+
 def _cmd_conformance(a) -> int:
     from phq.conformance import runner
 
+    if a.conformance_command == "compat":
+        readers = _readers(a.reader or ["py@1.0=py@1.0", "py (1.1)=py"])
+        text, data = runner.compat(readers, a.timeout)
+        print(text, end="")
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write(text)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(data, f, indent=1)
+        # a cell that is neither a clean read nor a clean refusal means some reader misreads
+        mixed = any(cell.startswith("MIXED") for row in data.values() for cell in row.values())
+        return EXIT_INVALID if mixed else EXIT_OK
     if a.conformance_command == "matrix":
         readers = {}
         for spec in a.reader:
@@ -323,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         a = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed its message
         return EXIT_USAGE if e.code else EXIT_OK
-    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "conformance": _cmd_conformance}
+    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "diff": _cmd_diff, "spec": _cmd_spec, "conformance": _cmd_conformance}
     try:
         return commands[a.command](a)
     except (FormatError, ProfileError) as e:

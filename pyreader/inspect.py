@@ -70,5 +70,12 @@ def describe(model: Model) -> dict:
                 "zero_point_min": int(np.min(zp)),
                 "zero_point_max": int(np.max(zp)),
             }
+        if t.levels is not None:  # format 1.1 codebook schemes
+            info["codebook"] = {
+                "groups": int(t.levels.shape[0]),
+                "levels_per_group": int(t.levels.shape[1]),
+                "level_min": float(t.levels.min(initial=0)),
+                "level_max": float(t.levels.max(initial=0)),
+            }
         out["tables"][name] = info
     return out

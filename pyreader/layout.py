@@ -1,4 +1,5 @@
-"""Every fact about the phq v1.0 byte layout, in one place (spec/format-v1.0.md).
+"""Every fact about the phq byte layout, in one place (spec/format-v1.0.md, and the
+version 1.1 additions of spec/format-v1.1.md, declared as deltas at the end).
 
 Reader, writer, inspect and validate all import this module. Fixed-size structures are
 declared once with `construct`; the writer builds them and the reader parses them through
@@ -11,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 from construct import Bytes, Float32l, Int8ul, Int16ul, Int32ul, Int64ul, Struct
 
+from .errors import ERROR_CODES
+
 # --- §2 File structure -------------------------------------------------------------
 SIGNATURE = b"\x89PHQ\r\n\x1a\n"  # §3.1: high bit, CR LF, ^Z, LF catch text-mode damage
 ALIGNMENT = 64  # §2: every section starts on a multiple of 64 bytes
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1  # the latest minor this reader and writer know (a writer writes the lowest it can, §3.2)
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
 NO_OWNER = 0xFFFFFFFF
@@ -39,7 +42,11 @@ HEADER_CHECKSUM_SPAN = 60  # §3.2: CRC32C over bytes [0, 60)
 
 # §3.3 feature flags. v1.0 defines none; a reader refuses unknown *required* bits
 # (E_FEATURE) and ignores unknown *optional* bits.
-KNOWN_REQUIRED_FEATURES = 0
+# Version 1.1 defines two required bits (v1.1 §1); KNOWN_* are this reader's (the latest).
+FEATURE_LINEAR4 = 1 << 0
+FEATURE_CODEBOOK = 1 << 1
+FEATURE_NAMES = {FEATURE_LINEAR4: "LINEAR4", FEATURE_CODEBOOK: "CODEBOOK"}
+KNOWN_REQUIRED_FEATURES = FEATURE_LINEAR4 | FEATURE_CODEBOOK
 KNOWN_OPTIONAL_FEATURES = 0
 
 # --- §4 Section table ---------------------------------------------------------------
@@ -69,6 +76,7 @@ KIND_SCALES = 0x0017
 KIND_ROWS = 0x0018
 KIND_ROW_INDEX = 0x0019
 KIND_COLUMNS = 0x001A
+KIND_CODEBOOK = 0x001B  # v1.1 §2
 
 SECTION_NAMES = {
     KIND_META: "META",
@@ -84,6 +92,7 @@ SECTION_NAMES = {
     KIND_ROWS: "ROWS",
     KIND_ROW_INDEX: "ROW_INDEX",
     KIND_COLUMNS: "COLUMNS",
+    KIND_CODEBOOK: "CODEBOOK",
 }
 TOP_LEVEL_KINDS = (KIND_META, KIND_TENSOR, KIND_TABLE)
 # §5.4: the parts of a table, in the order they follow its TABLE section.
@@ -99,6 +108,15 @@ DENSE_PARTS = (
 )
 SPARSE_PARTS = DENSE_PARTS + (KIND_ROW_INDEX, KIND_COLUMNS)
 MPH_PARTS = DENSE_PARTS[:5]
+
+
+def table_parts(quant: int, sparse: bool) -> tuple[int, ...]:
+    """The known parts of a table group, in order (§4.3; v1.1 §2 inserts CODEBOOK)."""
+    parts = SPARSE_PARTS if sparse else DENSE_PARTS
+    if quant in CODEBOOK_LEVELS:
+        i = parts.index(KIND_ROWS)
+        parts = parts[:i] + (KIND_CODEBOOK,) + parts[i:]
+    return parts
 
 # --- §5.3 TABLE descriptor ---------------------------------------------------------
 TABLE_DESCRIPTOR = Struct(
@@ -129,8 +147,21 @@ HASH_MURMUR3_128 = 1  # §6
 QUANT_F32 = 0
 QUANT_F16 = 1
 QUANT_LINEAR8 = 2
-QUANT_NAMES = {QUANT_F32: "f32", QUANT_F16: "f16", QUANT_LINEAR8: "linear8"}
-QUANT_DTYPES = {QUANT_F32: np.dtype("<f4"), QUANT_F16: np.dtype("<f2"), QUANT_LINEAR8: np.dtype("u1")}
+QUANT_LINEAR4 = 3  # v1.1 §3
+QUANT_CODEBOOK4 = 4  # v1.1 §3
+QUANT_CODEBOOK8 = 5  # v1.1 §3
+QUANT_NAMES = {
+    QUANT_F32: "f32", QUANT_F16: "f16", QUANT_LINEAR8: "linear8",
+    QUANT_LINEAR4: "linear4", QUANT_CODEBOOK4: "codebook4", QUANT_CODEBOOK8: "codebook8",
+}
+# the dtype of a stored code as a reader returns it (4-bit codes are unpacked to u1)
+QUANT_DTYPES = {
+    QUANT_F32: np.dtype("<f4"), QUANT_F16: np.dtype("<f2"), QUANT_LINEAR8: np.dtype("u1"),
+    QUANT_LINEAR4: np.dtype("u1"), QUANT_CODEBOOK4: np.dtype("u1"), QUANT_CODEBOOK8: np.dtype("u1"),
+}
+QUANT_CODE_BITS = {QUANT_F32: 32, QUANT_F16: 16, QUANT_LINEAR8: 8, QUANT_LINEAR4: 4, QUANT_CODEBOOK4: 4, QUANT_CODEBOOK8: 8}
+LINEAR_QUANTS = {QUANT_LINEAR8: 255, QUANT_LINEAR4: 15}  # quant -> largest code (= largest zero point)
+CODEBOOK_LEVELS = {QUANT_CODEBOOK4: 16, QUANT_CODEBOOK8: 256}  # v1.1 §4.2
 
 LAYOUT_DENSE = 0
 LAYOUT_SPARSE = 1
@@ -226,3 +257,72 @@ def field_table(struct: Struct) -> list[tuple[str, int, int]]:
 def align(n: int, a: int = ALIGNMENT) -> int:
     """Round n up to a multiple of a."""
     return (n + a - 1) // a * a
+
+
+def minor_for(required_features: int) -> int:
+    """§3.2: the lowest minor version that defines every bit the file sets."""
+    return 1 if required_features & (FEATURE_LINEAR4 | FEATURE_CODEBOOK) else 0
+
+
+def quant_feature(quant: int) -> int:
+    """The required feature bit a table with this quant needs (0 for the 1.0 schemes)."""
+    return {QUANT_LINEAR4: FEATURE_LINEAR4, QUANT_CODEBOOK4: FEATURE_CODEBOOK, QUANT_CODEBOOK8: FEATURE_CODEBOOK}.get(quant, 0)
+
+
+# === The versions, as data (spec/format-v1.1.md §6) ===================================
+# Each version's structures, enums, section kinds, feature bits, error codes and limits.
+# `phq spec diff` compares two entries; tests check them against the spec's byte tables.
+# A later version is written as a delta of the one before (numpy .npy style).
+def _v10() -> dict:
+    return {
+        "version": (1, 0),
+        "spec": "spec/format-v1.0.md",
+        "structs": {
+            "header": HEADER,
+            "section_entry": SECTION_ENTRY,
+            "tensor_header": TENSOR_HEADER,
+            "table_descriptor": TABLE_DESCRIPTOR,
+            "partition_record": PARTITION_RECORD,
+            "scale_record": SCALE_RECORD,
+        },
+        "enums": {
+            "quant": {QUANT_F32: "f32", QUANT_F16: "f16", QUANT_LINEAR8: "linear8"},
+            "layout": dict(LAYOUT_NAMES),
+            "scale_granularity": dict(SCALE_NAMES),
+            "hash_scheme": {HASH_MURMUR3_128: "murmur3_x64_128"},
+            "fingerprint_bits": {w: str(w) for w in FINGERPRINT_WIDTHS},
+            "index_width": {w: str(w) for w in INDEX_DTYPES},
+            "column_width": {w: str(w) for w in COLUMN_DTYPES},
+            "tensor_dtype": dict(TENSOR_DTYPE_NAMES),
+            "section_flags": {FLAG_ANCILLARY: "ANCILLARY"},
+        },
+        "section_kinds": {k: {"name": v, "critical": True} for k, v in SECTION_NAMES.items() if k != KIND_CODEBOOK},
+        "required_features": {},
+        "optional_features": {},
+        "gates": {},  # (what, enum or kind, value) -> required feature name
+        "error_codes": list(ERROR_CODES),
+        "limits": {
+            "sections": MAX_SECTIONS, "metadata_bytes": MAX_METADATA_BYTES, "metadata_depth": MAX_METADATA_DEPTH,
+            "name_bytes": MAX_NAME_BYTES, "tensor_ndim": MAX_TENSOR_NDIM, "partitions": MAX_PARTITIONS,
+            "levels": MAX_LEVELS, "partition_keys": MAX_PARTITION_KEYS, "level_words": MAX_LEVEL_WORDS,
+            "keys": MAX_KEYS, "dim": MAX_DIM,
+        },
+    }
+
+
+def _v11() -> dict:
+    v = _v10()
+    v["version"], v["spec"] = (1, 1), "spec/format-v1.1.md"
+    v["enums"]["quant"].update({QUANT_LINEAR4: "linear4", QUANT_CODEBOOK4: "codebook4", QUANT_CODEBOOK8: "codebook8"})
+    v["section_kinds"][KIND_CODEBOOK] = {"name": "CODEBOOK", "critical": True}
+    v["required_features"] = {0: "LINEAR4", 1: "CODEBOOK"}
+    v["gates"] = {
+        ("enum", "quant", QUANT_LINEAR4): "LINEAR4",
+        ("enum", "quant", QUANT_CODEBOOK4): "CODEBOOK",
+        ("enum", "quant", QUANT_CODEBOOK8): "CODEBOOK",
+        ("section_kind", None, KIND_CODEBOOK): "CODEBOOK",
+    }
+    return v
+
+
+VERSIONS = {(1, 0): _v10(), (1, 1): _v11()}

@@ -108,8 +108,15 @@ def _name(raw: bytes, what: str, offset: int) -> str:
 class Model:
     """An open phq file. Use `phq.open(path)`; close with `.close()` or `with`."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)):
         self.path = os.fspath(path)
+        # a reader restricted to an older minor knows only that version's features and
+        # section kinds (to show what such a reader does with newer files, §3.2)
+        spec = L.VERSIONS.get(tuple(max_version))
+        if spec is None:
+            raise UsageError(f"max_version must be one of {sorted(L.VERSIONS)}, got {max_version!r}")
+        self._known_required = sum(1 << bit for bit in spec["required_features"])
+        self._known_kinds = frozenset(spec["section_kinds"])
         with open(self.path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(L.HEADER_SIZE)
@@ -138,7 +145,7 @@ class Model:
             raise FormatError("E_HEADER_CHECKSUM", "header checksum mismatch", 60)
         if h.reserved:
             raise FormatError("E_RESERVED", "reserved header field is not zero", 56)
-        unknown = h.required_features & ~L.KNOWN_REQUIRED_FEATURES
+        unknown = h.required_features & ~self._known_required
         if unknown:
             raise FormatError("E_FEATURE", f"required feature bits 0x{unknown:x} are not supported by this reader", 16)
         if h.file_size > size:
@@ -206,7 +213,7 @@ class Model:
         seen_meta = False
         group: list[Section] | None = None  # the open TABLE group: [TABLE, parts...]
         for s in self.sections:
-            known = s.kind in L.SECTION_NAMES
+            known = s.kind in self._known_kinds
             if known and s.ancillary:
                 raise FormatError("E_RESERVED", f"section {s.index}: {s.name} is critical but flagged ancillary", self._entry(s) + 2)
             if s.owner != L.NO_OWNER:
@@ -284,7 +291,7 @@ class Model:
         return name, arr
 
     def _close_group(self, group: list[Section]) -> None:
-        table = Table(self._buf, group, self._mm)
+        table = Table(self._buf, group, self._mm, required_features=self.header.required_features)
         if table.name in self.tables:
             raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
         self.tables[table.name] = table
@@ -312,8 +319,9 @@ class Model:
         return f"<phq.Model {self.path!r} v{self.version[0]}.{self.version[1]} tables={list(self.tables)} tensors={list(self.tensors)}>"
 
 
-def open_model(path: str | os.PathLike) -> Model:
-    """Open and structurally check a phq file; lookups then read zero-copy views."""
+def open_model(path: str | os.PathLike, *, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)) -> Model:
+    """Open and structurally check a phq file; lookups then read zero-copy views.
+    `max_version=(1, 0)` reads as a 1.0 reader would (refusing 1.1 features)."""
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise UsageError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return Model(path)
+    return Model(path, max_version)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
+from .nibbles import NibbleArray, NibbleRows
 from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, level_position_np, partition_of_np
 
 _digest = mmh3.mmh3_x64_128_utupledigest  # (h1, h2) of bytes: hashing.key_hash, without the call
@@ -80,7 +81,7 @@ def _fail(code: str, msg: str, at: int | None = None):
 class Table:
     """One hashed table of an open model: `table[key]` -> float32 row."""
 
-    def __init__(self, buf, group, mm=None):
+    def __init__(self, buf, group, mm=None, required_features: int = L.KNOWN_REQUIRED_FEATURES):
         head = group[0]
         self.sections = list(group)
         at = head.offset
@@ -95,6 +96,8 @@ class Table:
 
         self.name = _name(bytes(buf[at + 64 : at + 64 + d.name_len]), "table", at + 64)
         self._check_descriptor(d, at)
+        if L.quant_feature(d.quant) & ~required_features:  # v1.1 §1: undefined in this file
+            _fail("E_ENUM", f"quant {d.quant} needs a feature bit the file does not set", at + 33)
         self.descriptor = d
         self.num_keys = n = d.num_keys
         self.dim = d.dim
@@ -106,7 +109,7 @@ class Table:
         self._granularity = d.scale_granularity
         self._sparse = d.layout == L.LAYOUT_SPARSE
 
-        wanted = L.SPARSE_PARTS if self._sparse else L.DENSE_PARTS
+        wanted = L.table_parts(d.quant, self._sparse)
         kinds = tuple(s.kind for s in group[1:])
         if kinds != wanted:
             names = lambda ks: [L.SECTION_NAMES.get(k, hex(k)) for k in ks]  # noqa: E731
@@ -191,18 +194,25 @@ class Table:
         groups = {L.SCALE_NONE: 0, L.SCALE_TABLE: 1, L.SCALE_COLUMN: d.dim}.get(self._granularity)
         if groups is None:
             groups = -(-n // d.scale_block_rows)
-        self.scales = view(L.KIND_SCALES, L.SCALE_DTYPE, groups)
-        if groups:
+        codebook = self._quant in L.CODEBOOK_LEVELS  # v1.1 §4.2: no scale records, G x K levels
+        self.scales = view(L.KIND_SCALES, L.SCALE_DTYPE, 0 if codebook else groups)
+        self.levels = None
+        if codebook:
+            k = L.CODEBOOK_LEVELS[self._quant]
+            self.levels = view(L.KIND_CODEBOOK, "<f4", groups * k).reshape(groups, k)
+        elif groups:
+            top = L.LINEAR_QUANTS[self._quant]
             sc, zp = self.scales["scale"], self.scales["zero_point"]
             sc64 = sc.astype(np.float64)
-            if not ((sc64 > 0) & (sc64 * 255 <= L.F32_MAX)).all() or zp.min() < 0 or zp.max() > 255:
-                _fail("E_SCALE", f"table {self.name!r}: a scale is outside (0, FLT_MAX/255] or a zero point outside 0..255", part[L.KIND_SCALES].offset)
+            if not ((sc64 > 0) & (sc64 * 255 <= L.F32_MAX)).all() or zp.min() < 0 or zp.max() > top:
+                _fail("E_SCALE", f"table {self.name!r}: a scale is outside (0, FLT_MAX/255] or a zero point outside 0..{top}", part[L.KIND_SCALES].offset)
         dtype = L.QUANT_DTYPES[self._quant]
+        nibbles = L.QUANT_CODE_BITS[self._quant] == 4  # v1.1 §4.3: ROWS is a nibble stream
         self.storage_dtype = dtype
         if self._sparse:
             if d.index_width == 4 and d.nnz >= 1 << 32:
                 _fail("E_SPARSE", "nnz does not fit the 4-byte row index")
-            self._values = view(L.KIND_ROWS, dtype, d.nnz)
+            self._values = NibbleArray(view(L.KIND_ROWS, "u1", (d.nnz + 1) // 2), d.nnz) if nibbles else view(L.KIND_ROWS, dtype, d.nnz)
             self._row_index = view(L.KIND_ROW_INDEX, L.INDEX_DTYPES[d.index_width], n + 1)
             self._columns = view(L.KIND_COLUMNS, L.COLUMN_DTYPES[d.column_width], d.nnz)
             if int(self._row_index[0]) != 0 or int(self._row_index[n]) != d.nnz:
@@ -213,7 +223,10 @@ class Table:
                 _fail("E_OVERFLOW", "num_keys * dim overflows 64 bits", at)
             if d.nnz != n * d.dim:
                 _fail("E_SECTION_SIZE", f"dense table: nnz {d.nnz} != num_keys * dim", at + 24)
-            self._rows = view(L.KIND_ROWS, dtype, n * d.dim).reshape(n, d.dim)
+            if nibbles:
+                self._rows = NibbleRows(view(L.KIND_ROWS, "u1", (n * d.dim + 1) // 2), n, d.dim)
+            else:
+                self._rows = view(L.KIND_ROWS, dtype, n * d.dim).reshape(n, d.dim)
         self._row = self._row_reader()
 
     @staticmethod
@@ -226,8 +239,10 @@ class Table:
             _fail("E_ENUM", f"layout {d.layout} is undefined", at + 34)
         if d.fingerprint_bits not in L.FINGERPRINT_WIDTHS:
             _fail("E_ENUM", f"fingerprint_bits {d.fingerprint_bits} is undefined", at + 35)
-        linear = d.quant == L.QUANT_LINEAR8
-        if d.scale_granularity not in L.SCALE_NAMES or (d.scale_granularity == L.SCALE_NONE) == linear:
+        grouped = d.quant not in (L.QUANT_F32, L.QUANT_F16)  # linear and codebook schemes have groups
+        if d.scale_granularity not in L.SCALE_NAMES or (d.scale_granularity == L.SCALE_NONE) == grouped or (
+            d.quant in L.CODEBOOK_LEVELS and d.scale_granularity == L.SCALE_ROW_BLOCK  # v1.1 §3
+        ):
             _fail("E_ENUM", f"scale_granularity {d.scale_granularity} does not fit quant {d.quant}", at + 36)
         if (d.scale_granularity == L.SCALE_ROW_BLOCK) != (d.scale_block_rows > 0):
             _fail("E_ENUM", "scale_block_rows must be > 0 exactly for row-block scales", at + 40)
@@ -402,7 +417,7 @@ class Table:
 
     def _zero_code(self, slot: int) -> np.ndarray:
         """A writable row of zero codes for one slot (§9.2)."""
-        if self._quant != L.QUANT_LINEAR8:
+        if self._quant not in L.LINEAR_QUANTS:  # f32/f16 0.0; codebook code 0 (v1.1 §5)
             return np.zeros(self.dim, dtype=self.storage_dtype)
         return np.broadcast_to(self._zero_codes(np.array([slot])), (1, self.dim))[0].copy()
 
@@ -430,6 +445,8 @@ class Table:
             return rows.__getitem__
         if self._quant == L.QUANT_F16:
             return lambda slot: rows[slot].astype(np.float32)
+        if self.levels is not None:
+            return self.row_at
         zp, sc = self._zero_point_f32, self._scale_f32
         if self._granularity == L.SCALE_COLUMN:
             def row(slot):
@@ -445,6 +462,8 @@ class Table:
         raw = self.raw_at(slot)
         if self._quant == L.QUANT_F32:
             return raw
+        if self.levels is not None:
+            return self._decode_codebook(raw[None, :], np.array([slot]))[0]
         out = raw.astype(np.float32)
         if self._quant == L.QUANT_F16:
             return out
@@ -597,7 +616,7 @@ class Table:
             return out
         if s.size == 0:
             return out
-        if self._quant == L.QUANT_LINEAR8:
+        if self._quant in L.LINEAR_QUANTS:
             out[found] = self._zero_codes(s)
         w = self._row_index
         start = w[s].astype(np.int64)
@@ -616,6 +635,17 @@ class Table:
         out[rows, cols] = self._values[offsets]
         return out
 
+    def _decode_codebook(self, raw: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """v1.1 §5: v = levels[group][code]; absent slots (-1) give zero rows."""
+        lv = self.levels
+        if self._granularity == L.SCALE_COLUMN:
+            out = lv[np.arange(self.dim)[None, :], raw]
+        else:
+            out = lv[0][raw]
+        out = np.array(out, dtype=np.float32)
+        out[slots < 0] = 0
+        return out
+
     def _zero_codes(self, slots: np.ndarray) -> np.ndarray:
         """linear8 zero codes of the slots' scale groups, broadcastable to (k, dim)."""
         zp = self.scales["zero_point"].astype(np.uint8)
@@ -630,7 +660,9 @@ class Table:
         slots = np.asarray(slots, dtype=np.int64)
         found = slots >= 0
         every = bool(found.all())
-        if not self._sparse and self._quant == L.QUANT_LINEAR8 and self._granularity != L.SCALE_ROW_BLOCK:
+        if not every and not found.any():  # nothing found (e.g. an empty table, which has no scale groups)
+            return np.zeros((slots.size, self.dim), dtype=np.float32)
+        if not self._sparse and self._quant in L.LINEAR_QUANTS and self._granularity != L.SCALE_ROW_BLOCK:
             # dense linear8, one gather then §8.1 in two passes (u8 - f32 is exact in f32)
             raw = self._rows.take(slots, axis=0) if every else self.raw_rows_at(slots)
             g = slice(None) if self._granularity == L.SCALE_COLUMN else 0
@@ -642,6 +674,8 @@ class Table:
                 return raw
             if self._quant == L.QUANT_F16:
                 return raw.astype(np.float32)
+            if self.levels is not None:
+                return self._decode_codebook(raw, slots)
             sc = self._scale_f32
             zp = self._zero_point_f32
             if self._granularity == L.SCALE_COLUMN:

@@ -18,9 +18,10 @@ from .rank import rank_entries
 from .reader import Model, open_model
 
 
-def validate(path: str | os.PathLike) -> Model:
-    """Check everything the spec requires; return the open model on success."""
-    model = open_model(path)
+def validate(path: str | os.PathLike, *, max_version: tuple[int, int] | None = None) -> Model:
+    """Check everything the spec requires; return the open model on success.
+    `max_version=(1, 0)` validates as a 1.0 reader would (1.1 features refused)."""
+    model = open_model(path) if max_version is None else open_model(path, max_version=max_version)
     try:
         buf = model._buf
         for start, end in model.padding_spans():  # §10.2 step 1
@@ -86,3 +87,12 @@ def _check_table(t) -> None:
         values = t._rows
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         _fail("E_VALUE", f"table {t.name!r}: a stored weight is NaN or infinite")
+    # format 1.1 (spec/format-v1.1.md §4): the pad nibble of an odd 4-bit stream, codebooks
+    packed = getattr(values, "packed", None)
+    if packed is not None and t.nnz % 2 and int(packed[-1]) >> 4:
+        _fail("E_PADDING", f"table {t.name!r}: the pad nibble after the last 4-bit code is not zero")
+    if t.levels is not None:
+        if not np.isfinite(t.levels).all():
+            _fail("E_VALUE", f"table {t.name!r}: a codebook level is NaN or infinite")
+        if t.levels.size and (t.levels[:, 0].view(np.uint32) != 0).any():
+            _fail("E_SCALE", f"table {t.name!r}: level 0 of a codebook is not +0.0")

@@ -222,10 +222,12 @@ def expected_header_code(img: bytes, name: str, value: int) -> str | None:
     simple = {
         "major": "E_VERSION",
         "header_size": "E_HEADER_SIZE",
-        "required_features": "E_FEATURE",
+        "required_features": "E_FEATURE",  # unknown bits (known ones: below)
         "reserved": "E_RESERVED",
         "section_table_offset": "E_SECTION_TABLE",
     }
+    if name == "required_features" and not value & ~L.KNOWN_REQUIRED_FEATURES:
+        return None  # a known 1.1 bit (LINEAR4, CODEBOOK) on a file that does not use it: harmless (v1.1 §1)
     if name in simple:
         return simple[name]
     if name in ("minor", "optional_features"):

@@ -253,3 +253,17 @@ def test_metadata_keeps_huge_integers(tmp_path):
     digits = "9" * 5000  # more digits than Python's int() accepts by default
     write_sections(tmp_path / "big.phq", [SectionOut(L.KIND_META, buffers=[b'{"n":' + digits.encode() + b"}"])])
     assert phq.validate(tmp_path / "big.phq").metadata["n"] == decimal.Decimal(digits)
+
+
+@pytest.mark.parametrize("quant, scale", [("f32", "column"), ("f16", "column"), ("linear8", "table"), ("linear8", "column"), ("linear8", "row-block")])
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_empty_table_batch_lookup_of_absent_keys(tmp_path, quant, scale, layout):
+    """An empty table has no scale groups (row-block: ceil(0 / b) = 0): a batch lookup
+    must still answer 'absent' with zero rows (found by hypothesis in the 1.1 tests)."""
+    p = tmp_path / "e.phq"
+    phq.writer.write(p, {"t": ([], np.zeros((0, 3), np.float32))}, quant=quant, scale=scale, layout=layout)
+    with phq.open(p) as m:
+        rows, found = m.tables["t"].lookup(["a", "b"])
+        assert rows.shape == (2, 3) and not rows.any() and not found.any()
+        raw, found = m.tables["t"].lookup_raw(["a"])
+        assert raw.shape == (1, 3) and not found.any()

@@ -75,7 +75,42 @@ def test_sizes_and_signature():
 
 def test_section_kinds_match():
     kinds = {int(c[0], 16): c[1].strip("`") for c in table_rows(section("4.1 Section kinds"))}
-    assert kinds == L.SECTION_NAMES
+    assert kinds == {k: v["name"] for k, v in L.VERSIONS[(1, 0)]["section_kinds"].items()}
+
+
+def test_quant_enum_of_v10_matches():
+    row = next(c for c in table_rows(section("5.4 TABLE")) if c[3] == "`quant`")
+    listed = dict((int(n), name.strip("`")) for n, name in re.findall(r"(\d+) (`\w+`)", row[4]))
+    assert listed == L.VERSIONS[(1, 0)]["enums"]["quant"]
+
+
+# --- version 1.1 (spec/format-v1.1.md): its tables against the declared deltas ----------
+V11 = (SPEC.parent / "format-v1.1.md").read_text(encoding="utf-8")
+
+
+def v11_section(heading: str) -> str:
+    m = re.search(rf"^#+ {re.escape(heading)}.*?$(.*?)(?=^#)", V11, re.M | re.S)
+    assert m, f"format-v1.1.md has no heading {heading!r}"
+    return m.group(1)
+
+
+def test_v11_feature_bits_match():
+    rows = table_rows(v11_section("1.1 §1 Header"))
+    assert {int(c[0]): c[1].strip("`") for c in rows} == L.VERSIONS[(1, 1)]["required_features"]
+    assert {1 << int(c[0]): c[1].strip("`") for c in rows} == L.FEATURE_NAMES
+
+
+def test_v11_section_kinds_and_quants_match():
+    kinds = {int(c[0], 16): c[1].strip("`") for c in table_rows(v11_section("1.1 §2 Section kinds"))}
+    v10, v11 = L.VERSIONS[(1, 0)], L.VERSIONS[(1, 1)]
+    assert {k: v["name"] for k, v in v11["section_kinds"].items()} == {**{k: v["name"] for k, v in v10["section_kinds"].items()}, **kinds}
+    quants = table_rows(v11_section("1.1 §3 TABLE descriptor"))
+    assert {int(c[0]): c[1].strip("*") for c in quants} == v11["enums"]["quant"]
+    assert {int(c[0]): int(c[2]) for c in quants} == L.QUANT_CODE_BITS
+    gated = {int(c[0]): c[3].strip("`") for c in quants if c[3] != "—"}
+    assert gated == {v: f for (what, _, v), f in v11["gates"].items() if what == "enum"}
+    levels = {int(c[0]): int(re.search(r"G × (\d+)", c[6]).group(1)) for c in quants if "levels" in c[6]}
+    assert levels == L.CODEBOOK_LEVELS
 
 
 def test_tensor_dtypes_match():

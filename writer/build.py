@@ -20,7 +20,11 @@ from . import quant as Q
 from .mph import HashCollision, build_mph, default_partitions
 from .serialize import SectionOut
 
-QUANTS = {"f32": L.QUANT_F32, "f16": L.QUANT_F16, "linear8": L.QUANT_LINEAR8}
+QUANTS = {
+    "f32": L.QUANT_F32, "f16": L.QUANT_F16, "linear8": L.QUANT_LINEAR8,
+    # format 1.1 (spec/format-v1.1.md): a file using them is written as 1.1, else as 1.0
+    "linear4": L.QUANT_LINEAR4, "codebook4": L.QUANT_CODEBOOK4, "codebook8": L.QUANT_CODEBOOK8,
+}
 SCALES = {"table": L.SCALE_TABLE, "column": L.SCALE_COLUMN, "row-block": L.SCALE_ROW_BLOCK}
 LAYOUTS = ("dense", "sparse", "auto")
 
@@ -53,6 +57,8 @@ class Options:
             raise UsageError(f"quant must be one of {sorted(QUANTS)}, got {self.quant!r}")
         if self.scale not in SCALES:
             raise UsageError(f"scale must be one of {sorted(SCALES)}, got {self.scale!r}")
+        if QUANTS[self.quant] in L.CODEBOOK_LEVELS and self.scale == "row-block":
+            raise UsageError(f"{self.quant} has one codebook per table or per column: scale must be 'table' or 'column'")
         if not (isinstance(self.block_rows, int) and 1 <= self.block_rows < 1 << 32):
             raise UsageError(f"block_rows must be an integer in [1, 2^32), got {self.block_rows!r}")
         if self.layout not in LAYOUTS:
@@ -162,7 +168,7 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
     mat = as_rows(name, rows, n)
     dim = mat.shape[1]
     quant = QUANTS[opts.quant]
-    granularity = L.SCALE_NONE if quant != L.QUANT_LINEAR8 else SCALES[opts.scale]
+    granularity = L.SCALE_NONE if quant in (L.QUANT_F32, L.QUANT_F16) else SCALES[opts.scale]
 
     if opts.drop_zero_rows and n:
         keep = ~Q.zero_rows(mat, quant, granularity)
@@ -193,13 +199,13 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
         ) from None
     slot_rows = mat[mph.order] if n else mat
     q = Q.quantize(slot_rows, quant, granularity, opts.block_rows)
-    itemsize = L.QUANT_DTYPES[quant].itemsize
+    itemsize = L.QUANT_CODE_BITS[quant] / 8
 
     sparse = None
     if opts.layout != "dense":
         sparse = Q.to_sparse(q)
         nnz = sparse.values.size
-        if opts.layout == "auto" and Q.sparse_bytes(n, dim, nnz, itemsize) >= L.align(n * dim * itemsize):
+        if opts.layout == "auto" and Q.sparse_bytes(n, dim, nnz, itemsize) >= L.align(Q.code_bytes(n * dim, quant)):
             sparse = None
 
     fp_bits = opts.fingerprint_bits
@@ -229,8 +235,9 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
         reserved3=0,
     )
     part = lambda kind, *bufs: SectionOut(kind, owner=owner, buffers=list(bufs))  # noqa: E731
+    stored = Q.pack_nibbles if L.QUANT_CODE_BITS[quant] == 4 else (lambda codes: codes)  # v1.1 §4.3
     out = [
-        SectionOut(L.KIND_TABLE, buffers=[L.TABLE_DESCRIPTOR.build(descriptor), name_bytes]),
+        SectionOut(L.KIND_TABLE, buffers=[L.TABLE_DESCRIPTOR.build(descriptor), name_bytes], features=L.quant_feature(quant)),
         part(L.KIND_MPH_PARTITIONS, mph.partitions),
         part(L.KIND_MPH_LEVELS, mph.level_words),
         part(L.KIND_MPH_BITMAP, mph.bitmap),
@@ -239,10 +246,12 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
         part(L.KIND_FINGERPRINTS, fps),
         part(L.KIND_SCALES, q.scales),
     ]
+    if q.levels is not None:
+        out.append(part(L.KIND_CODEBOOK, np.ascontiguousarray(q.levels, dtype="<f4")))
     if sparse is None:
-        out.append(part(L.KIND_ROWS, q.codes))
+        out.append(part(L.KIND_ROWS, stored(q.codes)))
     else:
-        out += [part(L.KIND_ROWS, sparse.values), part(L.KIND_ROW_INDEX, sparse.row_index), part(L.KIND_COLUMNS, sparse.columns)]
+        out += [part(L.KIND_ROWS, stored(sparse.values)), part(L.KIND_ROW_INDEX, sparse.row_index), part(L.KIND_COLUMNS, sparse.columns)]
     return out
 
 

@@ -463,6 +463,9 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
     name_bytes = check_name("table", name)
     P = opts.partitions
     quant = QUANTS[opts.quant]
+    if quant not in (L.QUANT_F32, L.QUANT_F16, L.QUANT_LINEAR8):
+        raise UsageError(f"table {name!r}: the partitioned build writes format 1.0 schemes (f32, f16, linear8); "
+                         f"{opts.quant} (format 1.1) needs the single-process writer")
     granularity = L.SCALE_NONE if quant != L.QUANT_LINEAR8 else SCALES[opts.scale]
     # drop_zero_rows: row-local (float rows) except for linear8 table/column scales (§13.4)
     drop_scaled = opts.drop_zero_rows and quant == L.QUANT_LINEAR8 and granularity in (L.SCALE_TABLE, L.SCALE_COLUMN)

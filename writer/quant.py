@@ -26,19 +26,20 @@ _SMALLEST_SUBNORMAL_F32 = np.float32(1e-45)
 
 @dataclass
 class Quantized:
-    codes: np.ndarray  # (n, dim) in the storage dtype
+    codes: np.ndarray  # (n, dim) in the storage dtype (4-bit codes: one u8 per code, unpacked)
     scales: np.ndarray  # SCALE_DTYPE, one record per group
     zero_code: np.ndarray  # (n, dim)-broadcastable storage-dtype value that means 0.0
+    levels: np.ndarray | None = None  # codebook quants: (G, K) float32 levels (v1.1 §4.2)
 
 
-def group_scale(values: np.ndarray) -> tuple[np.float32, int]:
-    """scale and zero point of one linear8 group (values: float32 of any shape)."""
+def group_scale(values: np.ndarray, max_code: int = 255) -> tuple[np.float32, int]:
+    """scale and zero point of one linear8 (max_code 255) or linear4 (15) group."""
     if values.size == 0:
         return np.float32(1.0), 0
-    return range_scale(float(values.min()), float(values.max()))
+    return range_scale(float(values.min()), float(values.max()), max_code)
 
 
-def range_scale(vmin: float, vmax: float) -> tuple[np.float32, int]:
+def range_scale(vmin: float, vmax: float, max_code: int = 255) -> tuple[np.float32, int]:
     """scale and zero point of a non-empty group whose weights span [vmin, vmax] (§8.3).
     Only the extremes matter, so a group's scale can be computed from partial minima and
     maxima (the partitioned build's first pass)."""
@@ -46,22 +47,93 @@ def range_scale(vmin: float, vmax: float) -> tuple[np.float32, int]:
     hi = max(0.0, vmax)
     if hi == lo:  # all zeros: any scale represents them; 1.0 is the defined choice
         return np.float32(1.0), 0
-    scale = np.float32((hi - lo) / 255.0)
+    scale = np.float32((hi - lo) / max_code)
     if scale == 0:  # (hi - lo) below 255 subnormal steps
         scale = _SMALLEST_SUBNORMAL_F32
     if float(scale) * 255 > L.F32_MAX:
         raise UsageError(
-            f"weights spanning [{lo:g}, {hi:g}] are too wide for linear8 (255 x scale must stay below "
-            "float32's maximum); use f32"
+            f"weights spanning [{lo:g}, {hi:g}] are too wide for linear8/linear4 (255 x scale must stay "
+            "below float32's maximum); use f32"
         )
-    zero_point = int(np.clip(np.rint(-lo / float(scale)), 0, 255))
+    zero_point = int(np.clip(np.rint(-lo / float(scale)), 0, max_code))
     return scale, zero_point
 
 
-def _linear8_codes(values: np.ndarray, scale, zero_point) -> np.ndarray:
+def _linear8_codes(values: np.ndarray, scale, zero_point, max_code: int = 255) -> np.ndarray:
     """values float32 (any shape); scale/zero_point broadcastable float64/int arrays."""
     q = np.rint(values.astype(np.float64) / np.asarray(scale, dtype=np.float64)) + zero_point
-    return np.clip(q, 0, 255).astype(np.uint8)
+    return np.clip(q, 0, max_code).astype(np.uint8)
+
+
+LINEAR_MAX_CODE = {L.QUANT_LINEAR8: 255, L.QUANT_LINEAR4: 15}
+
+
+def codebook_levels(values: np.ndarray, k: int) -> np.ndarray:
+    """The K float32 levels of one codebook group (v1.1 §5.2): +0.0, then 1-D k-means
+    centers of the non-zero weights (equal-population start, prefix-sum means)."""
+    z = np.sort(values[values != 0].astype(np.float64), kind="stable")
+    m = k - 1
+    levels = np.zeros(k, dtype=np.float32)
+    distinct = np.unique(z)
+    if distinct.size <= m:
+        levels[1 : 1 + distinct.size] = distinct.astype(np.float32)
+        return levels
+    csum = np.concatenate(([0.0], np.cumsum(z)))
+    edges = (np.arange(m + 1) * z.size) // m
+    centers = (csum[edges[1:]] - csum[edges[:-1]]) / (edges[1:] - edges[:-1])
+    for _ in range(25):
+        bounds = (centers[1:] + centers[:-1]) / 2
+        cut = np.concatenate(([0], np.searchsorted(z, bounds, side="left"), [z.size]))
+        count = cut[1:] - cut[:-1]
+        new = np.where(count > 0, (csum[cut[1:]] - csum[cut[:-1]]) / np.maximum(count, 1), centers)
+        if np.array_equal(new, centers):
+            break
+        centers = new
+    levels[1:] = np.sort(centers.astype(np.float32))
+    return levels
+
+
+def codebook_codes(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of the nearest level (binary64 distance), the lowest on ties (v1.1 §5.2 step 4)."""
+    lv = levels.astype(np.float64)
+    order = np.argsort(lv, kind="stable")  # ascending levels; equal levels keep index order
+    srt = lv[order]
+    v = values.astype(np.float64)
+    hi = np.clip(np.searchsorted(srt, v, side="left"), 1, srt.size - 1)
+    lo = hi - 1
+    # candidates: the neighbours below and above; pick the nearer, then the lower index
+    d_lo, d_hi = np.abs(v - srt[lo]), np.abs(v - srt[hi])
+    # among equal level values the lowest index: first occurrence of each value in srt
+    first = np.searchsorted(srt, srt, side="left")
+    i_lo, i_hi = order[first[lo]], order[first[hi]]
+    pick = np.where(d_lo < d_hi, i_lo, np.where(d_hi < d_lo, i_hi, np.minimum(i_lo, i_hi)))
+    return pick.astype(np.uint8)
+
+
+def quantize_codebook(rows: np.ndarray, quant: int, granularity: int) -> Quantized:
+    """codebook4 / codebook8 with one codebook per table or per column."""
+    n, dim = rows.shape
+    k = L.CODEBOOK_LEVELS[quant]
+    if granularity == L.SCALE_TABLE:
+        levels = codebook_levels(rows.ravel(), k)[None, :]
+        codes = codebook_codes(rows, levels[0]) if rows.size else np.zeros((n, dim), np.uint8)
+    elif granularity == L.SCALE_COLUMN:
+        levels = np.zeros((dim, k), dtype=np.float32)
+        codes = np.zeros((n, dim), dtype=np.uint8)
+        for c in range(dim):
+            levels[c] = codebook_levels(rows[:, c], k)
+            codes[:, c] = codebook_codes(rows[:, c], levels[c]) if n else codes[:, c]
+    else:
+        raise UsageError("codebook quantization has table or column codebooks, not row-block")
+    return Quantized(codes.reshape(n, dim), np.zeros(0, dtype=L.SCALE_DTYPE), np.uint8(0), levels)
+
+
+def pack_nibbles(codes: np.ndarray) -> np.ndarray:
+    """A flat sequence of 4-bit codes as the nibble stream of v1.1 §4.3 (low nibble first)."""
+    flat = np.ascontiguousarray(codes, dtype=np.uint8).ravel()
+    if flat.size % 2:
+        flat = np.concatenate((flat, np.zeros(1, np.uint8)))
+    return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
 
 
 def group_count(granularity: int, num_keys: int, dim: int, block_rows: int) -> int:
@@ -77,16 +149,20 @@ def group_count(granularity: int, num_keys: int, dim: int, block_rows: int) -> i
 def quantize(rows: np.ndarray, quant: int, granularity: int, block_rows: int) -> Quantized:
     """rows: float32 (n, dim), already in slot order (row-block groups follow slots)."""
     n, dim = rows.shape
-    scales = np.zeros(group_count(granularity, n, dim, block_rows) if quant == L.QUANT_LINEAR8 else 0, dtype=L.SCALE_DTYPE)
-    if quant == L.QUANT_LINEAR8:
+    if quant in L.CODEBOOK_LEVELS:
+        return quantize_codebook(rows, quant, granularity)
+    linear = quant in LINEAR_MAX_CODE
+    scales = np.zeros(group_count(granularity, n, dim, block_rows) if linear else 0, dtype=L.SCALE_DTYPE)
+    if linear:
+        top = LINEAR_MAX_CODE[quant]
         if granularity == L.SCALE_TABLE:
-            scales[0] = group_scale(rows)
+            scales[0] = group_scale(rows, top)
         elif granularity == L.SCALE_COLUMN:
             for c in range(dim):
-                scales[c] = group_scale(rows[:, c])
+                scales[c] = group_scale(rows[:, c], top)
         else:
             for g in range(scales.size):
-                scales[g] = group_scale(rows[g * block_rows : (g + 1) * block_rows])
+                scales[g] = group_scale(rows[g * block_rows : (g + 1) * block_rows], top)
     return quantize_scaled(rows, quant, granularity, block_rows, scales)
 
 
@@ -107,16 +183,17 @@ def quantize_scaled(
                 f"weight {rows[r, c]!r} is beyond float16's range (|w| <= {F16_MAX_FINITE}); use f32 or linear8"
             )
         return Quantized(rows.astype("<f2"), np.zeros(0, dtype=L.SCALE_DTYPE), np.float16(0))
+    top = LINEAR_MAX_CODE[quant]
     if granularity == L.SCALE_TABLE:
         s, z = scales["scale"][0], int(scales["zero_point"][0])
-        codes = _linear8_codes(rows, s, z)
+        codes = _linear8_codes(rows, s, z, top)
         zero = np.uint8(z)
     elif granularity == L.SCALE_COLUMN:
-        codes = _linear8_codes(rows, scales["scale"][None, :], scales["zero_point"][None, :])
+        codes = _linear8_codes(rows, scales["scale"][None, :], scales["zero_point"][None, :], top)
         zero = scales["zero_point"].astype(np.uint8)[None, :]
     else:
         per_row = np.arange(first_slot, first_slot + n) // block_rows
-        codes = _linear8_codes(rows, scales["scale"][per_row][:, None], scales["zero_point"][per_row][:, None])
+        codes = _linear8_codes(rows, scales["scale"][per_row][:, None], scales["zero_point"][per_row][:, None], top)
         zero = scales["zero_point"].astype(np.uint8)[per_row][:, None]
     return Quantized(codes, scales, zero)
 
@@ -127,7 +204,7 @@ def zero_rows(rows: np.ndarray, quant: int, granularity: int) -> np.ndarray:
     Row-block scales depend on slot order, so for them (and for f32/f16) a row counts as
     zero when its float32 values are all exactly 0.0 (spec §13.4).
     """
-    if quant == L.QUANT_LINEAR8 and granularity in (L.SCALE_TABLE, L.SCALE_COLUMN):
+    if quant not in (L.QUANT_F32, L.QUANT_F16) and granularity in (L.SCALE_TABLE, L.SCALE_COLUMN):
         q = quantize(rows, quant, granularity, 1)
         return ~(q.codes != q.zero_code).any(axis=1)
     if quant == L.QUANT_F16:
@@ -156,7 +233,12 @@ def to_sparse(q: Quantized) -> Sparse:
     return Sparse(row_index, c.astype(column_dtype), q.codes[r, c])
 
 
+def code_bytes(count: int, quant: int) -> int:
+    """Bytes of `count` stored codes (4-bit codes are packed two per byte, v1.1 §4.3)."""
+    return (count * L.QUANT_CODE_BITS[quant] + 7) // 8
+
+
 def sparse_bytes(n: int, dim: int, nnz: int, itemsize: int) -> int:
     iw = 4 if nnz < (1 << 32) else 8
     cw = 1 if dim <= 256 else 2 if dim <= 65536 else 4
-    return L.align((n + 1) * iw) + L.align(nnz * cw) + L.align(nnz * itemsize)
+    return L.align((n + 1) * iw) + L.align(nnz * cw) + L.align(-(-int(nnz * itemsize * 2) // 2))

@@ -33,6 +33,7 @@ class SectionOut:
     # write_sections consumes it once, computing the CRC32C as the bytes go by.
     stream: Callable[[], Iterable] | None = None
     length: int | None = None
+    features: int = 0  # required feature bits (§3.3) this section's contents need
 
     def views(self):
         for b in self.stream() if self.stream is not None else self.buffers:
@@ -79,12 +80,15 @@ def header_and_table(placed: list[tuple[SectionOut, int, int, int]], file_size: 
         L.SECTION_ENTRY.build(dict(kind=s.kind, flags=s.flags, owner=s.owner, offset=off, size=size, checksum=crc, reserved=0))
         for s, off, size, crc in placed
     )
+    required = 0
+    for s, *_ in placed:
+        required |= s.features
     fields = dict(
         signature=L.SIGNATURE,
         major=L.FORMAT_MAJOR,
-        minor=L.FORMAT_MINOR,
+        minor=L.minor_for(required),  # the lowest version that holds the file (§3.2)
         header_size=L.HEADER_SIZE,
-        required_features=0,
+        required_features=required,
         optional_features=0,
         file_size=file_size,
         section_table_offset=L.HEADER_SIZE,

@@ -45,7 +45,14 @@ VARIANTS = [
     ("linear8 column fp8", dict(quant="linear8", scale="column", fingerprint_bits=8)),
     ("linear8 column fp32", dict(quant="linear8", scale="column", fingerprint_bits=32)),
     ("linear8 column fp0", dict(quant="linear8", scale="column", fingerprint_bits=0)),
+    # format 1.1 (spec/format-v1.1.md): 4-bit linear and codebook (k-means levels) schemes
+    ("linear4 column fp16", dict(quant="linear4", scale="column", fingerprint_bits=16)),
+    ("linear4 table fp16", dict(quant="linear4", scale="table", fingerprint_bits=16)),
+    ("codebook4 column fp16", dict(quant="codebook4", scale="column", fingerprint_bits=16)),
+    ("codebook4 table fp16", dict(quant="codebook4", scale="table", fingerprint_bits=16)),
+    ("codebook8 column fp16", dict(quant="codebook8", scale="column", fingerprint_bits=16)),
 ]
+FOUR_BIT = ("linear4 column fp16", "linear4 table fp16", "codebook4 column fp16", "codebook4 table fp16")
 HEADLINE = VARIANTS[0][0]
 
 
@@ -293,6 +300,25 @@ def markdown(report: dict) -> tuple[str, str]:
             lines.append(
                 f"| {m['name']} | {name} | {v['bytes']:,} | {100 * v['accuracy']:.2f}% | {100 * v['agreement']:.2f}% | "
                 f"{100 * (v['accuracy'] - m['sklearn_accuracy']):+.2f} |"
+            )
+    lines += [
+        "",
+        "## 4-bit schemes (format 1.1) against 8-bit",
+        "",
+        "Goal (issue 6): a 4-bit scheme within 0.3 pt of scikit-learn's accuracy and at least 30 % smaller than 8-bit.",
+        "",
+        "| model | scheme | bytes | smaller than 8-bit | accuracy | Δ vs scikit-learn (pt) | agreement | meets the goal |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in report["models"]:
+        eight = m["variants"][HEADLINE]
+        for name in FOUR_BIT:
+            v = m["variants"][name]
+            smaller = 1 - v["bytes"] / eight["bytes"]
+            delta = 100 * (v["accuracy"] - m["sklearn_accuracy"])
+            lines.append(
+                f"| {m['name']} | {name} | {v['bytes']:,} | {100 * smaller:.1f}% | {100 * v['accuracy']:.2f}% | {delta:+.2f} | "
+                f"{100 * v['agreement']:.2f}% | {'yes' if smaller >= 0.30 and delta >= -0.3 else 'no'} |"
             )
     lines += ["", "## Where the bytes go (headline variant)", "", "| model | table | keys | bytes |", "| --- | --- | --- | --- |"]
     for m in report["models"]:

@@ -1,0 +1,733 @@
+"""Compare two phq files (`phq diff A B`), in the manner of h5diff.
+
+    import phq.diff
+    report = phq.diff.diff("old.phq", "new.phq", atol=1e-3)
+    report.same            # True when no data difference (within atol/rtol) was found
+    report.summary()       # one line: "same" or "N differences: ..."
+    report.text()          # the summary, then the details (what `phq diff` prints)
+    report.to_json()       # the machine-readable report (schema below)
+
+Both files are fully validated first (`phq.validate`, every checksum): a file that is not
+valid raises `phq.FormatError` (its `.code`, the message names the file). Bad options raise
+`phq.UsageError`. Nothing here prints or exits; `phq diff` maps the outcome to exit codes
+0 same, 1 different, 2 error.
+
+What is compared, and how each finding is classed
+--------------------------------------------------
+A finding is of class **"data"** when it changes what a reader answers (metadata, tensor
+shapes/dtypes/values, table key sets and dimensions, rows, tables or tensors added or
+removed, and sections of kinds this reader does not understand, which only a byte
+comparison can see), and of class **"encoding"** when the answers stay the same but the
+bytes differ (format version, feature flags, file size, sections of known kinds whose bytes
+changed, a table's quantization, layout, scale granularity, fingerprint width, γ, seed,
+partitions, scale tables). Only data findings make two files different; with
+`strict=True` (`--strict`) encoding findings count too. So an f32 table and its linear8
+copy are "same" when `atol`/`rtol` cover the quantization error.
+
+- header: `format_version`, `required_features`, `optional_features` (the bits set in one
+  file only are listed), `file_size`.
+- sections: matched by kind and owner (META; TENSOR and TABLE by name; a table's parts by
+  kind and table name; sections of unknown kinds by kind, owner and order of appearance);
+  reported as added, removed, resized (sizes differ) or changed (same size, CRC32C
+  differs). Offsets are not compared (they follow from the sizes).
+- metadata: a JSON diff; paths such as `$.phq.nlu.classes[3]` (member names made of
+  letters, digits, `_`, `-` and `.` follow a dot, other names are written `["name"]`;
+  `detail.path` holds the exact list of member names and indices). Arrays are compared
+  index by index. Values compare by JSON type and value (1 == 1.0; true != 1).
+- tensors: dtype and shape; when the shapes agree, the values in chunks: `values_differ`
+  counts elements that are not equal within tolerance, `max_abs` and `max_rel` are over
+  all elements.
+- tables: parameters; scale tables; rows. Rows are compared **slot by slot** when the two
+  tables' MPH parts (MPH_PARTITIONS, MPH_LEVELS, MPH_BITMAP, MPH_RANK, MPH_FALLBACK) are
+  byte-identical and seed, key count and hash scheme agree (then the slot of every key is
+  the same in both); a table whose sections are all byte-identical is equal without
+  reading its rows. When, in addition, the fingerprints differ at some slot, the tables
+  hold different keys (a data finding "keys"). Otherwise rows can be compared only **per
+  key**, for the keys passed as `keys=` (`--keys FILE`): keys found in one table only are
+  listed, rows of keys found in both are compared. Without keys the rows are reported as
+  not compared (a data finding: the files could not be shown to be equal), as h5diff does
+  for objects it cannot compare. Rows are read through `Table.rows_at` (dequantized
+  float32, whatever the quantization scheme) in chunks of about 2^20 values, so a big
+  table is never held in memory at once.
+
+Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
+`|a - b| <= atol + rtol * |b|` (numpy.isclose, no NaN: valid files hold none). Reported
+relative differences are `|a - b| / max(|a|, |b|)` (0 when both are 0), so they stay finite.
+
+JSON report (`report.to_dict()`, `report.to_json()`, `phq diff --json`); keys are stable:
+
+    schema           "phq-diff/1"
+    a, b             the two paths
+    same             bool: no data finding (no finding at all with strict)
+    summary          the one-line summary
+    options          {atol, rtol, strict, tables: [names] | null, keys: number of keys | null, max_report}
+    counts           {data, encoding, by_area: {header, section, metadata, tensor, table}}:
+                     number of findings (data + encoding per area)
+    findings         {header|section|metadata|tensor|table: [finding, ...]}, each list
+                     data findings first, cut at max_report; a finding is
+                     {area, object, item, change, class, a, b, detail}
+                       area    "header" | "section" | "metadata" | "tensor" | "table"
+                       object  the tensor/table name, the section label, or null
+                       item    header field | "section" | JSON path | "tensor" | "dtype" |
+                               "shape" | "values" | "table" | a table parameter | "scales" |
+                               "keys" | "rows"
+                       change  "added" | "removed" | "changed" | "resized" | "not_compared"
+                       class   "data" | "encoding"
+                       a, b    the value in each file (null when absent or not meaningful)
+                       detail  an object with extra facts (may be empty): for "values"
+                               {compared, values_differ, max_abs, max_rel}; for "rows" the
+                               rows object below; for "scales" {groups_a, groups_b, max_abs:
+                               {field: max abs difference} | null}; for "keys" {method:
+                               "keys" | "fingerprints", ...counts}; for metadata {path: [...]}
+    omitted          {area: number of findings left out of `findings` by max_report}
+    tensors          {name: {status, a: {dtype, shape} | null, b: ..., values}} where status
+                     is "same" | "different" | "added" | "removed" and values is null or
+                     {compared, values_differ, max_abs, max_rel}
+    tables           {name: {status, a: params | null, b: params | null, rows}} where params
+                     are {num_keys, dim, quant, layout, scale_granularity, scale_block_rows,
+                     fingerprint_bits, gamma, seed, num_partitions, nnz, hash_scheme} and
+                     rows is {method: "identical" | "slots" | "keys" | null, reason,
+                     rows_compared, rows_differ, values_differ, max_abs, max_rel,
+                     examples: [{slot | key, max_abs}], keys: null | {given, only_a,
+                     only_b, in_neither, only_a_examples, only_b_examples}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import layout as L
+from .errors import FormatError, UsageError
+
+__all__ = ["diff", "read_keys", "DiffReport", "Finding"]
+
+SCHEMA = "phq-diff/1"
+AREAS = ("header", "section", "metadata", "tensor", "table")
+CHUNK_VALUES = 1 << 20  # values per chunk of rows or tensor elements (float64 temporaries: ~8 MiB each)
+_BYTE_CHUNK = 1 << 22  # bytes per chunk of a byte comparison
+_TABLE_PARAMS = ("num_keys", "dim", "quant", "layout", "scale_granularity", "scale_block_rows", "fingerprint_bits",
+                 "gamma", "seed", "num_partitions", "nnz", "hash_scheme")
+_DATA_PARAMS = ("num_keys", "dim")  # the other parameters change the encoding, not the answers
+_TITLES = {"header": "header:", "section": "sections:", "metadata": "metadata:", "tensor": "tensors:", "table": "tables:"}
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+
+
+# -- report ----------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    area: str
+    object: str | None
+    item: str
+    change: str
+    cls: str  # "data" | "encoding"
+    a: Any = None
+    b: Any = None
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"area": self.area, "object": self.object, "item": self.item, "change": self.change, "class": self.cls,
+                "a": self.a, "b": self.b, "detail": self.detail}
+
+    def label(self) -> str:
+        """A short description for the summary line and the details."""
+        d, ch = self.detail, self.change
+        if self.area == "header":
+            return f"{self.item.replace('_', ' ')} {self.a} -> {self.b}"
+        if self.area == "section":
+            if ch in ("added", "removed"):
+                return f"section {self.object} {ch}"
+            if ch == "resized":
+                return f"section {self.object} resized {self.a['size']} -> {self.b['size']} bytes"
+            return f"section {self.object} changed (crc32c {self.a['crc32c']} -> {self.b['crc32c']})"
+        if self.area == "metadata":
+            if ch == "added":
+                return f"metadata {self.item} added: {_show(self.b)}"
+            if ch == "removed":
+                return f"metadata {self.item} removed (was {_show(self.a)})"
+            return f"metadata {self.item}: {_show(self.a)} -> {_show(self.b)}"
+        what = f"{self.area} {self.object!r}"
+        if self.item in ("tensor", "table"):
+            return f"{what} {ch}"
+        if self.item == "values":
+            return f"{what}: {d['values_differ']} of {d['compared']} values differ (max abs {d['max_abs']:.6g}, max rel {d['max_rel']:.6g})"
+        if self.item == "rows":
+            if ch == "not_compared":
+                return f"{what}: rows not compared ({d['reason']})"
+            via = "slot by slot" if d["method"] == "slots" else "for the given keys"
+            return (f"{what}: {d['rows_differ']} of {d['rows_compared']} rows differ, compared {via} "
+                    f"(max abs {d['max_abs']:.6g}, max rel {d['max_rel']:.6g})")
+        if self.item == "keys":
+            if d.get("method") == "fingerprints":
+                return f"{what}: different keys at {d['slots_differ']} slot(s) (fingerprints differ)"
+            return f"{what}: {d['only_a']} given key(s) only in A, {d['only_b']} only in B"
+        if self.item == "scales":
+            more = (", max abs diff " + ", ".join(f"{k} {v:.6g}" for k, v in d["max_abs"].items())) if d.get("max_abs") else ""
+            return f"{what}: scale table changed ({d['groups_a']} -> {d['groups_b']} groups{more})"
+        return f"{what}: {self.item} {_show(self.a)} -> {_show(self.b)}"
+
+
+def _show(v) -> str:
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass
+class DiffReport:
+    a: str
+    b: str
+    options: dict
+    findings: list = field(default_factory=list)
+    tensors: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+
+    def _area(self, area: str) -> list:
+        """The findings of one area, data findings first (so max_report never hides them)."""
+        return sorted((f for f in self.findings if f.area == area), key=lambda f: f.cls != "data")
+
+    def _of(self, cls: str) -> list:
+        return [f for f in self.findings if f.cls == cls]
+
+    @property
+    def differences(self) -> list:
+        """The findings that make the files different (data ones; all with strict)."""
+        return list(self.findings) if self.options["strict"] else self._of("data")
+
+    @property
+    def same(self) -> bool:
+        return not self.differences
+
+    def summary(self) -> str:
+        diffs = self.differences
+        enc = [] if self.options["strict"] else self._of("encoding")
+        note = f" (+{len(enc)} encoding change{'s' if len(enc) != 1 else ''})" if enc else ""
+        if not diffs:
+            if len(enc) == 1:
+                note = f" (1 encoding change: {enc[0].label()})"
+            return "same" + note
+        shown = "; ".join(f.label() for f in diffs[:3]) + (f"; ... ({len(diffs) - 3} more)" if len(diffs) > 3 else "")
+        return f"{len(diffs)} difference{'s' if len(diffs) != 1 else ''}: {shown}" + note
+
+    def to_dict(self) -> dict:
+        cap = self.options["max_report"]
+        by_area = {area: self._area(area) for area in AREAS}
+        return {
+            "schema": SCHEMA,
+            "a": self.a,
+            "b": self.b,
+            "same": self.same,
+            "summary": self.summary(),
+            "options": dict(self.options),
+            "counts": {"data": len(self._of("data")), "encoding": len(self._of("encoding")),
+                       "by_area": {area: len(fs) for area, fs in by_area.items()}},
+            "findings": {area: [f.to_dict() for f in fs[:cap]] for area, fs in by_area.items()},
+            "omitted": {area: max(0, len(fs) - cap) for area, fs in by_area.items()},
+            "tensors": self.tensors,
+            "tables": self.tables,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+    def text(self) -> str:
+        """The readable report: the summary line, then the details by area."""
+        cap = self.options["max_report"]
+        lines = [self.summary(), f"--- {self.a}", f"+++ {self.b}"]
+        for area in AREAS:
+            fs = self._area(area)
+            if not fs:
+                continue
+            lines.append(_TITLES[area])
+            for f in fs[:cap]:
+                tag = "" if f.cls == "data" else "  [encoding]"
+                lines.append(f"  {f.label()}{tag}")
+                lines.extend(f"      {x}" for x in _examples(f.detail, cap))
+            if len(fs) > cap:
+                lines.append(f"  ... {len(fs) - cap} more (--max-report)")
+        for name, t in self.tables.items():
+            rows = t.get("rows") or {}
+            if t["status"] == "same" and rows.get("method"):
+                via = {"identical": "byte-identical sections", "slots": "slot by slot", "keys": "for the given keys"}[rows["method"]]
+                of = f" of {max(t['a']['num_keys'], t['b']['num_keys'])}" if rows["method"] == "keys" else ""
+                lines.append(f"table {name!r}: same ({rows['rows_compared']}{of} rows, {via})")
+        return "\n".join(lines)
+
+
+def _examples(detail: dict, cap: int) -> list[str]:
+    out = []
+    for e in detail.get("examples", [])[:cap]:
+        where = f"slot {e['slot']}" if "slot" in e else f"key {e['key']!r}"
+        out.append(f"{where}: max abs {e['max_abs']:.6g}")
+    for side in ("a", "b"):
+        ks = detail.get(f"only_{side}_examples", [])[:cap]
+        if ks:
+            out.append(f"only in {side.upper()}: " + ", ".join(repr(k) for k in ks) + (" ..." if detail[f"only_{side}"] > len(ks) else ""))
+    return out
+
+
+# -- value comparison ----------------------------------------------------------------------------
+class _Stats:
+    """Running comparison of value chunks (rows or tensor elements)."""
+
+    def __init__(self, atol: float, rtol: float, cap: int):
+        self.atol, self.rtol, self.cap = atol, rtol, cap
+        self.values = self.values_differ = self.rows = self.rows_differ = 0
+        self.max_abs = self.max_rel = 0.0
+        self.examples: list[dict] = []
+
+    def add(self, a: np.ndarray, b: np.ndarray, label=None) -> None:
+        """Compare a and b (same shape). With label (row i of a 2-d chunk -> {"slot"|"key": ...}),
+        count rows and keep examples of differing rows."""
+        if a.size:
+            a64, b64 = a.astype(np.float64), b.astype(np.float64)
+            d = np.abs(a64 - b64)
+            absb = np.abs(b64)
+            bad = (a != b) & ~(d <= self.atol + self.rtol * absb)
+            m = np.maximum(np.abs(a64), absb)
+            rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
+            self.values += a.size
+            self.values_differ += int(np.count_nonzero(bad))
+            self.max_abs = max(self.max_abs, float(d.max()))
+            self.max_rel = max(self.max_rel, float(rel.max()))
+        if label is None:
+            return
+        self.rows += a.shape[0]
+        if not a.size:
+            return
+        row_bad = bad.any(axis=1)
+        nbad = int(np.count_nonzero(row_bad))
+        self.rows_differ += nbad
+        if nbad and len(self.examples) < self.cap:
+            idx = np.flatnonzero(row_bad)[: self.cap - len(self.examples)]
+            row_max = d[idx].max(axis=1)
+            for i, mx in zip(idx, row_max):
+                self.examples.append({**label(int(i)), "max_abs": float(mx)})
+
+    def values_dict(self) -> dict:
+        return {"compared": self.values, "values_differ": self.values_differ, "max_abs": self.max_abs, "max_rel": self.max_rel}
+
+
+# -- files -------------------------------------------------------------------------------------
+class _File:
+    """One validated model plus a private read-only mapping for byte comparisons."""
+
+    def __init__(self, path):
+        from .validate import validate
+
+        self.path = os.fspath(path)
+        try:
+            self.model = validate(self.path)
+        except FormatError as e:
+            raise FormatError(e.code, f"{self.path}: {e.message}", e.offset) from None
+        with open(self.path, "rb") as f:
+            self.mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        owner_names = {t.sections[0].index: name for name, t in self.model.tables.items()}
+        self.sections: dict[tuple, Any] = {}  # (kind, name, occurrence) -> Section
+        self.table_of: dict[tuple, str | None] = {}
+        seen: dict[tuple, int] = {}
+        for s in self.model.sections:
+            if s.kind == L.KIND_TENSOR:
+                name, table = self._tensor_name(s), None
+            elif s.kind == L.KIND_TABLE:
+                name = table = owner_names[s.index]
+            elif s.owner != L.NO_OWNER:
+                name = table = owner_names[s.owner]
+            else:
+                name, table = "", None
+            base = (s.kind, name)
+            occurrence = seen[base] = seen.get(base, -1) + 1
+            self.sections[base + (occurrence,)] = s
+            self.table_of[base + (occurrence,)] = table
+
+    def _tensor_name(self, s) -> str:
+        t = L.TENSOR_HEADER.parse(self.mm[s.offset : s.offset + L.TENSOR_HEADER_SIZE])
+        at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
+        return self.mm[at : at + t.name_len].decode("utf-8")
+
+    def close(self) -> None:
+        self.model.close()
+        try:
+            self.mm.close()
+        except BufferError:  # a view is still referenced: the mapping closes when it is released
+            pass
+
+
+def _same_bytes(fa: _File, sa, fb: _File, sb) -> bool:
+    if sa.size != sb.size or sa.checksum != sb.checksum:
+        return False
+    for off in range(0, sa.size, _BYTE_CHUNK):
+        n = min(_BYTE_CHUNK, sa.size - off)
+        if fa.mm[sa.offset + off : sa.offset + off + n] != fb.mm[sb.offset + off : sb.offset + off + n]:
+            return False
+    return True
+
+
+def _section_label(key: tuple) -> str:
+    kind, name, occurrence = key
+    kind_name = L.SECTION_NAMES.get(kind, f"UNKNOWN_0x{kind:04x}")
+    if kind in (L.KIND_TENSOR, L.KIND_TABLE):
+        label = f"{kind_name} {name!r}"
+    elif name:
+        label = f"{kind_name} of table {name!r}"
+    else:
+        label = kind_name
+    return label + (f" #{occurrence + 1}" if occurrence else "")
+
+
+# -- metadata ------------------------------------------------------------------------------------
+def _json_type(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)) or type(v).__name__ == "Decimal":
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _path_text(parts: list) -> str:
+    out = "$"
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif _PLAIN_NAME.match(p):
+            out += f".{p}"
+        else:
+            out += "[" + json.dumps(p, ensure_ascii=False) + "]"
+    return out
+
+
+def _jsonable(v):
+    return str(v) if type(v).__name__ == "Decimal" else v
+
+
+def _json_diff(a, b, parts: list, out: list) -> None:
+    ta, tb = _json_type(a), _json_type(b)
+    if ta != tb:
+        out.append(Finding("metadata", None, _path_text(parts), "changed", "data", _jsonable(a), _jsonable(b), {"path": list(parts)}))
+    elif ta == "object":
+        for k in a:
+            if k not in b:
+                out.append(Finding("metadata", None, _path_text(parts + [k]), "removed", "data", a[k], None, {"path": parts + [k]}))
+            else:
+                _json_diff(a[k], b[k], parts + [k], out)
+        for k in b:
+            if k not in a:
+                out.append(Finding("metadata", None, _path_text(parts + [k]), "added", "data", None, b[k], {"path": parts + [k]}))
+    elif ta == "array":
+        for i in range(max(len(a), len(b))):
+            if i >= len(b):
+                out.append(Finding("metadata", None, _path_text(parts + [i]), "removed", "data", a[i], None, {"path": parts + [i]}))
+            elif i >= len(a):
+                out.append(Finding("metadata", None, _path_text(parts + [i]), "added", "data", None, b[i], {"path": parts + [i]}))
+            else:
+                _json_diff(a[i], b[i], parts + [i], out)
+    elif a != b:
+        out.append(Finding("metadata", None, _path_text(parts), "changed", "data", _jsonable(a), _jsonable(b), {"path": list(parts)}))
+
+
+# -- tensors -------------------------------------------------------------------------------------
+def _tensor_info(arr) -> dict:
+    return {"dtype": str(arr.dtype.newbyteorder("=")), "shape": list(arr.shape)}
+
+
+def _diff_tensor(name, ta, tb, opts, out: list) -> dict:
+    ia, ib = _tensor_info(ta), _tensor_info(tb)
+    entry = {"status": "same", "a": ia, "b": ib, "values": None}
+    before = len(out)
+    if ia["dtype"] != ib["dtype"]:
+        out.append(Finding("tensor", name, "dtype", "changed", "data", ia["dtype"], ib["dtype"]))
+    if ia["shape"] != ib["shape"]:
+        out.append(Finding("tensor", name, "shape", "changed", "data", ia["shape"], ib["shape"]))
+    else:
+        st = _Stats(opts["atol"], opts["rtol"], 0)
+        fa, fb = ta.reshape(-1), tb.reshape(-1)
+        for lo in range(0, fa.size, CHUNK_VALUES):
+            st.add(fa[lo : lo + CHUNK_VALUES], fb[lo : lo + CHUNK_VALUES])
+        entry["values"] = st.values_dict()
+        if st.values_differ:
+            out.append(Finding("tensor", name, "values", "changed", "data", None, None, st.values_dict()))
+    if len(out) > before:
+        entry["status"] = "different"
+    return entry
+
+
+# -- tables --------------------------------------------------------------------------------------
+def _params(t) -> dict:
+    d = t.descriptor
+    p = {}
+    for k in _TABLE_PARAMS:
+        if k in ("scale_block_rows", "hash_scheme"):
+            v = getattr(d, k, None)
+            p[k] = None if v is None else int(v)
+        else:
+            v = getattr(t, k)
+            p[k] = v if isinstance(v, (str, float)) else int(v)
+    return p
+
+
+def _key_text(k) -> str:
+    return k.decode("utf-8", "backslashreplace") if isinstance(k, bytes) else k
+
+
+def _rows_chunk(dim: int) -> int:
+    return max(1, CHUNK_VALUES // max(dim, 1))
+
+
+def _diff_table(name, fa: _File, fb: _File, opts, keys, out: list) -> dict:
+    ta, tb = fa.model.tables[name], fb.model.tables[name]
+    pa, pb = _params(ta), _params(tb)
+    entry = {"status": "same", "a": pa, "b": pb, "rows": None}
+    before = len(out)
+    for k in _TABLE_PARAMS:
+        if pa[k] != pb[k]:
+            out.append(Finding("table", name, k, "changed", "data" if k in _DATA_PARAMS else "encoding", pa[k], pb[k]))
+    parts_a = {s.kind: s for s in ta.sections}
+    parts_b = {s.kind: s for s in tb.sections}
+
+    def same_part(kind) -> bool:
+        return kind in parts_a and kind in parts_b and _same_bytes(fa, parts_a[kind], fb, parts_b[kind])
+
+    # scale tables (whatever their record type: compared field by field when the dtypes agree)
+    sa, sb = ta.scales, tb.scales
+    if not same_part(L.KIND_SCALES):
+        detail = {"groups_a": int(sa.size), "groups_b": int(sb.size), "max_abs": None}
+        if sa.dtype == sb.dtype and sa.shape == sb.shape and sa.size:  # per field of the record, e.g. scale, zero_point
+            detail["max_abs"] = {
+                f or "value": float(np.max(np.abs((sa[f] if f else sa).astype(np.float64) - (sb[f] if f else sb).astype(np.float64))))
+                for f in (sa.dtype.names or (None,))
+            }
+        if sa.size or sb.size:
+            out.append(Finding("table", name, "scales", "changed", "encoding", None, None, detail))
+
+    rows = {"method": None, "reason": None, "rows_compared": 0, "rows_differ": 0, "values_differ": 0, "max_abs": 0.0,
+            "max_rel": 0.0, "examples": [], "keys": None}
+    entry["rows"] = rows
+    identical = len(ta.sections) == len(tb.sections) and all(
+        x.kind == y.kind and _same_bytes(fa, x, fb, y) for x, y in zip(ta.sections, tb.sections)
+    )
+    mph_same = (
+        pa["num_keys"] == pb["num_keys"] and pa["seed"] == pb["seed"] and pa["hash_scheme"] == pb["hash_scheme"]
+        and all(same_part(k) for k in L.MPH_PARTS)
+    )
+    st = _Stats(opts["atol"], opts["rtol"], opts["max_report"])
+    if identical:
+        rows.update(method="identical", rows_compared=ta.num_keys)
+    elif pa["dim"] != pb["dim"] and keys is None:
+        rows["reason"] = f"dim differs ({pa['dim']} vs {pb['dim']})"
+    elif mph_same:
+        rows["method"] = "slots"
+        n = ta.num_keys
+        if pa["dim"] == pb["dim"]:
+            step = _rows_chunk(pa["dim"])
+            for lo in range(0, n, step):
+                slots = np.arange(lo, min(n, lo + step), dtype=np.int64)
+                st.add(ta.rows_at(slots), tb.rows_at(slots), lambda i, lo=lo: {"slot": lo + i})
+        else:
+            rows["reason"] = f"dim differs ({pa['dim']} vs {pb['dim']})"
+        _check_fingerprints(name, fa, ta, fb, tb, out)
+    elif keys is None:
+        rows["reason"] = "the MPHs differ; pass keys (--keys FILE) to compare rows per key"
+    else:
+        rows["method"] = "keys"
+        rows["keys"] = _compare_keys(ta, tb, keys, st, pa["dim"] == pb["dim"], opts["max_report"])
+        if pa["dim"] != pb["dim"]:
+            rows["reason"] = f"dim differs ({pa['dim']} vs {pb['dim']}): only key presence was compared"
+        ks = rows["keys"]
+        if ks["only_a"] or ks["only_b"]:
+            out.append(Finding("table", name, "keys", "changed", "data", None, None, {"method": "keys", **ks}))
+    if rows["method"] in ("slots", "keys"):
+        rows.update(rows_compared=st.rows, rows_differ=st.rows_differ, values_differ=st.values_differ, max_abs=st.max_abs,
+                    max_rel=st.max_rel, examples=st.examples)
+        if st.rows_differ:
+            detail = {k: rows[k] for k in ("method", "rows_compared", "rows_differ", "values_differ", "max_abs", "max_rel", "examples")}
+            out.append(Finding("table", name, "rows", "changed", "data", None, None, detail))
+    elif rows["method"] is None and pa["dim"] == pb["dim"]:
+        out.append(Finding("table", name, "rows", "not_compared", "data", None, None, {"reason": rows["reason"]}))
+    if len(out) > before and any(f.cls == "data" for f in out[before:]):
+        entry["status"] = "different"
+    return entry
+
+
+def _check_fingerprints(name, fa, ta, fb, tb, out: list) -> None:
+    """Same MPH: a slot whose fingerprints differ (in their common low bits, spec §7.5:
+    fingerprint = h2 mod 2^bits) belongs to different keys in the two tables."""
+    bits = min(ta.fingerprint_bits, tb.fingerprint_bits)
+    if not bits:
+        return
+    sa, sb = next(s for s in ta.sections if s.kind == L.KIND_FINGERPRINTS), next(s for s in tb.sections if s.kind == L.KIND_FINGERPRINTS)
+    if ta.fingerprint_bits == tb.fingerprint_bits and _same_bytes(fa, sa, fb, sb):
+        return
+    n = ta.num_keys
+    va = np.frombuffer(fa.mm, L.FINGERPRINT_DTYPES[ta.fingerprint_bits], n, sa.offset)
+    vb = np.frombuffer(fb.mm, L.FINGERPRINT_DTYPES[tb.fingerprint_bits], n, sb.offset)
+    mask = np.uint64((1 << bits) - 1)
+    differ = 0
+    for lo in range(0, n, CHUNK_VALUES):
+        x = va[lo : lo + CHUNK_VALUES].astype(np.uint64) & mask
+        y = vb[lo : lo + CHUNK_VALUES].astype(np.uint64) & mask
+        differ += int(np.count_nonzero(x != y))
+    del va, vb  # release the exported buffers so the mapping can close
+    if differ:
+        out.append(Finding("table", name, "keys", "changed", "data", None, None, {"method": "fingerprints", "slots_differ": differ}))
+
+
+def _compare_keys(ta, tb, keys: list, st: _Stats, rows_too: bool, cap: int) -> dict:
+    res = {"given": len(keys), "only_a": 0, "only_b": 0, "in_neither": 0, "only_a_examples": [], "only_b_examples": []}
+    step = _rows_chunk(max(ta.dim, tb.dim))
+    for lo in range(0, len(keys), step):
+        chunk = keys[lo : lo + step]
+        sa, sb = ta.slots(chunk), tb.slots(chunk)
+        fa, fb = sa >= 0, sb >= 0
+        for side, mask in (("a", fa & ~fb), ("b", fb & ~fa)):
+            idx = np.flatnonzero(mask)
+            res[f"only_{side}"] += int(idx.size)
+            room = cap - len(res[f"only_{side}_examples"])
+            res[f"only_{side}_examples"] += [_key_text(chunk[i]) for i in idx[: max(room, 0)]]
+        res["in_neither"] += int(np.count_nonzero(~fa & ~fb))
+        both = np.flatnonzero(fa & fb)
+        if rows_too:
+            st.add(ta.rows_at(sa[both]), tb.rows_at(sb[both]), lambda i, both=both, chunk=chunk: {"key": _key_text(chunk[both[i]])})
+    return res
+
+
+# -- entry points ----------------------------------------------------------------------------------
+def read_keys(path) -> list[bytes]:
+    """Keys of a --keys FILE: one key per line (UTF-8 text; the bytes of each line without its
+    line ending are the key), duplicates dropped."""
+    with open(path, "rb") as f:
+        return list(dict.fromkeys(line.rstrip(b"\r\n") for line in f))
+
+
+def _check_tolerance(name: str, v) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number, got {v!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
+    return x
+
+
+def diff(
+    a_path: str | os.PathLike,
+    b_path: str | os.PathLike,
+    *,
+    atol: float = 0,
+    rtol: float = 0,
+    keys: Iterable | None = None,
+    tables: Iterable[str] | None = None,
+    strict: bool = False,
+    max_report: int = 50,
+) -> DiffReport:
+    """Compare two phq files (see the module docstring for what and how).
+
+    keys     keys (str or bytes) to compare rows by, for tables whose MPHs differ
+    tables   restrict the comparison to these tables (header, metadata, tensors and other
+             sections are then not compared); a name in neither file is a UsageError
+    strict   count encoding changes as differences too
+    max_report  the most items listed per area and per list (counts stay complete)
+    """
+    opts = {"atol": _check_tolerance("atol", atol), "rtol": _check_tolerance("rtol", rtol), "strict": bool(strict),
+            "tables": None, "keys": None, "max_report": max_report}
+    if not isinstance(max_report, int) or isinstance(max_report, bool) or max_report < 0:
+        raise UsageError(f"max_report must be an integer >= 0, got {max_report!r}")
+    if isinstance(keys, (str, bytes)):
+        raise UsageError("keys must be a list of keys, not one string (read a key file with phq.diff.read_keys)")
+    if keys is not None:
+        keys = list(dict.fromkeys(keys))
+        opts["keys"] = len(keys)
+    if isinstance(tables, str):
+        tables = [tables]
+    selected = None if tables is None else list(dict.fromkeys(tables))
+    opts["tables"] = selected
+
+    fa = _File(a_path)
+    try:
+        fb = _File(b_path)
+    except BaseException:
+        fa.close()
+        raise
+    try:
+        return _diff_files(fa, fb, opts, keys, selected)
+    finally:
+        fa.close()
+        fb.close()
+
+
+def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
+    ma, mb = fa.model, fb.model
+    report = DiffReport(fa.path, fb.path, opts)
+    out = report.findings
+    if selected is not None:
+        missing = [n for n in selected if n not in ma.tables and n not in mb.tables]
+        if missing:
+            raise UsageError(f"no table {missing[0]!r} in either file (A has {list(ma.tables)}, B has {list(mb.tables)})")
+    whole = selected is None
+    if whole:  # header
+        ha, hb = ma.header, mb.header
+        va, vb = f"{ha.major}.{ha.minor}", f"{hb.major}.{hb.minor}"
+        if va != vb:
+            out.append(Finding("header", None, "format_version", "changed", "encoding", va, vb))
+        for fld in ("required_features", "optional_features"):
+            x, y = int(getattr(ha, fld)), int(getattr(hb, fld))
+            if x != y:
+                detail = {"only_a_bits": [i for i in range(64) if (x & ~y) >> i & 1], "only_b_bits": [i for i in range(64) if (y & ~x) >> i & 1]}
+                out.append(Finding("header", None, fld, "changed", "encoding", f"0x{x:x}", f"0x{y:x}", detail))
+        if ha.file_size != hb.file_size:
+            out.append(Finding("header", None, "file_size", "changed", "encoding", int(ha.file_size), int(hb.file_size)))
+
+    # sections
+    def wanted(f: _File, key) -> bool:
+        return whole or f.table_of[key] in selected
+
+    keys_a = [k for k in fa.sections if wanted(fa, k)]
+    in_a = set(keys_a)
+    for key in keys_a + [k for k in fb.sections if k not in in_a and wanted(fb, k)]:
+        sa, sb = fa.sections.get(key), fb.sections.get(key)
+        cls = "encoding" if key[0] in L.SECTION_NAMES else "data"  # an unknown kind is compared only here
+        info = lambda s: None if s is None else {"index": s.index, "size": s.size, "crc32c": f"{s.checksum:08x}", "ancillary": s.ancillary}  # noqa: E731
+        detail = {"kind": L.SECTION_NAMES.get(key[0], f"UNKNOWN_0x{key[0]:04x}"), "kind_id": key[0], "name": key[1] or None}
+        if sa is None or sb is None:
+            change = "added" if sa is None else "removed"
+        elif sa.size != sb.size:
+            change = "resized"
+        elif not _same_bytes(fa, sa, fb, sb):
+            change = "changed"
+        else:
+            continue
+        out.append(Finding("section", _section_label(key), "section", change, cls, info(sa), info(sb), detail))
+
+    if whole:
+        _json_diff(ma.metadata, mb.metadata, [], out)
+        for name in list(ma.tensors) + [n for n in mb.tensors if n not in ma.tensors]:
+            ta, tb = ma.tensors.get(name), mb.tensors.get(name)
+            if ta is None or tb is None:
+                change = "added" if ta is None else "removed"
+                out.append(Finding("tensor", name, "tensor", change, "data", None if ta is None else _tensor_info(ta),
+                                   None if tb is None else _tensor_info(tb)))
+                report.tensors[name] = {"status": change, "a": None if ta is None else _tensor_info(ta),
+                                        "b": None if tb is None else _tensor_info(tb), "values": None}
+            else:
+                report.tensors[name] = _diff_tensor(name, ta, tb, opts, out)
+
+    names = selected if selected is not None else list(ma.tables) + [n for n in mb.tables if n not in ma.tables]
+    for name in names:
+        ta, tb = ma.tables.get(name), mb.tables.get(name)
+        if ta is None or tb is None:
+            change = "added" if ta is None else "removed"
+            pa, pb = (None if ta is None else _params(ta)), (None if tb is None else _params(tb))
+            out.append(Finding("table", name, "table", change, "data", pa, pb))
+            report.tables[name] = {"status": change, "a": pa, "b": pb, "rows": None}
+        else:
+            report.tables[name] = _diff_table(name, fa, fb, opts, keys, out)
+    return report
