@@ -9,11 +9,15 @@
  * Each input runs twice: as is (checksum paths), and "re-sealed" - a copy whose header,
  * section-table and section CRC32Cs are recomputed - so that mutations reach the checks
  * and lookups behind the checksums.
+ * Seeds: the golden files of every format version (conformance/v1.*, Makefile), so format
+ * 1.1's linear4 / codebook tables and CODEBOOK parts are mutated too. A raw row of 4-bit
+ * codes must hold codes 0..15 only (checked here: abort otherwise).
  */
 #include "phq.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_DIM 4096
@@ -25,7 +29,13 @@ static void read_rows(const phq_table *t, uint64_t slot)
 {
     phq_error e;
     if (t->dim > MAX_DIM) return;
-    if (phq_row_raw(t, slot, raw_buf, &e) == PHQ_OK && t->dim) sink += raw_buf[0];
+    if (phq_row_raw(t, slot, raw_buf, &e) == PHQ_OK && t->dim) {
+        uint32_t c;
+        sink += raw_buf[0];
+        if (t->code_bits == 4)
+            for (c = 0; c < t->dim; c++)
+                if (raw_buf[c] > 15) abort(); /* unpacked nibbles (1.1 §4.3) */
+    }
     if (phq_row_f32(t, slot, f32_buf, &e) == PHQ_OK && t->dim) sink += (unsigned)(f32_buf[t->dim - 1] != 0.0f);
 }
 

@@ -1,5 +1,6 @@
 /*
- * phq.c - independent C99 reader for the phq format v1.x (spec/format-v1.0.md).
+ * phq.c - independent C99 reader for the phq format v1.x (spec/format-v1.0.md and the 1.1
+ * delta spec/format-v1.1.md; -DPHQ_MAX_MINOR=0 builds a strict 1.0 reader, see phq.h).
  * See phq.h for the design (no malloc, no global mutable state, bounds-safe).
  * Every check cites the spec step it implements (10.1 step N, 10.2 item N, 10.3).
  */
@@ -28,6 +29,24 @@ typedef unsigned char u8;
 #define K_ROWS 0x0018u
 #define K_ROW_INDEX 0x0019u
 #define K_COLUMNS 0x001Au
+#define K_CODEBOOK 0x001Bu /* 1.1 §2 */
+
+/* format versions: PHQ_MAX_MINOR=0 builds a strict 1.0 reader (phq.h) */
+#ifndef PHQ_MAX_MINOR
+#define PHQ_MAX_MINOR 1
+#endif
+#if PHQ_MAX_MINOR != 0 && PHQ_MAX_MINOR != 1
+#error "PHQ_MAX_MINOR must be 0 or 1"
+#endif
+#if PHQ_MAX_MINOR >= 1
+#define KNOWN_REQUIRED (PHQ_FEATURE_LINEAR4 | PHQ_FEATURE_CODEBOOK) /* 1.1 §1 */
+#define MAX_QUANT 5u                                              /* 1.1 §3 */
+#define K_LAST_PART K_CODEBOOK                                    /* 1.1 §2 */
+#else
+#define KNOWN_REQUIRED ((uint64_t)0)
+#define MAX_QUANT 2u
+#define K_LAST_PART K_COLUMNS
+#endif
 
 /* limits (12) */
 #define LIM_SECTIONS 65536u
@@ -618,6 +637,29 @@ float phq_linear8(uint8_t q, float scale, int32_t zero_point)
     return (float)(d * scale);
 }
 
+/* 1.1 §4.3: code i of a nibble stream is in byte i/2, low nibble when i is even */
+uint8_t phq_nibble(const void *packed, uint64_t i)
+{
+    u8 b = ((const u8 *)packed)[(size_t)(i / 2)];
+    return (uint8_t)((i & 1) ? b >> 4 : b & 0x0Fu);
+}
+
+void phq_unpack_nibbles(const void *packed, uint64_t first, size_t count, uint8_t *out)
+{
+    const u8 *p = (const u8 *)packed + (size_t)(first / 2);
+    size_t j = 0;
+    if (count && (first & 1)) {
+        out[j++] = (uint8_t)(*p++ >> 4);
+    }
+    for (; j + 2 <= count; j += 2, p++) {
+        out[j] = (uint8_t)(*p & 0x0Fu);
+        out[j + 1] = (uint8_t)(*p >> 4);
+    }
+    if (j < count) out[j] = (uint8_t)(*p & 0x0Fu);
+}
+
+unsigned phq_supported_minor(void) { return PHQ_MAX_MINOR; }
+
 static int f32_finite(uint32_t b) { return (b & 0x7f800000u) != 0x7f800000u; }
 static int f16_finite(uint16_t b) { return (b & 0x7c00u) != 0x7c00u; }
 static int f64_finite(uint64_t b) { return (b & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL; }
@@ -1144,17 +1186,17 @@ static void sect_at(const u8 *b, uint32_t k, sect *s)
     s->reserved = rd32(e + 28);
 }
 
-static int kind_known(unsigned k) { return k == K_META || k == K_TENSOR || (k >= K_TABLE && k <= K_COLUMNS); }
-static int kind_part(unsigned k) { return k >= K_PARTITIONS && k <= K_COLUMNS; }
+static int kind_known(unsigned k) { return k == K_META || k == K_TENSOR || (k >= K_TABLE && k <= K_LAST_PART); }
+static int kind_part(unsigned k) { return k >= K_PARTITIONS && k <= K_LAST_PART; }
 
 static const char *kind_name(unsigned k)
 {
     static const char *const parts[] = {"TABLE", "MPH_PARTITIONS", "MPH_LEVELS", "MPH_BITMAP",
                                         "MPH_RANK", "MPH_FALLBACK", "FINGERPRINTS", "SCALES",
-                                        "ROWS", "ROW_INDEX", "COLUMNS"};
+                                        "ROWS", "ROW_INDEX", "COLUMNS", "CODEBOOK"};
     if (k == K_META) return "META";
     if (k == K_TENSOR) return "TENSOR";
-    if (k >= K_TABLE && k <= K_COLUMNS) return parts[k - K_TABLE];
+    if (k >= K_TABLE && k <= K_CODEBOOK) return parts[k - K_TABLE];
     return "unknown";
 }
 
@@ -1183,10 +1225,23 @@ const char *phq_dtype_name(int dtype)
 
 const char *phq_quant_name(int quant)
 {
-    return quant == 0 ? "f32" : quant == 1 ? "f16" : quant == 2 ? "linear8" : "?";
+    static const char *const nm[6] = {"f32", "f16", "linear8", "linear4", "codebook4", "codebook8"};
+    return (quant >= 0 && (unsigned)quant <= MAX_QUANT) ? nm[quant] : "?";
 }
 
+/* bytes per value of a raw row (4-bit codes are unpacked to one byte) */
 static size_t quant_size(int quant) { return quant == 0 ? 4 : quant == 1 ? 2 : 1; }
+/* bits per stored value in ROWS (1.1 §3) */
+static unsigned quant_code_bits(int quant) { return quant == 0 ? 32 : quant == 1 ? 16 : (quant == 3 || quant == 4) ? 4 : 8; }
+/* codebook levels per group K (1.1 §4.2), 0 for the other schemes */
+static uint32_t quant_levels(int quant) { return quant == 4 ? 16 : quant == 5 ? 256 : 0; }
+/* linear8 / linear4: scale records, zero code = zero_point */
+static int quant_linear(int quant) { return quant == PHQ_QUANT_LINEAR8 || quant == PHQ_QUANT_LINEAR4; }
+/* the required feature bit a quant needs (1.1 §1) */
+static uint64_t quant_feature(unsigned quant)
+{
+    return quant == 3 ? PHQ_FEATURE_LINEAR4 : (quant == 4 || quant == 5) ? PHQ_FEATURE_CODEBOOK : 0;
+}
 
 /* ---- open (10.1) ------------------------------------------------------------------------- */
 
@@ -1198,6 +1253,7 @@ typedef struct {
     void *scratch;
     size_t scratch_size;
     uint32_t dup_tensor, dup_table; /* first duplicate-name section of each kind, or NONE32 */
+    uint64_t req;                   /* the file's required_features (1.1 §1: quant needs its bit) */
 } octx;
 
 /* name of a TENSOR or TABLE section that already passed its checks */
@@ -1370,20 +1426,24 @@ static int scale_ok(uint32_t sb)
     return 255.0 * v <= 3.4028234663852886e38;   /* FLT_MAX, exact in binary64 */
 }
 
-/* 15: the parts of a closed table group, in order */
-static const uint16_t part_order[10] = {K_PARTITIONS, K_LEVELS, K_BITMAP, K_RANK, K_FALLBACK,
-                                        K_FINGERPRINTS, K_SCALES, K_ROWS, K_ROW_INDEX, K_COLUMNS};
+/* 15: the parts of a closed table group, in order (1.1 §2: CODEBOOK after SCALES exactly
+ * for codebook tables; ROW_INDEX and COLUMNS only for sparse ones) */
+static const uint16_t part_order[7] = {K_PARTITIONS, K_LEVELS, K_BITMAP, K_RANK, K_FALLBACK,
+                                       K_FINGERPRINTS, K_SCALES};
 
 /* 10.1 step 15: close and check the table group of TABLE section ti, whose owned sections
  * are (ti, end). */
 static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
 {
     const u8 *b = o->b;
-    sect t, ps[10], s;
+    sect t, ps[11], s;
+    const sect *prow, *pcb;
     const u8 *d, *pr, *lv;
-    uint32_t k, nparts = 0, nexp, dim, P, sbr, p;
-    unsigned name_len, hs, quant, layout, fpb, sg, iw, cw;
-    uint64_t n, nnz, sum, L, W, F, G, lvl, itemsize, x;
+    uint16_t want[11];
+    uint32_t k, nparts = 0, nexp, dim, P, sbr, p, K;
+    unsigned name_len, hs, quant, layout, fpb, sg, iw, cw, bits4;
+    int32_t zmax;
+    uint64_t n, nnz, sum, L, W, F, G, lvl, itemsize, x, nsc;
     phq_error *err = o->err;
 
     sect_at(b, ti, &t);
@@ -1411,11 +1471,17 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
     cw = d[38];
     sbr = rd32(d + 40);
     if (hs != 1) return fail(err, PHQ_E_ENUM, ti, t.off + 32, "section %u: hash_scheme %u undefined", ti, hs);
-    if (quant > 2) return fail(err, PHQ_E_ENUM, ti, t.off + 33, "section %u: quant %u undefined", ti, quant);
+    if (quant > MAX_QUANT) return fail(err, PHQ_E_ENUM, ti, t.off + 33, "section %u: quant %u undefined", ti, quant);
+    if (quant_feature(quant) & ~o->req) /* 1.1 §1: undefined in a file without the bit */
+        return fail(err, PHQ_E_ENUM, ti, t.off + 33, "section %u: quant %u (%s) needs required feature bit %s, not set",
+                    ti, quant, phq_quant_name((int)quant), quant == 3 ? "LINEAR4" : "CODEBOOK");
+    K = quant_levels((int)quant);
+    bits4 = quant_code_bits((int)quant) == 4;
     if (layout > 1) return fail(err, PHQ_E_ENUM, ti, t.off + 34, "section %u: layout %u undefined", ti, layout);
     if (fpb != 0 && fpb != 8 && fpb != 16 && fpb != 32)
         return fail(err, PHQ_E_ENUM, ti, t.off + 35, "section %u: fingerprint_bits %u undefined", ti, fpb);
-    if (sg > 3 || (sg == 0) != (quant != 2))
+    /* linear8/linear4: 1-3; codebook: 1 or 2 (1.1 §3); f32/f16: 0 */
+    if (sg > 3 || (sg == 0) != (quant < 2) || (K && sg == 3))
         return fail(err, PHQ_E_ENUM, ti, t.off + 36, "section %u: scale_granularity %u inconsistent with quant %u", ti, sg, quant);
     if ((sbr > 0) != (sg == 3))
         return fail(err, PHQ_E_ENUM, ti, t.off + 40, "section %u: scale_block_rows %u inconsistent with granularity %u", ti, sbr, sg);
@@ -1427,19 +1493,27 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
         return fail(err, PHQ_E_LIMIT, ti, t.off + 16, "section %u: num_partitions %u not in [1, 2^20]", ti, P);
 
     /* the parts list (4.3) */
-    nexp = layout == 1 ? 10 : 8;
+    for (nexp = 0; nexp < 7; nexp++) want[nexp] = part_order[nexp];
+    if (K) want[nexp++] = K_CODEBOOK;
+    want[nexp++] = K_ROWS;
+    if (layout == 1) {
+        want[nexp++] = K_ROW_INDEX;
+        want[nexp++] = K_COLUMNS;
+    }
     for (k = ti + 1; k < end; k++) {
         sect_at(b, k, &s);
         if (!kind_known(s.kind)) continue; /* unknown ancillary: skipped */
-        if (nparts >= nexp || s.kind != part_order[nparts])
+        if (nparts >= nexp || s.kind != want[nparts])
             return fail(err, PHQ_E_SECTION_ORDER, k, 64 + 32 * (uint64_t)k,
                         "section %u: %s where the table's %s part was expected", k, kind_name(s.kind),
-                        nparts < nexp ? kind_name(part_order[nparts]) : "(no further)");
+                        nparts < nexp ? kind_name(want[nparts]) : "(no further)");
         ps[nparts++] = s;
     }
     if (nparts != nexp)
         return fail(err, PHQ_E_SECTION_ORDER, ti, t.off, "section %u: table group lacks its %s part", ti,
-                    kind_name(part_order[nparts]));
+                    kind_name(want[nparts]));
+    pcb = K ? &ps[7] : NULL;
+    prow = &ps[K ? 8 : 7]; /* ROWS, then (sparse) ROW_INDEX, COLUMNS */
 
     /* MPH_PARTITIONS (5.5.1) */
     if (!mul_eq(16, P, ps[0].size))
@@ -1506,19 +1580,28 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
     if (!mul_eq(n, fpb / 8, ps[5].size))
         return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[5].off, "FINGERPRINTS size %llu != %llu x %u",
                     (unsigned long long)ps[5].size, (unsigned long long)n, fpb / 8);
-    /* SCALES (5.5.7, 8.2) */
+    /* SCALES (5.5.7, 8.2): G records for linear8/linear4, none for codebooks (1.1 §3) */
     G = sg == 0 ? 0 : sg == 1 ? 1 : sg == 2 ? dim : (n / sbr + (n % sbr != 0));
-    if (!mul_eq(8, G, ps[6].size))
+    nsc = K ? 0 : G;
+    if (!mul_eq(8, nsc, ps[6].size))
         return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[6].off, "SCALES size %llu != 8 x %llu",
-                    (unsigned long long)ps[6].size, (unsigned long long)G);
-    for (x = 0; x < G; x++) {
+                    (unsigned long long)ps[6].size, (unsigned long long)nsc);
+    zmax = quant == PHQ_QUANT_LINEAR4 ? 15 : 255; /* 1.1 §4.1 */
+    for (x = 0; x < nsc; x++) {
         const u8 *r = b + ps[6].off + 8 * x;
         uint32_t sb = rd32(r);
         int32_t zp = (int32_t)rd32(r + 4);
-        if (!scale_ok(sb) || zp < 0 || zp > 255)
+        if (!scale_ok(sb) || zp < 0 || zp > zmax)
             return fail(err, PHQ_E_SCALE, PHQ_NO_SECTION, ps[6].off + 8 * x,
-                        "scale record %llu: scale not in (0, FLT_MAX/255] or zero_point outside 0-255",
-                        (unsigned long long)x);
+                        "scale record %llu: scale not in (0, FLT_MAX/255] or zero_point outside 0-%d",
+                        (unsigned long long)x, (int)zmax);
+    }
+    /* CODEBOOK (1.1 §4.2): 4 x G x K bytes; its levels are checked by validators only */
+    if (pcb) {
+        uint64_t nlev;
+        if (!mul_ok(G, K, &nlev) || !mul_eq(4, nlev, pcb->size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, pcb->off, "CODEBOOK size %llu != 4 x %llu groups x %u levels",
+                        (unsigned long long)pcb->size, (unsigned long long)G, K);
     }
     itemsize = quant_size((int)quant);
     if (layout == 1) {
@@ -1526,20 +1609,21 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
         uint64_t r0, rn;
         if (iw == 4 && nnz >= (((uint64_t)1) << 32))
             return fail(err, PHQ_E_SPARSE, ti, t.off + 24, "section %u: nnz >= 2^32 with 4-byte row index", ti);
-        if (!mul_eq(nnz, itemsize, ps[7].size))
-            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[7].off, "ROWS size %llu != nnz %llu x %llu",
-                        (unsigned long long)ps[7].size, (unsigned long long)nnz, (unsigned long long)itemsize);
-        if (!mul_eq(n + 1, iw, ps[8].size))
-            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[8].off, "ROW_INDEX size %llu != (n+1) x %u",
-                        (unsigned long long)ps[8].size, iw);
-        if (!mul_eq(nnz, cw, ps[9].size))
-            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[9].off, "COLUMNS size %llu != nnz x %u",
-                        (unsigned long long)ps[9].size, cw);
-        ri = b + ps[8].off;
+        if (bits4 ? prow[0].size != nnz / 2 + (nnz & 1) : !mul_eq(nnz, itemsize, prow[0].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[0].off, "ROWS size %llu != %s of nnz %llu",
+                        (unsigned long long)prow[0].size, bits4 ? "4 bits" : itemsize == 1 ? "1 byte" : itemsize == 2 ? "2 bytes" : "4 bytes",
+                        (unsigned long long)nnz);
+        if (!mul_eq(n + 1, iw, prow[1].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[1].off, "ROW_INDEX size %llu != (n+1) x %u",
+                        (unsigned long long)prow[1].size, iw);
+        if (!mul_eq(nnz, cw, prow[2].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[2].off, "COLUMNS size %llu != nnz x %u",
+                        (unsigned long long)prow[2].size, cw);
+        ri = b + prow[1].off;
         r0 = iw == 4 ? rd32(ri) : rd64(ri);
         rn = iw == 4 ? rd32(ri + 4 * n) : rd64(ri + 8 * n);
         if (r0 != 0 || rn != nnz)
-            return fail(err, PHQ_E_SPARSE, PHQ_NO_SECTION, ps[8].off, "row_index[0] = %llu, row_index[n] = %llu, nnz = %llu",
+            return fail(err, PHQ_E_SPARSE, PHQ_NO_SECTION, prow[1].off, "row_index[0] = %llu, row_index[n] = %llu, nnz = %llu",
                         (unsigned long long)r0, (unsigned long long)rn, (unsigned long long)nnz);
     } else {
         uint64_t nd, bytes;
@@ -1548,9 +1632,10 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
         if (nnz != nd)
             return fail(err, PHQ_E_SECTION_SIZE, ti, t.off + 24, "section %u: nnz %llu != n x dim %llu", ti,
                         (unsigned long long)nnz, (unsigned long long)nd);
-        if (ps[7].size != bytes)
-            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, ps[7].off, "ROWS size %llu != %llu",
-                        (unsigned long long)ps[7].size, (unsigned long long)bytes);
+        if (bits4) bytes = nd / 2 + (nd & 1); /* 1.1 §4.3: ceil(nnz / 2) */
+        if (prow[0].size != bytes)
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[0].off, "ROWS size %llu != %llu",
+                        (unsigned long long)prow[0].size, (unsigned long long)bytes);
     }
     if (ti == o->dup_table)
         return fail(err, PHQ_E_DUPLICATE_NAME, ti, t.off + 64, "section %u: a previous table has the same name", ti);
@@ -1591,9 +1676,9 @@ phq_code phq_open_ex(const void *buf, size_t len, const phq_open_options *opt, p
     if (rd32(b + 12) != 64) return fail(err, PHQ_E_HEADER_SIZE, PHQ_NO_SECTION, 12, "header_size %u != 64", rd32(b + 12));
     if (phq_crc32c(0, b, 60) != rd32(b + 60)) return fail(err, PHQ_E_HEADER_CHECKSUM, PHQ_NO_SECTION, 60, "header CRC32C mismatch");
     if (rd32(b + 56) != 0) return fail(err, PHQ_E_RESERVED, PHQ_NO_SECTION, 56, "header reserved field not 0");
-    if (rd64(b + 16) != 0)
-        return fail(err, PHQ_E_FEATURE, PHQ_NO_SECTION, 16, "unknown required feature bits 0x%llx",
-                    (unsigned long long)rd64(b + 16));
+    if (rd64(b + 16) & ~KNOWN_REQUIRED)
+        return fail(err, PHQ_E_FEATURE, PHQ_NO_SECTION, 16, "unknown required feature bits 0x%llx (this reader reads 1.%d)",
+                    (unsigned long long)(rd64(b + 16) & ~KNOWN_REQUIRED), PHQ_MAX_MINOR);
     /* step 8 */
     fsize = rd64(b + 32);
     if (fsize > (uint64_t)len)
@@ -1651,6 +1736,7 @@ phq_code phq_open_ex(const void *buf, size_t len, const phq_open_options *opt, p
     o.err = err;
     o.scratch = opt ? opt->scratch : NULL;
     o.scratch_size = opt ? opt->scratch_size : 0;
+    o.req = rd64(b + 16);
     {
         jent local[PHQ_STACK_WORKSPACE], *ws = local;
         size_t cap = sizeof local / sizeof local[0];
@@ -1826,7 +1912,7 @@ int phq_find_tensor(const phq_model *m, const void *name, size_t name_len, phq_t
 static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
 {
     const u8 *b = m->buf, *d;
-    const u8 **slot[10];
+    const u8 **slot[11];
     sect s;
     uint32_t k, np = 0;
     sect_at(b, ti, &s);
@@ -1850,6 +1936,8 @@ static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
     t->name_len = rd16(d + 44);
     t->name = d + 64;
     t->itemsize = quant_size(t->quant);
+    t->code_bits = (uint8_t)quant_code_bits(t->quant);
+    t->codebook_levels = quant_levels(t->quant);
     slot[0] = &t->partitions;
     slot[1] = &t->levels;
     slot[2] = &t->bitmap;
@@ -1860,7 +1948,8 @@ static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
     slot[7] = &t->rows;
     slot[8] = &t->row_index;
     slot[9] = &t->columns;
-    for (k = ti + 1; k < m->section_count && np < 10; k++) {
+    slot[10] = &t->codebook; /* K_CODEBOOK - K_PARTITIONS */
+    for (k = ti + 1; k < m->section_count && np < 11; k++) {
         sect_at(b, k, &s);
         if (s.owner != ti) break;
         if (!kind_part(s.kind)) continue;
@@ -2062,6 +2151,20 @@ static uint32_t column_at(const phq_table *t, uint64_t k)
     }
 }
 
+/* 1.1 §5: level q of the codebook group of column col (q < K: a 4-bit code indexes 16
+ * levels, an 8-bit one 256) */
+static float level_of(const phq_table *t, uint32_t col, unsigned q)
+{
+    size_t g = t->scale_granularity == PHQ_SCALE_COLUMN ? col : 0;
+    return bits_f32(rd32(t->codebook + 4 * (g * t->codebook_levels + q)));
+}
+
+/* stored code i of ROWS (code schemes: linear8/4, codebook4/8) */
+static unsigned code_at(const phq_table *t, uint64_t i)
+{
+    return t->code_bits == 4 ? phq_nibble(t->rows, i) : t->rows[(size_t)i];
+}
+
 phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *err)
 {
     u8 *o = (u8 *)out;
@@ -2071,14 +2174,15 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
     if (dim == 0) return PHQ_OK;
     if (t->layout == 0) {
-        memcpy(o, t->rows + (size_t)slot * dim * is, dim * is);
+        if (t->code_bits == 4) phq_unpack_nibbles(t->rows, slot * dim, dim, o); /* 1.1 §5: one code a byte */
+        else memcpy(o, t->rows + (size_t)slot * dim * is, dim * is);
         return PHQ_OK;
     } else {
         uint64_t lo, hi, k;
         phq_code rc = sparse_range(t, slot, &lo, &hi, err);
         size_t c;
         if (rc) return rc;
-        if (t->quant == PHQ_QUANT_LINEAR8) {
+        if (quant_linear(t->quant)) { /* zero code: the group's zero point (9.2) */
             float sc;
             int32_t zp;
             if (t->scale_granularity == PHQ_SCALE_COLUMN) {
@@ -2090,7 +2194,7 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
                 scale_of(t, slot, 0, &sc, &zp);
                 memset(o, (int)zp, dim);
             }
-        } else {
+        } else { /* f32/f16 0.0, codebook code 0 (1.1 §5) */
             memset(o, 0, dim * is);
         }
         for (k = lo; k < hi; k++) {
@@ -2098,7 +2202,8 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
             if (col >= t->dim)
                 return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
                             (unsigned long long)slot, col, t->dim);
-            memcpy(o + (size_t)col * is, t->rows + (size_t)k * is, is);
+            if (t->code_bits == 4) o[col] = phq_nibble(t->rows, k);
+            else memcpy(o + (size_t)col * is, t->rows + (size_t)k * is, is);
         }
         return PHQ_OK;
     }
@@ -2113,9 +2218,10 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
     if (dim == 0) return PHQ_OK;
-    if (t->quant == PHQ_QUANT_LINEAR8 && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
+    if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
     if (t->layout == 0) {
-        const u8 *r = t->rows + (size_t)slot * dim * is;
+        uint64_t base = slot * dim; /* index of the row's first value */
+        const u8 *r = t->rows + (t->code_bits == 4 ? 0 : (size_t)base * is); /* not used for 4-bit codes */
         switch (t->quant) {
         case PHQ_QUANT_F32:
             for (c = 0; c < dim; c++) out[c] = bits_f32(rd32(r + 4 * c));
@@ -2123,7 +2229,7 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
         case PHQ_QUANT_F16:
             for (c = 0; c < dim; c++) out[c] = phq_f16_to_f32(rd16(r + 2 * c));
             break;
-        default:
+        case PHQ_QUANT_LINEAR8:
             if (t->scale_granularity == PHQ_SCALE_COLUMN) {
                 for (c = 0; c < dim; c++) {
                     scale_of(t, slot, (uint32_t)c, &sc, &zp);
@@ -2133,26 +2239,42 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
                 for (c = 0; c < dim; c++) out[c] = phq_linear8(r[c], sc, zp);
             }
             break;
+        case PHQ_QUANT_LINEAR4: /* 1.1 §5: as linear8, one binary32 rounding */
+            for (c = 0; c < dim; c++) {
+                if (t->scale_granularity == PHQ_SCALE_COLUMN) scale_of(t, slot, (uint32_t)c, &sc, &zp);
+                out[c] = phq_linear8((uint8_t)phq_nibble(t->rows, base + c), sc, zp);
+            }
+            break;
+        default: /* codebook4 / codebook8: levels[g][q] */
+            for (c = 0; c < dim; c++) out[c] = level_of(t, (uint32_t)c, code_at(t, base + c));
+            break;
         }
         return PHQ_OK;
     } else {
         uint64_t lo, hi, k;
         phq_code rc = sparse_range(t, slot, &lo, &hi, err);
         if (rc) return rc;
-        for (c = 0; c < dim; c++) out[c] = 0.0f; /* the zero code reads back as +0.0 (8.1, 9.2) */
+        /* the zero code reads back as +0.0 (8.1, 9.2); for a codebook it is level 0 of the
+         * group, +0.0 in a valid file (1.1 §4.2), decoded like any code (the raw row's value) */
+        if (t->codebook_levels)
+            for (c = 0; c < dim; c++) out[c] = level_of(t, (uint32_t)c, 0);
+        else
+            for (c = 0; c < dim; c++) out[c] = 0.0f;
         for (k = lo; k < hi; k++) {
             uint32_t col = column_at(t, k);
-            const u8 *v = t->rows + (size_t)k * is;
+            const u8 *v = t->rows + (t->code_bits == 4 ? 0 : (size_t)k * is); /* not used for 4-bit codes */
             if (col >= t->dim)
                 return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
                             (unsigned long long)slot, col, t->dim);
             switch (t->quant) {
             case PHQ_QUANT_F32: out[col] = bits_f32(rd32(v)); break;
             case PHQ_QUANT_F16: out[col] = phq_f16_to_f32(rd16(v)); break;
-            default:
+            case PHQ_QUANT_LINEAR8:
+            case PHQ_QUANT_LINEAR4:
                 if (t->scale_granularity == PHQ_SCALE_COLUMN) scale_of(t, slot, col, &sc, &zp);
-                out[col] = phq_linear8(v[0], sc, zp);
+                out[col] = phq_linear8((uint8_t)code_at(t, k), sc, zp);
                 break;
+            default: out[col] = level_of(t, col, code_at(t, k)); break;
             }
         }
         return PHQ_OK;
@@ -2233,7 +2355,7 @@ static size_t lookup_batch(const phq_table *t, const void *const *keys, const si
             found++;
             if (slots) slots[i0 + j] = sl[j];
             if (out && t->dim) {
-                if (t->layout == PHQ_LAYOUT_DENSE) PHQ_PREFETCH(t->rows + (size_t)sl[j] * t->dim * t->itemsize);
+                if (t->layout == PHQ_LAYOUT_DENSE) PHQ_PREFETCH(t->rows + (size_t)sl[j] * t->dim * t->code_bits / 8);
                 else PHQ_PREFETCH(t->row_index + (size_t)sl[j] * t->index_width);
             }
         }
@@ -2345,7 +2467,7 @@ static phq_code validate_table(const phq_table *t, phq_error *err)
             }
         }
     }
-    if (t->quant != PHQ_QUANT_LINEAR8) {
+    if (t->quant == PHQ_QUANT_F32 || t->quant == PHQ_QUANT_F16) {
         uint64_t count = t->layout == PHQ_LAYOUT_SPARSE ? t->nnz : n * t->dim;
         for (i = 0; i < count; i++) {
             int ok = t->quant == PHQ_QUANT_F32 ? f32_finite(rd32(t->rows + 4 * (size_t)i))
@@ -2354,6 +2476,27 @@ static phq_code validate_table(const phq_table *t, phq_error *err)
                 return fail(err, PHQ_E_VALUE, t->section, PHQ_NO_OFFSET, "table '%.*s': value %llu is NaN or infinite",
                             (int)t->name_len, (const char *)t->name, (unsigned long long)i);
         }
+    }
+    /* 1.1 §5.3: the pad nibble of an odd 4-bit stream (nnz = n x dim when dense, checked at
+     * open; ROWS holds ceil(nnz / 2) bytes) */
+    if (t->code_bits == 4 && (t->nnz & 1) && (t->rows[(size_t)(t->nnz / 2)] >> 4) != 0)
+        return fail(err, PHQ_E_PADDING, t->section, PHQ_NO_OFFSET,
+                    "table '%.*s': the pad nibble after the last 4-bit code is not zero", (int)t->name_len,
+                    (const char *)t->name);
+    /* 1.1 §4.2: every codebook level finite, then level 0 of every group +0.0 */
+    if (t->codebook_levels) {
+        uint64_t G = t->scale_granularity == PHQ_SCALE_COLUMN ? t->dim : 1, cnt = G * t->codebook_levels, g;
+        for (i = 0; i < cnt; i++)
+            if (!f32_finite(rd32(t->codebook + 4 * (size_t)i)))
+                return fail(err, PHQ_E_VALUE, t->section, PHQ_NO_OFFSET,
+                            "table '%.*s': codebook level %llu of group %llu is NaN or infinite", (int)t->name_len,
+                            (const char *)t->name, (unsigned long long)(i % t->codebook_levels),
+                            (unsigned long long)(i / t->codebook_levels));
+        for (g = 0; g < G; g++)
+            if (rd32(t->codebook + 4 * (size_t)(g * t->codebook_levels)) != 0)
+                return fail(err, PHQ_E_SCALE, t->section, PHQ_NO_OFFSET,
+                            "table '%.*s': level 0 of codebook group %llu is not +0.0", (int)t->name_len,
+                            (const char *)t->name, (unsigned long long)g);
     }
     return PHQ_OK;
 }

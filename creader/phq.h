@@ -1,6 +1,7 @@
 /*
- * phq.h - an independent C99 reader for the phq binary model format, version 1.x
- * (spec/format-v1.0.md; section numbers below are the spec's).
+ * phq.h - an independent C99 reader for the phq binary model format, versions 1.0 and 1.1
+ * (spec/format-v1.0.md, and spec/format-v1.1.md: 4-bit linear and codebook quantization;
+ * section numbers below are 1.0's, "1.1 §N" the delta's).
  *
  * Design
  *   - Works over a caller-supplied, read-only buffer holding the whole file (a memory
@@ -34,6 +35,14 @@
  *   members takes ~90 s with the stack default, 0.3 s with a workspace). The stack
  *   default can be changed at build time with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
  *
+ * Format versions
+ *   By default the library reads format 1.1 (and so every 1.0 file): required feature bits
+ *   LINEAR4 (bit 0) and CODEBOOK (bit 1), quant values 3-5, the CODEBOOK part (kind 0x1B).
+ *   Built with -DPHQ_MAX_MINOR=0 it is a strict 1.0 reader, as a reader written before 1.1
+ *   would be: it refuses those feature bits with E_FEATURE (10.1 step 7), does not know
+ *   kind 0x1B and rejects quant > 2 (E_ENUM). phq_supported_minor() tells which build
+ *   a program is linked with. Any later minor is read unless it sets an unknown required bit.
+ *
  * Error codes are the spec's (section 11) prefixed with PHQ_; phq_error_name() returns the
  * spec's name ("E_CHECKSUM"). PHQ_E_USAGE ("UsageError") is the caller's mistake (unknown
  * table, slot out of range, model not open), never a format error.
@@ -49,7 +58,15 @@ extern "C" {
 #endif
 
 #define PHQ_FORMAT_MAJOR 1
-#define PHQ_FORMAT_MINOR 0
+#define PHQ_FORMAT_MINOR 1 /* highest minor this header describes; see phq_supported_minor() */
+
+/* required_features bits of format 1.1 (1.1 §1) */
+#define PHQ_FEATURE_LINEAR4 ((uint64_t)1 << 0)  /* tables with quant 3 (linear4) */
+#define PHQ_FEATURE_CODEBOOK ((uint64_t)1 << 1) /* tables with quant 4/5 and their CODEBOOK part */
+
+/* The highest format minor version the library was built to read: 1, or 0 for a
+ * -DPHQ_MAX_MINOR=0 build (which refuses the 1.1 feature bits with E_FEATURE). */
+unsigned phq_supported_minor(void);
 
 typedef enum phq_code {
     PHQ_OK = 0,
@@ -167,7 +184,14 @@ size_t phq_dtype_size(int dtype);     /* bytes per element, 0 if unknown */
 
 /* ---- tables (spec 5.4, 7, 8, 9) ------------------------------------------------------ */
 
-enum { PHQ_QUANT_F32 = 0, PHQ_QUANT_F16 = 1, PHQ_QUANT_LINEAR8 = 2 };
+enum {
+    PHQ_QUANT_F32 = 0,
+    PHQ_QUANT_F16 = 1,
+    PHQ_QUANT_LINEAR8 = 2,
+    PHQ_QUANT_LINEAR4 = 3,   /* 1.1: 4-bit codes, scale records as linear8 (zero points 0..15) */
+    PHQ_QUANT_CODEBOOK4 = 4, /* 1.1: 4-bit codes into 16 float32 levels per group */
+    PHQ_QUANT_CODEBOOK8 = 5  /* 1.1: 8-bit codes into 256 float32 levels per group */
+};
 enum { PHQ_LAYOUT_DENSE = 0, PHQ_LAYOUT_SPARSE = 1 };
 enum { PHQ_SCALE_NONE = 0, PHQ_SCALE_TABLE = 1, PHQ_SCALE_COLUMN = 2, PHQ_SCALE_ROW_BLOCK = 3 };
 
@@ -189,12 +213,18 @@ typedef struct phq_table {
     uint8_t hash_scheme, quant, layout, fingerprint_bits;
     uint8_t scale_granularity, index_width, column_width;
     uint32_t scale_block_rows;
-    size_t itemsize;           /* 4, 2 or 1 */
+    size_t itemsize;           /* bytes per value of a raw row: 4 (f32), 2 (f16), 1 (codes;
+                                * 4-bit codes are unpacked to one byte each) */
     /* parts, pointers into the buffer */
     const unsigned char *partitions, *levels, *bitmap, *rank, *fallback;
     const unsigned char *fingerprints, *scales, *rows, *row_index, *columns;
     uint64_t num_levels, bitmap_words, num_fallback, num_scales;
     const phq_part_info *index_; /* optional, see phq_table_set_index */
+    /* format 1.1 (appended: the fields above keep their places) */
+    uint8_t code_bits;             /* bits per stored value in ROWS: 32, 16, 8 or 4 (a nibble
+                                    * stream, 1.1 §4.3: code i in byte i/2, low nibble first) */
+    const unsigned char *codebook; /* codebook4/8: G x codebook_levels f32 levels (1.1 §4.2), else NULL */
+    uint32_t codebook_levels;      /* K: 16 (codebook4), 256 (codebook8), 0 otherwise */
 } phq_table;
 
 uint32_t phq_table_count(const phq_model *m);
@@ -202,7 +232,9 @@ uint32_t phq_table_count(const phq_model *m);
 phq_code phq_table_at(const phq_model *m, uint32_t i, phq_table *t);
 /* 1 and *t filled when a table has this name (bytes), else 0. */
 int phq_find_table(const phq_model *m, const void *name, size_t name_len, phq_table *t);
-const char *phq_quant_name(int quant); /* "f32", "f16", "linear8", or "?" */
+/* "f32", "f16", "linear8", "linear4", "codebook4", "codebook8" (the last three only in a
+ * 1.1 build), or "?" */
+const char *phq_quant_name(int quant);
 
 /* Optional O(1)-in-P lookups for tables with several partitions: fills arr[0..P) (the
  * caller keeps it alive as long as *t is used) and attaches it to *t. n must be >=
@@ -224,10 +256,13 @@ int phq_lookup_hash(const phq_table *t, uint64_t h1, uint64_t h2, uint64_t *slot
                     phq_error *err);
 
 /* Raw row of a slot (spec 9.2): dim * itemsize bytes of stored codes, little-endian as
- * in the file, sparse rows expanded with their zero code. out needs dim*itemsize bytes.
+ * in the file, sparse rows expanded with their zero code (zero_point for linear8/linear4,
+ * code 0 for codebooks); 4-bit codes unpacked to one byte each (1.1 §5). out needs
+ * dim*itemsize bytes.
  * PHQ_E_SPARSE for a corrupt sparse row (10.3), PHQ_E_USAGE for slot >= num_keys. */
 phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *err);
-/* Dequantized row (spec 8.1) as host floats; out needs dim floats. */
+/* Dequantized row (spec 8.1; 1.1 §5: linear4 as linear8, codebook levels[g][q]) as host
+ * floats; out needs dim floats. */
 phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *err);
 /* Lookup + dequantized row in one call: PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR. */
 int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
@@ -255,8 +290,14 @@ uint64_t phq_fmix64(uint64_t k);
 uint32_t phq_crc32c(uint32_t crc, const void *data, size_t len);
 /* binary16 -> binary32, exact (NaN payloads kept as quiet NaNs). */
 float phq_f16_to_f32(uint16_t h);
-/* linear8 dequantization of spec 8.1: float32(float32(q - zero_point) * scale). */
+/* linear8 dequantization of spec 8.1: float32(float32(q - zero_point) * scale); also
+ * linear4's (1.1 §5, q and zero_point in 0..15). */
 float phq_linear8(uint8_t q, float scale, int32_t zero_point);
+/* Code i of a 4-bit nibble stream (1.1 §4.3): low nibble of byte i/2 when i is even, high
+ * nibble when odd. phq_unpack_nibbles writes codes [first, first + count) to out, one per
+ * byte. The caller guarantees that packed holds at least (first + count + 1) / 2 bytes. */
+uint8_t phq_nibble(const void *packed, uint64_t i);
+void phq_unpack_nibbles(const void *packed, uint64_t first, size_t count, uint8_t *out);
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF): 1 valid, 0 not. */
 int phq_utf8_valid(const unsigned char *s, size_t n);
 /* Strict RFC 8259 JSON holding one object as in spec 5.2 (no duplicate member names,

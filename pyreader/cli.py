@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
     r.add_argument("--quiet", action="store_true", help="print failures and the summary only")
     cp = csub.add_parser("compat", help="the compatibility matrix: reader versions x file versions -> read / refuse with code")
-    cp.add_argument("--reader", action="append", metavar="NAME=CMD", help='a reader (default: py@1.0= and py=, the reference reader as 1.0 and 1.1); "py@1.0" restricts the reference reader')
+    cp.add_argument("--reader", action="append", metavar="NAME=CMD", help='a reader, e.g. v10=py@1.0 (the reference reader restricted to format 1.0), v11= (the reference reader), c=build/phq-c-conform; default: the first two')
     cp.add_argument("--timeout", type=float, default=10.0)
     cp.add_argument("--out", metavar="PATH", help="also write the Markdown to a file")
     cp.add_argument("--json", metavar="PATH", help="also write the matrix as JSON")
@@ -357,7 +357,7 @@ def _cmd_conformance(a) -> int:
     from phq.conformance import runner
 
     if a.conformance_command == "compat":
-        readers = _readers(a.reader or ["py@1.0=py@1.0", "py (1.1)=py"])
+        readers = _readers(a.reader or ["py@1.0=py@1.0", "py=py"])
         text, data = runner.compat(readers, a.timeout)
         print(text, end="")
         if a.out:

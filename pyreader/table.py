@@ -95,9 +95,7 @@ class Table:
         from .reader import _name  # one name rule for tables and tensors
 
         self.name = _name(bytes(buf[at + 64 : at + 64 + d.name_len]), "table", at + 64)
-        self._check_descriptor(d, at)
-        if L.quant_feature(d.quant) & ~required_features:  # v1.1 §1: undefined in this file
-            _fail("E_ENUM", f"quant {d.quant} needs a feature bit the file does not set", at + 33)
+        self._check_descriptor(d, at, required_features)
         self.descriptor = d
         self.num_keys = n = d.num_keys
         self.dim = d.dim
@@ -230,11 +228,13 @@ class Table:
         self._row = self._row_reader()
 
     @staticmethod
-    def _check_descriptor(d, at: int) -> None:
+    def _check_descriptor(d, at: int, required_features: int = L.KNOWN_REQUIRED_FEATURES) -> None:
         if d.hash_scheme != L.HASH_MURMUR3_128:
             _fail("E_ENUM", f"hash_scheme {d.hash_scheme} is undefined", at + 32)
         if d.quant not in L.QUANT_NAMES:
             _fail("E_ENUM", f"quant {d.quant} is undefined", at + 33)
+        if L.quant_feature(d.quant) & ~required_features:  # v1.1 §1, §5.3: undefined in this file
+            _fail("E_ENUM", f"quant {d.quant} needs a feature bit the file does not set", at + 33)
         if d.layout not in L.LAYOUT_NAMES:
             _fail("E_ENUM", f"layout {d.layout} is undefined", at + 34)
         if d.fingerprint_bits not in L.FINGERPRINT_WIDTHS:

@@ -68,10 +68,19 @@ def _linear8_codes(values: np.ndarray, scale, zero_point, max_code: int = 255) -
 LINEAR_MAX_CODE = {L.QUANT_LINEAR8: 255, L.QUANT_LINEAR4: 15}
 
 
+def dead_zone(values: np.ndarray) -> np.ndarray:
+    """The weights linear8 would round to zero in this group (v1.1 §5.2 step 1): a codebook
+    stores none of them, so it never has more non-zero values than linear8."""
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    scale, _ = group_scale(values.astype(np.float32, copy=False))
+    return np.rint(values.astype(np.float64) / float(scale)) == 0
+
+
 def codebook_levels(values: np.ndarray, k: int) -> np.ndarray:
     """The K float32 levels of one codebook group (v1.1 §5.2): +0.0, then 1-D k-means
-    centers of the non-zero weights (equal-population start, prefix-sum means)."""
-    z = np.sort(values[values != 0].astype(np.float64), kind="stable")
+    centers of the weights outside the dead zone (equal-population start, prefix-sum means)."""
+    z = np.sort(values[~dead_zone(values)].astype(np.float64), kind="stable")
     m = k - 1
     levels = np.zeros(k, dtype=np.float32)
     distinct = np.unique(z)
@@ -94,7 +103,12 @@ def codebook_levels(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def codebook_codes(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Index of the nearest level (binary64 distance), the lowest on ties (v1.1 §5.2 step 4)."""
+    """Code 0 in the dead zone, else the index of the nearest level (binary64 distance),
+    the lowest on ties (v1.1 §5.2 step 4)."""
+    return np.where(dead_zone(values), np.uint8(0), _nearest_level(values, levels)).astype(np.uint8)
+
+
+def _nearest_level(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     lv = levels.astype(np.float64)
     order = np.argsort(lv, kind="stable")  # ascending levels; equal levels keep index order
     srt = lv[order]

@@ -44,6 +44,8 @@ def make(outdir: Path, name: str, tables: dict, probes_absent: int = 30, **opts)
     with phq.open(path) as m:
         for tname, spec in tables.items():
             t = m.tables[tname]
+            if isinstance(spec, phq.writer.Table):
+                spec = spec.keys
             keys = list(spec.keys()) if isinstance(spec, dict) else list(spec[0])
             keys = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
             rng.shuffle(keys)
@@ -76,6 +78,21 @@ def main() -> None:
             for layout in ("dense", "sparse"):
                 make(outdir, f"{quant}_{scale}_{layout}", {"t": base}, quant=quant, scale=scale,
                      layout=layout, block_rows=7)
+    # format 1.1 (spec/format-v1.1.md): 4-bit linear and codebook schemes. Dense tables use
+    # 151 x 3 (odd nnz: a pad nibble), sparse ones the base table.
+    odd = table(151, 3, 0.5)
+    for quant in ("linear4", "codebook4", "codebook8"):
+        scales = ("table", "column", "row-block") if quant == "linear4" else ("table", "column")
+        for scale in scales:
+            for layout in ("dense", "sparse"):
+                make(outdir, f"{quant}_{scale}_{layout}", {"t": odd if layout == "dense" else base}, quant=quant,
+                     scale=scale, layout=layout, block_rows=7)
+    make(outdir, "v11_mixed", {"l4": phq.writer.Table(table(40, 1, prefix="l"), quant="linear4", layout="dense"),
+                               "c4": phq.writer.Table(table(33, 7, 0.7, prefix="c"), quant="codebook4", layout="sparse"),
+                               "c8": phq.writer.Table(table(20, 2, prefix="d"), quant="codebook8", scale="table"),
+                               "l8": phq.writer.Table(table(25, 3, prefix="e"), quant="linear8")})
+    make(outdir, "linear4_empty", {"t": {}}, quant="linear4")
+    make(outdir, "codebook4_dim0", {"t": {f"s{i}": [] for i in range(9)}}, quant="codebook4")
     for fp in (0, 8, 32):
         make(outdir, f"fp{fp}", {"t": table(120, 2)}, fingerprint_bits=fp, probes_absent=5 if fp == 0 else 30)
     make(outdir, "partitions3", {"t": table(2000, 3, 0.3)}, partitions=3)

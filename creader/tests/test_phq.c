@@ -6,6 +6,11 @@
  * rows compared with NAME.keys (the Python reader's answers), every slot read, and
  * hostile variants (every truncation, byte flips, flips with re-sealed CRCs) that must be
  * refused or, for re-sealed payload damage, answered without reading outside the file.
+ * Format 1.1: its known-answer vectors, nibble unpacking at every odd/even start and end,
+ * and small files assembled here (every linear4/codebook granularity and layout, and each
+ * new rule broken: feature bits, granularities, CODEBOOK order and size, ROWS sizes, zero
+ * points, the pad nibble, codebook levels). Built with -DPHQ_MAX_MINOR=0 it checks that a
+ * 1.0 reader refuses every 1.1 file with E_FEATURE.
  * Prints "N passed, N failed".
  */
 #define _POSIX_C_SOURCE 200809L
@@ -19,6 +24,7 @@
 #include <string.h>
 
 static int passed, failed;
+static int v11; /* phq_supported_minor() >= 1: a 1.1 build (else -DPHQ_MAX_MINOR=0) */
 
 #define CHECK(cond, ...)                                   \
     do {                                                   \
@@ -324,6 +330,12 @@ static void test_file(const char *dir, const char *base)
     buf = slurp(path, &len);
     CHECK(buf != NULL, "read %s", path);
     if (!buf) return;
+    if (!v11 && len >= 64 && (rd64(buf + 16) & 3)) { /* a 1.1 file, a 1.0 reader: refused at once */
+        CHECK(phq_open(buf, len, &m, &e) == PHQ_E_FEATURE, "%s: a 1.0 reader must refuse a 1.1 file with E_FEATURE, got %s",
+              base, phq_error_name(e.code));
+        free(buf);
+        return;
+    }
     CHECK(phq_open(buf, len, &m, &e) == PHQ_OK, "%s: open: %s %s", base, phq_error_name(e.code), e.msg);
     CHECK(phq_validate(&m, &e) == PHQ_OK, "%s: validate: %s %s", base, phq_error_name(e.code), e.msg);
     kf = fopen(kpath, "r");
@@ -583,6 +595,511 @@ static void test_api_misuse(void)
     CHECK(strcmp(phq_error_name(PHQ_E_USAGE), "UsageError") == 0, "usage name");
 }
 
+/* ---- format 1.1 (spec/format-v1.1.md) ------------------------------------------------------ */
+
+static void wr16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+static void wr64(unsigned char *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* 1.1 §8 known-answer vectors and nibble streams (exact-size heap buffers: ASan sees overreads) */
+static void test_v11_kat(void)
+{
+    static const uint8_t codes[4] = {0, 3, 4, 15};
+    static const uint32_t want[4] = {0xbfc00000u /* -1.5 */, 0x00000000u, 0x3f000000u /* 0.5 */, 0x40c00000u /* 6.0 */};
+    int i;
+    size_t n, first, count;
+    for (i = 0; i < 4; i++)
+        CHECK(f2b(phq_linear8(codes[i], 0.5f, 3)) == want[i], "linear4 vector %d: %08x", i, f2b(phq_linear8(codes[i], 0.5f, 3)));
+    { /* codes 1, 2, 3 -> bytes 21 03 */
+        unsigned char *p = (unsigned char *)malloc(2);
+        uint8_t out[3];
+        p[0] = 0x21;
+        p[1] = 0x03;
+        CHECK(phq_nibble(p, 0) == 1 && phq_nibble(p, 1) == 2 && phq_nibble(p, 2) == 3, "nibble stream 21 03");
+        phq_unpack_nibbles(p, 0, 3, out);
+        CHECK(out[0] == 1 && out[1] == 2 && out[2] == 3, "unpack 21 03");
+        free(p);
+    }
+    /* every (first, count) over streams of every length up to 9 codes, the packed buffer
+     * exactly ceil(len / 2) bytes: starts and ends at odd and even positions */
+    for (n = 0; n <= 9; n++) {
+        size_t nb = (n + 1) / 2, k;
+        unsigned char *p = (unsigned char *)malloc(nb ? nb : 1);
+        uint8_t ref[9], out[10];
+        for (k = 0; k < n; k++) ref[k] = (uint8_t)((k * 7 + 5) & 15);
+        memset(p, 0, nb ? nb : 1);
+        for (k = 0; k < n; k++) p[k / 2] |= (unsigned char)(ref[k] << (4 * (k & 1)));
+        for (first = 0; first <= n; first++)
+            for (count = 0; first + count <= n; count++) {
+                memset(out, 0xee, sizeof out);
+                phq_unpack_nibbles(p, first, count, out);
+                CHECK(memcmp(out, ref + first, count) == 0 && out[count] == 0xee, "unpack_nibbles n=%lu first=%lu count=%lu",
+                      (unsigned long)n, (unsigned long)first, (unsigned long)count);
+                for (k = 0; k < count; k++)
+                    if (phq_nibble(p, first + k) != ref[first + k]) break;
+                CHECK(k == count, "phq_nibble n=%lu first=%lu", (unsigned long)n, (unsigned long)first);
+            }
+        free(p);
+    }
+    CHECK(strcmp(phq_quant_name(PHQ_QUANT_LINEAR8), "linear8") == 0, "quant name linear8");
+    CHECK(strcmp(phq_quant_name(6), "?") == 0 && strcmp(phq_quant_name(-1), "?") == 0, "quant name ?");
+    if (v11)
+        CHECK(strcmp(phq_quant_name(PHQ_QUANT_LINEAR4), "linear4") == 0 &&
+                  strcmp(phq_quant_name(PHQ_QUANT_CODEBOOK4), "codebook4") == 0 &&
+                  strcmp(phq_quant_name(PHQ_QUANT_CODEBOOK8), "codebook8") == 0,
+              "quant names of 1.1");
+    else
+        CHECK(strcmp(phq_quant_name(PHQ_QUANT_LINEAR4), "?") == 0, "a 1.0 build does not name quant 3");
+}
+
+/* A file assembled here: sections laid out as spec 2 requires, every CRC sealed. */
+typedef struct {
+    uint16_t kind, flags;
+    uint32_t owner;
+    const unsigned char *data;
+    size_t size;
+} xsec;
+
+static size_t assemble(unsigned char *out, size_t cap, uint16_t minor, uint64_t req, const xsec *s, uint32_t ns)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'H', 'Q', 0x0D, 0x0A, 0x1A, 0x0A};
+    size_t pos = (64 + 32 * (size_t)ns + 63) & ~(size_t)63;
+    uint32_t k;
+    memset(out, 0, cap);
+    for (k = 0; k < ns; k++) {
+        unsigned char *e = out + 64 + 32 * k;
+        if (pos + s[k].size > cap) return 0;
+        if (s[k].size) memcpy(out + pos, s[k].data, s[k].size);
+        wr16(e, s[k].kind);
+        wr16(e + 2, s[k].flags);
+        wr32(e + 4, s[k].owner);
+        wr64(e + 8, pos);
+        wr64(e + 16, s[k].size);
+        wr32(e + 24, phq_crc32c(0, out + pos, s[k].size));
+        pos = (pos + s[k].size + 63) & ~(size_t)63;
+    }
+    memcpy(out, sig, 8);
+    wr16(out + 8, 1);
+    wr16(out + 10, minor);
+    wr32(out + 12, 64);
+    wr64(out + 16, req);
+    wr64(out + 32, pos);
+    wr64(out + 40, 64);
+    wr32(out + 48, ns);
+    wr32(out + 52, phq_crc32c(0, out + 64, 32 * (size_t)ns));
+    wr32(out + 60, phq_crc32c(0, out, 60));
+    return pos;
+}
+
+enum { X_OK, X_NO_CODEBOOK, X_CODEBOOK_AFTER_ROWS, X_CODEBOOK_TWICE, X_CODEBOOK_ANCILLARY, X_EXTRA_CODEBOOK,
+       X_ROWS_PLUS1, X_ROWS_MINUS1, X_CODEBOOK_SHORT, X_CODEBOOK_UNKNOWN_ANCILLARY };
+
+/* One table "t" of n keys "k0".."k{n-1}" (seed 0, every key in the fallback list: no
+ * levels), codes[slot * dim + c] (slot = rank of the key's digest), in the given scheme.
+ * Sparse tables omit the zero codes (zero_point of the group, or codebook code 0).
+ * Returns the file size; *slot_of_key[i] gets key i's slot. */
+typedef struct {
+    unsigned quant, layout, sg;
+    uint32_t sbr, n, dim;
+    const uint8_t *codes;
+    const float *scales;   /* G (linear) */
+    const int32_t *zps;    /* G (linear) */
+    const float *levels;   /* G x K (codebook) */
+    uint64_t req;          /* required_features */
+    int variant;           /* X_* */
+} xtab;
+
+#define XMAX_N 8
+#define XMAX_DIM 8
+static unsigned char xfile[16384];
+
+static size_t build_table(const xtab *x, uint32_t *slot_of_key)
+{
+    static unsigned char desc[65], part[16], fb[16 * XMAX_N], sc[8 * 64], cb[4 * 256 * XMAX_DIM];
+    static unsigned char rows[XMAX_N * XMAX_DIM], ri[4 * (XMAX_N + 1)], cols[XMAX_N * XMAX_DIM];
+    uint64_t h[XMAX_N][2];
+    uint32_t order[XMAX_N], i, j, c, K = x->quant == 4 ? 16 : x->quant == 5 ? 256 : 0, G, nnz = 0, ns = 0;
+    int bits4 = x->quant == 3 || x->quant == 4, cbq = K != 0;
+    size_t rows_size;
+    xsec s[16];
+    G = x->sg == 1 ? 1 : x->sg == 2 ? x->dim : x->sg == 3 ? (x->n + x->sbr - 1) / x->sbr : 0;
+    for (i = 0; i < x->n; i++) {
+        char key[16];
+        sprintf(key, "k%u", i);
+        phq_murmur3_x64_128(key, strlen(key), 0, h[i]);
+        order[i] = i;
+    }
+    for (i = 1; i < x->n; i++) /* sort keys by digest: slot = rank */
+        for (j = i; j > 0 && (h[order[j - 1]][0] > h[order[j]][0] ||
+                              (h[order[j - 1]][0] == h[order[j]][0] && h[order[j - 1]][1] > h[order[j]][1])); j--) {
+            uint32_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (i = 0; i < x->n; i++) {
+        slot_of_key[order[i]] = i;
+        wr64(fb + 16 * i, h[order[i]][0]);
+        wr64(fb + 16 * i + 8, h[order[i]][1]);
+    }
+    memset(rows, 0, sizeof rows);
+    wr32(ri, 0);
+    for (i = 0; i < x->n; i++) {
+        for (c = 0; c < x->dim; c++) {
+            uint8_t q = x->codes[i * x->dim + c];
+            uint32_t g = x->sg == 2 ? c : x->sg == 3 ? i / x->sbr : 0;
+            uint8_t zero = cbq ? 0 : (uint8_t)x->zps[g];
+            if (x->layout == 1 && q == zero) continue;
+            if (x->layout == 1) cols[nnz] = (unsigned char)c;
+            if (bits4) rows[nnz / 2] |= (unsigned char)(q << (4 * (nnz & 1)));
+            else rows[nnz] = q;
+            nnz++;
+        }
+        wr32(ri + 4 * (i + 1), nnz);
+    }
+    rows_size = bits4 ? (nnz + 1) / 2 : nnz;
+    if (x->variant == X_ROWS_PLUS1) rows_size++;
+    if (x->variant == X_ROWS_MINUS1) rows_size--;
+    memset(desc, 0, sizeof desc);
+    wr64(desc, x->n);
+    wr32(desc + 8, x->dim);
+    wr32(desc + 16, 1);
+    wr32(desc + 20, 1000);
+    wr64(desc + 24, nnz);
+    desc[32] = 1;
+    desc[33] = (unsigned char)x->quant;
+    desc[34] = (unsigned char)x->layout;
+    desc[36] = (unsigned char)x->sg;
+    desc[37] = x->layout ? 4 : 0;
+    desc[38] = x->layout ? 1 : 0;
+    wr32(desc + 40, x->sbr);
+    wr16(desc + 44, 1);
+    desc[64] = 't';
+    wr32(part, x->n);
+    wr32(part + 4, x->n);
+    wr32(part + 8, 0);
+    wr32(part + 12, 0);
+    for (i = 0; !cbq && i < G; i++) {
+        wr32(sc + 8 * i, f2b(x->scales[i]));
+        wr32(sc + 8 * i + 4, (uint32_t)x->zps[i]);
+    }
+    for (i = 0; cbq && i < G * K; i++) wr32(cb + 4 * i, f2b(x->levels[i]));
+#define ADD(k, fl, ow, d, sz) (s[ns].kind = (k), s[ns].flags = (fl), s[ns].owner = (ow), s[ns].data = (d), s[ns].size = (sz), ns++)
+    ADD(0x10, 0, 0xFFFFFFFFu, desc, 65);
+    ADD(0x11, 0, 0, part, 16);
+    ADD(0x12, 0, 0, NULL, 0);
+    ADD(0x13, 0, 0, NULL, 0);
+    ADD(0x14, 0, 0, NULL, 0);
+    ADD(0x15, 0, 0, fb, 16 * (size_t)x->n);
+    ADD(0x16, 0, 0, NULL, 0);
+    ADD(0x17, 0, 0, sc, cbq ? 0 : 8 * (size_t)G);
+    if ((cbq && x->variant != X_NO_CODEBOOK && x->variant != X_CODEBOOK_AFTER_ROWS) || x->variant == X_EXTRA_CODEBOOK)
+        ADD(0x1B, x->variant == X_CODEBOOK_ANCILLARY ? 1 : 0, 0, cb,
+            4 * (size_t)G * (K ? K : 16) - (x->variant == X_CODEBOOK_SHORT ? 4 : 0));
+    if (x->variant == X_CODEBOOK_TWICE) ADD(0x1B, 0, 0, cb, 4 * (size_t)G * K);
+    if (x->variant == X_CODEBOOK_UNKNOWN_ANCILLARY) ADD(0x1B, 1, 0, cb, 4);
+    ADD(0x18, 0, 0, rows, rows_size);
+    if (x->variant == X_CODEBOOK_AFTER_ROWS) ADD(0x1B, 0, 0, cb, 4 * (size_t)G * K);
+    if (x->layout == 1) {
+        ADD(0x19, 0, 0, ri, 4 * ((size_t)x->n + 1));
+        ADD(0x1A, 0, 0, cols, nnz);
+    }
+#undef ADD
+    return assemble(xfile, sizeof xfile, x->req ? 1 : 0, x->req, s, ns);
+}
+
+/* open + validate: the first error, or PHQ_OK */
+static phq_code open_validate(size_t len, phq_model *m, phq_error *e)
+{
+    phq_code rc = phq_open(xfile, len, m, e);
+    if (rc == PHQ_OK) rc = phq_validate(m, e);
+    return rc;
+}
+
+#define EXPECT(x, code, what)                                                                          \
+    do {                                                                                               \
+        uint32_t sk_[XMAX_N];                                                                          \
+        phq_model m_;                                                                                  \
+        phq_error e_;                                                                                  \
+        size_t l_ = build_table((x), sk_);                                                             \
+        phq_code rc_ = open_validate(l_, &m_, &e_);                                                    \
+        CHECK(l_ > 0 && rc_ == (code), "%s: got %s (%s), want %s", what, phq_error_name(rc_), e_.msg, \
+              phq_error_name(code));                                                                   \
+    } while (0)
+
+/* rows of every slot, raw (unpacked) and dequantized, against the codes */
+static void check_rows(const xtab *x, const char *what)
+{
+    uint32_t sk[XMAX_N], i, c;
+    phq_model m;
+    phq_error e;
+    phq_table t;
+    size_t len = build_table(x, sk);
+    int cbq = x->quant >= 4;
+    CHECK(open_validate(len, &m, &e) == PHQ_OK, "%s: %s %s", what, phq_error_name(e.code), e.msg);
+    if (e.code != PHQ_OK || !phq_find_table(&m, "t", 1, &t)) return;
+    CHECK(t.quant == x->quant && t.itemsize == 1 && t.code_bits == ((x->quant == 5) ? 8 : 4) &&
+              t.codebook_levels == (x->quant == 4 ? 16u : x->quant == 5 ? 256u : 0u) && (t.codebook != NULL) == cbq,
+          "%s: table fields", what);
+    for (i = 0; i < x->n; i++) {
+        uint8_t raw[XMAX_DIM + 1];
+        float deq[XMAX_DIM + 1], one[XMAX_DIM + 1];
+        uint64_t slot;
+        char key[16];
+        sprintf(key, "k%u", i);
+        CHECK(phq_lookup(&t, key, strlen(key), &slot, &e) == PHQ_FOUND && slot == sk[i], "%s: lookup k%u", what, i);
+        raw[x->dim] = 0xee;
+        CHECK(phq_row_raw(&t, slot, raw, &e) == PHQ_OK && raw[x->dim] == 0xee, "%s: row_raw", what);
+        CHECK(phq_row_f32(&t, slot, deq, &e) == PHQ_OK, "%s: row_f32", what);
+        CHECK(phq_get_f32(&t, key, strlen(key), one, &e) == PHQ_FOUND && memcmp(one, deq, 4 * x->dim) == 0, "%s: get_f32", what);
+        for (c = 0; c < x->dim; c++) {
+            uint8_t q = x->codes[slot * x->dim + c];
+            uint32_t g = x->sg == 2 ? c : x->sg == 3 ? (uint32_t)slot / x->sbr : 0;
+            float v = cbq ? x->levels[g * (x->quant == 4 ? 16 : 256) + q] : phq_linear8(q, x->scales[g], x->zps[g]);
+            CHECK(raw[c] == q, "%s: slot %llu col %u raw %u want %u", what, (unsigned long long)slot, c, raw[c], q);
+            CHECK(f2b(deq[c]) == f2b(v), "%s: slot %llu col %u deq %08x want %08x", what, (unsigned long long)slot, c,
+                  f2b(deq[c]), f2b(v));
+        }
+    }
+}
+
+static void test_v11_files(void)
+{
+    /* 3 keys x 3 columns: nnz 9 (odd) dense; the linear4 vector of 1.1 §8 in group 0 */
+    static const uint8_t l4codes[9] = {0, 3, 4, 15, 3, 3, 1, 2, 3};
+    static const float l4sc[3] = {0.5f, 0.25f, 1.5f};
+    static const int32_t l4zp[3] = {3, 0, 15};
+    static const uint8_t cbcodes[12] = {0, 1, 3, 15, 2, 0, 0, 0, 14, 3, 1, 0};
+    static float lv4[XMAX_DIM * 16], lv8[XMAX_DIM * 256];
+    xtab x;
+    unsigned layout, sg;
+    int i;
+    char what[80];
+    uint64_t L4 = 1, CB = 2;
+    for (i = 0; i < XMAX_DIM * 16; i++) lv4[i] = (i % 16 == 0 || i < 16) ? 0.0f : (float)((i % 16) * 0.375 - 2.0 - i / 16);
+    for (i = 0; i < XMAX_DIM * 256; i++) lv8[i] = (i % 256 == 0) ? 0.0f : (float)((i % 256) * -0.0625 + 3.0 + i / 256);
+    lv4[1] = lv8[1] = -1.0f; /* 1.1 §8: levels [0.0, -1.0, 0.25, 2.0, 0...] */
+    lv4[2] = lv8[2] = 0.25f;
+    lv4[3] = lv8[3] = 2.0f;
+
+    for (layout = 0; layout < 2; layout++) /* linear4: every granularity and layout */
+        for (sg = 1; sg <= 3; sg++) {
+            memset(&x, 0, sizeof x);
+            x.quant = 3;
+            x.layout = layout;
+            x.sg = sg;
+            x.sbr = sg == 3 ? 2 : 0;
+            x.n = 3;
+            x.dim = 3;
+            x.codes = l4codes;
+            x.scales = l4sc;
+            x.zps = l4zp;
+            x.req = L4;
+            sprintf(what, "linear4 sg %u layout %u", sg, layout);
+            if (v11) check_rows(&x, what);
+            else EXPECT(&x, PHQ_E_FEATURE, what);
+        }
+    for (layout = 0; layout < 2; layout++) /* codebook4 and codebook8: table and column */
+        for (sg = 1; sg <= 2; sg++) {
+            unsigned q;
+            for (q = 4; q <= 5; q++) {
+                memset(&x, 0, sizeof x);
+                x.quant = q;
+                x.layout = layout;
+                x.sg = sg;
+                x.n = 3;
+                x.dim = 4; /* nnz 12 dense; sparse nnz 8 (even) */
+                x.codes = cbcodes;
+                x.req = CB;
+                x.levels = q == 4 ? lv4 : lv8;
+                sprintf(what, "codebook%u sg %u layout %u", q == 4 ? 4 : 8, sg, layout);
+                if (v11) check_rows(&x, what);
+                else EXPECT(&x, PHQ_E_FEATURE, what);
+            }
+        }
+    if (!v11) { /* a 1.0 reader: the bits refused first; a 1.0 file with quant 3 or kind 0x1B */
+        memset(&x, 0, sizeof x);
+        x.quant = 2;
+        x.sg = 1;
+        x.n = 3;
+        x.dim = 3;
+        x.codes = l4codes;
+        x.scales = l4sc;
+        x.zps = l4zp;
+        EXPECT(&x, PHQ_OK, "v10: plain linear8");
+        x.req = L4;
+        EXPECT(&x, PHQ_E_FEATURE, "v10: LINEAR4 bit on a linear8 file");
+        x.req = 0;
+        x.variant = X_EXTRA_CODEBOOK;
+        EXPECT(&x, PHQ_E_UNKNOWN_SECTION, "v10: critical kind 0x1B unknown");
+        x.variant = X_CODEBOOK_UNKNOWN_ANCILLARY;
+        EXPECT(&x, PHQ_OK, "v10: ancillary kind 0x1B skipped");
+        x.variant = X_OK;
+        x.quant = 3;
+        EXPECT(&x, PHQ_E_ENUM, "v10: quant 3 undefined");
+        return;
+    }
+
+    /* linear4 hostile cases */
+    memset(&x, 0, sizeof x);
+    x.quant = 3;
+    x.sg = 1;
+    x.n = 3;
+    x.dim = 3;
+    x.codes = l4codes;
+    x.scales = l4sc;
+    x.zps = l4zp;
+    x.req = L4;
+    EXPECT(&x, PHQ_OK, "linear4 base");
+    x.req = L4 | CB;
+    EXPECT(&x, PHQ_OK, "linear4 with an unused CODEBOOK bit (harmless, 1.1 §1)");
+    x.req = L4 | 4;
+    EXPECT(&x, PHQ_E_FEATURE, "unknown required bit 2");
+    x.req = CB;
+    EXPECT(&x, PHQ_E_ENUM, "linear4 without its feature bit");
+    x.req = 0;
+    EXPECT(&x, PHQ_E_ENUM, "linear4 in a file without feature bits");
+    x.req = L4;
+    x.variant = X_ROWS_PLUS1;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "linear4 ROWS ceil(9/2) + 1");
+    x.variant = X_ROWS_MINUS1;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "linear4 ROWS floor(9/2)");
+    x.variant = X_EXTRA_CODEBOOK;
+    EXPECT(&x, PHQ_E_SECTION_ORDER, "CODEBOOK in a linear4 table");
+    x.variant = X_CODEBOOK_UNKNOWN_ANCILLARY;
+    EXPECT(&x, PHQ_E_RESERVED, "CODEBOOK flagged ancillary is known (E_RESERVED)");
+    x.variant = X_OK;
+    x.sg = 0;
+    EXPECT(&x, PHQ_E_ENUM, "linear4 with granularity 0");
+    x.sg = 1;
+    {
+        int32_t zp16[3] = {16, 0, 0}, zp15[3] = {15, 0, 0};
+        uint8_t c15[9] = {15, 15, 15, 15, 15, 15, 15, 15, 15};
+        x.zps = zp16;
+        x.codes = c15;
+        EXPECT(&x, PHQ_E_SCALE, "linear4 zero point 16");
+        x.zps = zp15;
+        EXPECT(&x, PHQ_OK, "linear4 zero point 15");
+        x.zps = l4zp;
+        x.codes = l4codes;
+    }
+    { /* the pad nibble: validator only (open accepts the file) */
+        uint32_t sk[XMAX_N];
+        phq_model m;
+        phq_error e;
+        size_t len = build_table(&x, sk);
+        uint32_t k, nsec = rd32(xfile + 48);
+        for (k = 0; k < nsec; k++) {
+            unsigned char *ent = xfile + 64 + 32 * k;
+            if ((ent[0] | ent[1] << 8) == 0x18) {
+                xfile[rd64(ent + 8) + 4] |= 0x10; /* nnz 9: byte 4's high nibble */
+                break;
+            }
+        }
+        reseal(xfile);
+        CHECK(phq_open(xfile, len, &m, &e) == PHQ_OK, "pad nibble set: open accepts");
+        CHECK(phq_validate(&m, &e) == PHQ_E_PADDING, "pad nibble set: E_PADDING, got %s", phq_error_name(e.code));
+    }
+    x.layout = 1; /* sparse: nnz 6 of 9 (zero point 3 omitted) - even; then odd */
+    EXPECT(&x, PHQ_OK, "linear4 sparse");
+    x.variant = X_ROWS_PLUS1;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "linear4 sparse ROWS + 1");
+    x.variant = X_OK;
+
+    /* codebook hostile cases */
+    memset(&x, 0, sizeof x);
+    x.quant = 4;
+    x.sg = 2;
+    x.n = 3;
+    x.dim = 4;
+    x.codes = cbcodes;
+    x.levels = lv4;
+    x.req = CB;
+    EXPECT(&x, PHQ_OK, "codebook4 base");
+    x.req = L4;
+    EXPECT(&x, PHQ_E_ENUM, "codebook4 without its feature bit");
+    x.req = CB;
+    x.sg = 3;
+    x.sbr = 1;
+    EXPECT(&x, PHQ_E_ENUM, "codebook4 with row-block granularity");
+    x.sg = 0;
+    x.sbr = 0;
+    EXPECT(&x, PHQ_E_ENUM, "codebook4 with granularity 0");
+    x.sg = 2;
+    x.variant = X_NO_CODEBOOK;
+    EXPECT(&x, PHQ_E_SECTION_ORDER, "CODEBOOK missing");
+    x.variant = X_CODEBOOK_AFTER_ROWS;
+    EXPECT(&x, PHQ_E_SECTION_ORDER, "CODEBOOK after ROWS");
+    x.variant = X_CODEBOOK_TWICE;
+    EXPECT(&x, PHQ_E_SECTION_ORDER, "CODEBOOK twice");
+    x.variant = X_CODEBOOK_ANCILLARY;
+    EXPECT(&x, PHQ_E_RESERVED, "CODEBOOK flagged ancillary");
+    x.variant = X_CODEBOOK_SHORT;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "CODEBOOK one level short");
+    x.variant = X_ROWS_MINUS1;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "codebook4 ROWS short");
+    x.variant = X_OK;
+    x.quant = 5;
+    x.levels = lv8;
+    x.variant = X_ROWS_PLUS1;
+    EXPECT(&x, PHQ_E_SECTION_SIZE, "codebook8 ROWS long");
+    x.variant = X_OK;
+    lv8[3 * 256] = -0.0f; /* group 3, level 0 */
+    EXPECT(&x, PHQ_E_SCALE, "codebook8 level 0 = -0.0");
+    lv8[3 * 256] = 0.0f;
+    x.quant = 4;
+    x.levels = lv4;
+    lv4[16] = -0.0f; /* group 1, level 0 */
+    EXPECT(&x, PHQ_E_SCALE, "codebook level 0 = -0.0");
+    lv4[16] = 0.0f;
+    lv4[16 + 5] = 1e-30f; /* group 1, level 5 */
+    EXPECT(&x, PHQ_OK, "codebook tiny level");
+    {
+        uint32_t nanb = 0x7fc00000u, infb = 0xff800000u;
+        memcpy(&lv4[16 + 5], &nanb, 4);
+        EXPECT(&x, PHQ_E_VALUE, "codebook level NaN");
+        lv4[32] = 1.0f; /* also level 0 of group 2 not zero: E_VALUE comes first (1.1 §5.3) */
+        EXPECT(&x, PHQ_E_VALUE, "NaN level before level 0 check");
+        lv4[32] = 0.0f;
+        memcpy(&lv4[16 + 5], &infb, 4);
+        EXPECT(&x, PHQ_E_VALUE, "codebook level -inf");
+        lv4[16 + 5] = 0.5f;
+        lv4[32] = 2.0f; /* group 2, level 0 */
+        EXPECT(&x, PHQ_E_SCALE, "codebook level 0 not zero");
+        lv4[32] = 0.0f;
+    }
+    x.layout = 1;
+    EXPECT(&x, PHQ_OK, "codebook4 sparse");
+    { /* sparse codebook rows: omitted values read back as level 0 = +0.0 */
+        sprintf(what, "codebook4 column sparse");
+        check_rows(&x, what);
+    }
+    { /* G x K x 4 for dim 2^24 codebook8 columns (2^34 bytes): refused by size, nothing read */
+        uint32_t sk[XMAX_N];
+        phq_model m;
+        phq_error e;
+        size_t len;
+        memset(&x, 0, sizeof x);
+        x.quant = 5;
+        x.sg = 2;
+        x.n = 0;
+        x.dim = 1;
+        x.levels = lv8;
+        x.req = CB;
+        len = build_table(&x, sk);
+        CHECK(open_validate(len, &m, &e) == PHQ_OK, "empty codebook8 table: %s", e.msg);
+        wr32(xfile + rd64(xfile + 64 + 8) + 8, 1u << 24); /* dim of the descriptor (section 0) */
+        reseal(xfile);
+        CHECK(phq_open(xfile, len, &m, &e) == PHQ_E_SECTION_SIZE, "dim 2^24 codebook8: %s", phq_error_name(e.code));
+    }
+}
+
 int main(int argc, char **argv)
 {
     test_hash_kat();
@@ -591,6 +1108,9 @@ int main(int argc, char **argv)
     test_f16();
     test_utf8_json();
     test_api_misuse();
+    v11 = phq_supported_minor() >= 1;
+    test_v11_kat();
+    test_v11_files();
     if (argc > 1) {
         DIR *d = opendir(argv[1]);
         struct dirent *de;
