@@ -1,4 +1,4 @@
-"""Lookup speed, string key -> float32 row: phq against a dict of numpy rows and BBHash + a payload.
+"""Lookup speed, string key -> float32 row: phq (accelerated and pure Python) against a dict of numpy rows and BBHash + a payload.
 
     .venv/bin/python bench/bench_lookup.py                       # 1M keys x 150 columns, 3 repeats
     .venv/bin/python bench/bench_lookup.py --n 20000 --repeats 1 --out lookup.json
@@ -10,7 +10,9 @@ bench/out/. Every peer serves the same rows (the phq file's dequantized rows) fo
 `str` keys, each in a fresh process per repetition:
 
   phq      table[key] (single), table.get(key) (absent), table.lookup(batch) (batch),
-           table.slot(key) (MPH + fingerprint only, for context)
+           table.slot(key) (MPH + fingerprint only, for context); with the optional
+           compiled accelerator phq._accel when it is built (`accelerated` in the result)
+  phq_pure the same calls with PHQ_PURE=1: the pure Python/numpy reader
   dict     {str: float32 row}: d[key], d.get(key), np.stack([d[k] ...]) - no compression at
            all: the speed of light for a Python process, at many times the memory
   bbhash   PyPI bbhash 0.6.0 (C++ BBHash) over MurmurHash3 x64 128 (first 64 bits, as the
@@ -40,7 +42,7 @@ import _common as C  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 TABLE = "features"
-PEERS = ("phq", "dict", "bbhash")
+PEERS = ("phq", "phq_pure", "dict", "bbhash")
 
 
 def model_path(cache: Path, n: int, dim: int) -> Path:
@@ -77,6 +79,12 @@ def _best(fn, passes: int) -> float:
 
 
 def worker(a) -> dict:
+    import os
+
+    if a.peer == "phq_pure":
+        os.environ["PHQ_PURE"] = "1"  # read at a table's first lookup
+    else:
+        os.environ.pop("PHQ_PURE", None)
     import numpy as np
 
     import phq
@@ -95,8 +103,9 @@ def worker(a) -> dict:
     expect = t.lookup(check)[0]
     out: dict = {"peer": a.peer}
 
-    if a.peer == "phq":
+    if a.peer in ("phq", "phq_pure"):
         get, getitem, lookup, slot = t.get, t.__getitem__, t.lookup, t.slot
+        out["accelerated"] = t.accelerated
 
         def single():
             for k in present:
@@ -226,6 +235,8 @@ def worker(a) -> dict:
 
 # --- orchestration --------------------------------------------------------------------------------
 FIELDS = ("single_ns", "single_absent_ns", "batch_ns", "batch_absent_ns", "single_slot_ns", "absent_reported_present", "rss_kib")
+RATIOS = (("batch_ns", "batch_lookup"), ("single_ns", "single_lookup"), ("batch_absent_ns", "batch_absent_lookup"),
+          ("single_absent_ns", "single_absent_lookup"))
 
 
 def run_lookup(n: int, dim: int, repeats: int, cache: Path, use_bbhash: bool = True, sample: int = 20000,
@@ -247,6 +258,8 @@ def run_lookup(n: int, dim: int, repeats: int, cache: Path, use_bbhash: bool = T
         m["sanity_ok"] = all(x["sanity_ok"] for x in rs)
         if p == "bbhash":
             m["batch_hash_route"] = rs[0].get("batch_hash_route")
+        if p.startswith("phq"):
+            m["accelerated"] = all(x.get("accelerated") for x in rs)
         med[p] = m
     res: dict = {
         "n": n, "dim": dim, "quant": "linear8", "scale": "column", "layout": "dense", "gamma": 2.0,
@@ -255,19 +268,24 @@ def run_lookup(n: int, dim: int, repeats: int, cache: Path, use_bbhash: bool = T
         "bbhash_reason": bb_reason, "units": {"*_ns": "nanoseconds per key (wall)", "rss_kib": "KiB"},
         "medians": med, "runs": runs, "ratios": {},
     }
-    ph = med["phq"]
+    ph, pure = med["phq"], med["phq_pure"]
     ra = res["ratios"]
+    res["phq_accelerated"] = ph["accelerated"]
+    # the unprefixed ratios are the default reader's (accelerated when phq._accel is built);
+    # phq_pure_* the pure Python reader's (PHQ_PURE=1)
     for peer in ("bbhash", "dict"):
         m = med.get(peer)
-        for f, name in (("batch_ns", "batch_lookup"), ("single_ns", "single_lookup"),
-                        ("batch_absent_ns", "batch_absent_lookup"), ("single_absent_ns", "single_absent_lookup")):
+        for f, name in RATIOS:
             ra[f"{name}_vs_{peer}"] = C.ratio(m and m[f], ph[f])
+            ra[f"phq_pure_{name}_vs_{peer}"] = C.ratio(m and m[f], pure[f])
+    for f, name in RATIOS:  # above 1: the accelerator is faster
+        ra[f"accel_speedup_{name}"] = C.ratio(pure[f], ph[f])
     return res
 
 
 def format_table(res: dict) -> str:
     lines = [f"lookup: {res['n']:,} keys x {res['dim']} linear8 (model {res['model_bytes'] / 2**20:.1f} MiB), "
-             f"batches of {res['batch']}, median of {res['repeats']}"]
+             f"batches of {res['batch']}, median of {res['repeats']}; phq accelerated: {res.get('phq_accelerated')}"]
     if not res["bbhash_available"]:
         lines.append(f"bbhash: {res['bbhash_reason']}")
     for p, m in res["medians"].items():

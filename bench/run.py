@@ -83,6 +83,10 @@ def summarize_more(s: dict, scaling: dict | None, lookup: dict | None, clook: di
             s[f"{peer}_lookup_process_rss_mib"] = _mib(m["rss_kib"])
         ph = lookup["medians"]["phq"]
         s["phq_single_slot_us"] = ph["single_slot_ns"] / 1e3 if ph.get("single_slot_ns") else None
+        pure = lookup["medians"].get("phq_pure") or {}
+        s["phq_pure_single_slot_us"] = pure["single_slot_ns"] / 1e3 if pure.get("single_slot_ns") else None
+        # the unprefixed phq figures are the default reader's: phq._accel when it is built
+        s["phq_lookup_accelerated"] = lookup.get("phq_accelerated")
         s["lookup_sanity_ok"] = all(m["sanity_ok"] for m in lookup["medians"].values())
     if clook is not None:
         r = clook["ratios"]
@@ -223,12 +227,13 @@ def headline_table(s: dict) -> list[str]:
         ]
     if "lookup_num_keys" in s:
         lk = f"{s['lookup_num_keys']:,} keys × {s['lookup_dim']} linear8"
+        acc = " (`phq._accel`)" if s.get("phq_lookup_accelerated") else ""
         rows += [
-            f"| batch lookup str → f32 row ({lk}, {s['lookup_batch']} a batch), ns/key | {f(s.get('phq_batch_lookup_ns_per_key'), 0)} | "
+            f"| batch lookup str → f32 row ({lk}, {s['lookup_batch']} a batch){acc}, ns/key | {f(s.get('phq_batch_lookup_ns_per_key'), 0)} | "
             f"BBHash + payload {f(s.get('bbhash_batch_lookup_ns_per_key'), 0)} | {f(s.get('batch_lookup_vs_bbhash'), 2)} |",
             f"| batch lookup, ns/key | {f(s.get('phq_batch_lookup_ns_per_key'), 0)} | dict of rows {f(s.get('dict_batch_lookup_ns_per_key'), 0)} | "
             f"{f(s.get('batch_lookup_vs_dict'), 2)} |",
-            f"| single lookup `table[key]`, µs | {f(s.get('phq_single_lookup_us'), 2)} | BBHash + payload {f(s.get('bbhash_single_lookup_us'), 2)} | "
+            f"| single lookup `table[key]`{acc}, µs | {f(s.get('phq_single_lookup_us'), 2)} | BBHash + payload {f(s.get('bbhash_single_lookup_us'), 2)} | "
             f"{f(s.get('single_lookup_vs_bbhash'), 2)} |",
             f"| single lookup, µs | {f(s.get('phq_single_lookup_us'), 2)} | dict of rows {f(s.get('dict_single_lookup_us'), 2)} | "
             f"{f(s.get('single_lookup_vs_dict'), 2)} |",
@@ -236,6 +241,13 @@ def headline_table(s: dict) -> list[str]:
             f"phq for {f(100 * (s.get('phq_absent_reported_present') or 0), 3)} %) | {f(s.get('phq_batch_absent_lookup_ns_per_key'), 0)} | "
             f"BBHash {f(s.get('bbhash_batch_absent_lookup_ns_per_key'), 0)} | {f(s.get('batch_absent_lookup_vs_bbhash'), 2)} |",
         ]
+        if s.get("phq_pure_batch_lookup_ns_per_key") is not None and s.get("phq_lookup_accelerated"):
+            rows += [
+                f"| pure Python reader (`PHQ_PURE=1`): batch lookup, ns/key | {f(s.get('phq_pure_batch_lookup_ns_per_key'), 0)} | "
+                f"BBHash + payload {f(s.get('bbhash_batch_lookup_ns_per_key'), 0)} | {f(s.get('phq_pure_batch_lookup_vs_bbhash'), 2)} |",
+                f"| pure Python reader: single lookup, µs | {f(s.get('phq_pure_single_lookup_us'), 2)} | "
+                f"BBHash + payload {f(s.get('bbhash_single_lookup_us'), 2)} | {f(s.get('phq_pure_single_lookup_vs_bbhash'), 2)} |",
+            ]
     if "c_lookup_num_keys" in s:
         rows.append(f"| C reader batch key → row vs BBHash `lookup_many` of pre-hashed keys ({s['c_lookup_num_keys']:,} keys), ns | "
                     f"{f(s.get('c_batch_key_to_row_ns'), 1)} | BBHash {f(s.get('bbhash_lookup_many_ns'), 1)} | {f(s.get('c_lookup_vs_bbhash'), 2)} |")
@@ -281,13 +293,21 @@ def details_more(s: dict, gammas: list[float]) -> list[str]:
                 "process(es) per peer, each the best of several passes. Plot: `lookup.png`.", "",
                 "| peer | single, µs | single absent, µs | batch, ns/key | batch absent, ns/key | absent keys answered with a row | process RSS, MiB |",
                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for peer, label in (("phq", "phq"), ("bbhash", "BBHash + u8 payload"), ("dict", "dict of float32 rows")):
+        for peer, label in (("phq", "phq (`phq._accel`)" if s.get("phq_lookup_accelerated") else "phq"),
+                            ("phq_pure", "phq, pure Python (`PHQ_PURE=1`)"), ("bbhash", "BBHash + u8 payload"),
+                            ("dict", "dict of float32 rows")):
             if s.get(f"{peer}_single_lookup_us") is None:
                 continue
             out.append(f"| {label} | {f(s[f'{peer}_single_lookup_us'], 2)} | {f(s[f'{peer}_single_absent_lookup_us'], 2)} | "
                        f"{f(s[f'{peer}_batch_lookup_ns_per_key'], 0)} | {f(s[f'{peer}_batch_absent_lookup_ns_per_key'], 0)} | "
                        f"{f(100 * s[f'{peer}_absent_reported_present'], 3)} % | {f(s[f'{peer}_lookup_process_rss_mib'], 0)} |")
-        out += ["", f"phq `table.slot(key)` alone (MPH + fingerprint, no row): {f(s.get('phq_single_slot_us'), 2)} µs.", ""]
+        out += ["", f"phq `table.slot(key)` alone (MPH + fingerprint, no row): {f(s.get('phq_single_slot_us'), 2)} µs "
+                f"(pure Python: {f(s.get('phq_pure_single_slot_us'), 2)} µs). Accelerator speed-up (pure ÷ accelerated): "
+                f"single {f(s.get('accel_speedup_single_lookup'), 1)}×, batch {f(s.get('accel_speedup_batch_lookup'), 1)}×.", ""]
+        if s.get("lookup_remeasured"):
+            r = s["lookup_remeasured"]
+            out += [f"The lookup figures were re-measured by `{r['command']}` at {r['timestamp_utc']} (phq {r.get('git_commit')}), "
+                    "merged into the full run's summary.", ""]
     if "c_lookup_num_keys" in s:
         out += [f"C reader ({s['c_lookup_num_keys']:,} keys, dim 1): batch key → row {f(s.get('c_batch_key_to_row_ns'), 1)} ns, "
                 f"single key → row {f(s.get('c_key_to_row_ns'), 1)} ns; BBHash `lookup_many` of pre-hashed keys (index only) "
@@ -397,8 +417,9 @@ def plot_lookup(lookup: dict, path: Path) -> bool:
     except Exception:
         return False
     med = lookup["medians"]
-    peers = [p for p in ("phq", "bbhash", "dict") if p in med]
-    labels = {"phq": "phq", "bbhash": "BBHash + payload", "dict": "dict of rows"}
+    peers = [p for p in ("phq", "phq_pure", "bbhash", "dict") if p in med]
+    labels = {"phq": "phq (phq._accel)" if lookup.get("phq_accelerated") else "phq", "phq_pure": "phq, pure Python",
+              "bbhash": "BBHash + payload", "dict": "dict of rows"}
     figs = [("single_ns", "single"), ("single_absent_ns", "single, absent"), ("batch_ns", "batch"), ("batch_absent_ns", "batch, absent")]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(peers)
@@ -442,6 +463,9 @@ def main(argv=None) -> int:
     ap.add_argument("--readers-mb", type=float, help="readers model payload, MiB (default 256; 4 with --quick)")
     ap.add_argument("--readers", type=int, nargs="+", help="reader counts (default 1 8; 1 3 with --quick)")
     ap.add_argument("--readme-only", action="store_true", help="rewrite the README table from results/summary.json, run nothing")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only: update the output directory's summary.json with this run's figures (keeping the "
+                         "others and the full run's command), rewrite summary.md and, for bench/results, the README table")
     a = ap.parse_args(argv)
     if a.readme_only:
         return 0 if update_readme(json.loads((C.DEFAULT_RESULTS / "summary.json").read_text())) else 1
@@ -504,12 +528,32 @@ def main(argv=None) -> int:
     summarize_more(summary, scaling, lookup, clook, readers)
     summary["plots"] = [p for p in ("scaling.png", "lookup.png") if (out / p).exists()]
     summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    if a.merge and (out / "summary.json").exists():
+        summary = merge_summary(json.loads((out / "summary.json").read_text()), summary, sorted(parts))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown(summary, a.gamma))
-    if not q and a.out is None and a.only is None:
+    if not q and a.out is None and (a.only is None or a.merge):
         update_readme(summary)
     log(f"[run] wrote {out}/summary.json and summary.md in {summary['wall_seconds']} s")
     return 0
+
+
+# keys that describe a whole run: a merge keeps the full run's
+RUN_KEYS = ("quick", "command", "timestamp_utc", "wall_seconds", "git_commit", "phq_version")
+
+
+def merge_summary(old: dict, new: dict, parts: list[str]) -> dict:
+    """The full run's summary with this partial run's figures written over it; the run-level
+    keys stay the full run's, and `{part}_remeasured` says which command re-measured what."""
+    merged = dict(old)
+    for k, v in new.items():
+        if k not in RUN_KEYS:
+            merged[k] = v
+    merged["plots"] = sorted(set(old.get("plots", [])) | set(new.get("plots", [])))
+    for part in parts:
+        merged[f"{part}_remeasured"] = {"command": new["command"], "timestamp_utc": new["timestamp_utc"],
+                                        "git_commit": new.get("git_commit"), "wall_seconds": new.get("wall_seconds")}
+    return merged
 
 
 README = C.REPO / "README.md"
@@ -535,7 +579,9 @@ def update_readme(s: dict) -> bool:
              f"Reproduce: `make bench` (= `{s['command']}`, about {s.get('wall_seconds', 0) / 60:.0f} min); "
              f"{s['timestamp_utc']}, {s['cpu_count']} CPUs ({s['cpu_model']}). Ratios are against peers measured in "
              "the same run on the same data; the machine's 2 cores are shared, so ratios move by about ±15 % between "
-             "runs. Every table, the scaling and lookup plots: [bench/results/summary.md](bench/results/summary.md).", ""]
+             "runs. Every table, the scaling and lookup plots: [bench/results/summary.md](bench/results/summary.md)."
+             + (f" Lookup rows re-measured with `{s['lookup_remeasured']['command']}` at {s['lookup_remeasured']['timestamp_utc']}."
+                if s.get("lookup_remeasured") else ""), ""]
     README.write_text(head + MARK + "\n".join(block) + tail)
     return True
 

@@ -4,13 +4,20 @@ The lookup path reads the mapped bytes directly: single lookups with `struct` an
 indexing (no numpy call until the row), batch lookups with vectorized numpy over views.
 Every slot a lookup computes is compared with the partition's key count before it is
 used, so a corrupt rank entry yields E_RANK, never a read outside the payload.
+
+When the optional extension `phq._accel` is built (setup.py) and PHQ_PURE is not set, the
+lookup methods (`slot`, `get`, `[]`, `slots`, `lookup`, `lookup_raw`) run in the C reader
+(creader/phq.c) over the same mapped bytes, bit for bit the same answers; anything it does
+not handle itself, an error included, is answered by the Python path (the `_pure_*`
+methods), which stays the reference.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
-from functools import cached_property
+from functools import cached_property, partial
 
 import mmh3
 import numpy as np
@@ -19,6 +26,13 @@ from . import layout as L
 from .errors import FormatError, UsageError
 from .nibbles import NibbleArray, NibbleRows
 from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, level_position_np, partition_of_np
+
+try:  # the optional compiled accelerator (setup.py: the C reader bound for Python)
+    from . import _accel
+except ImportError:
+    _accel = None
+# what makes an accelerated call hand over to the Python path, which then answers (or raises)
+_ACC_FALLBACK = (FormatError, UsageError, _accel.Fallback) if _accel is not None else ()
 
 _digest = mmh3.mmh3_x64_128_utupledigest  # (h1, h2) of bytes: hashing.key_hash, without the call
 _LITTLE = sys.byteorder == "little"  # memoryview casts read native order: a fast path on little-endian hosts
@@ -76,6 +90,34 @@ _SUB_MASKS_T = np.ascontiguousarray(_SUB_MASKS.T)
 
 def _fail(code: str, msg: str, at: int | None = None):
     raise FormatError(code, msg, at)
+
+
+def accel_enabled() -> bool:
+    """True when phq._accel serves lookups: it was built and PHQ_PURE is unset (or "" or
+    "0"). Read at each table's first lookup."""
+    return _accel is not None and os.environ.get("PHQ_PURE", "") in ("", "0")
+
+
+def _accel_table(table: "Table"):
+    """phq._accel's view of a table (the C reader over the same mapped bytes), or None:
+    accelerator off, or the C reader refused the file or read another descriptor. The
+    Python reader's checks at open stay the authority; this never raises."""
+    if not accel_enabled():
+        return None
+    try:
+        cols = ()
+        if table._quant in L.LINEAR_QUANTS and table._granularity == L.SCALE_COLUMN:  # rows: raw codes + §8.1
+            cols = (table.scales["scale"].astype(np.float32), table.scales["zero_point"].astype(np.int32))
+        acc = _accel.Model(table._buf).table(table.name.encode(), partial(np.empty, table.dim, np.float32), *cols)
+        i = acc.info
+        if (i["num_keys"], i["dim"], i["seed"], i["num_partitions"], i["fingerprint_bits"], i["quant"], i["itemsize"]) != (
+            table.num_keys, table.dim, table.seed, table.num_partitions, table.fingerprint_bits, table._quant,
+            table.storage_dtype.itemsize,
+        ) or i["layout"] != (L.LAYOUT_SPARSE if table._sparse else L.LAYOUT_DENSE):
+            return None
+        return acc
+    except Exception:
+        return None
 
 
 class Table:
@@ -311,8 +353,41 @@ class Table:
             self._pcache[p] = c
         return c
 
+    # -- the accelerator (phq._accel): same answers, the Python path below is the reference --
+    @cached_property
+    def _acc(self):
+        """phq._accel's table, or None (pure Python); resolved at the first lookup."""
+        return _accel_table(self)
+
+    @cached_property
+    def _acc_row(self):
+        """key -> float32 row or None, through the accelerator (None when it is off). Dense
+        f32 rows stay read-only views of the file, as on the Python path."""
+        acc = self._acc
+        if acc is None:
+            return None
+        if not self._sparse and self._quant == L.QUANT_F32:
+            slot, rows = acc.slot, self._rows
+            return lambda key: None if (s := slot(key)) < 0 else rows[s]
+        return acc.get
+
+    @property
+    def accelerated(self) -> bool:
+        """True when this table's lookups run in phq._accel (PHQ_PURE=1 turns it off)."""
+        return self._acc is not None
+
     def slot(self, key) -> int:
         """The key's slot in [0, num_keys), or -1 when the table does not hold it."""
+        acc = self._acc
+        if acc is not None:
+            try:
+                return acc.slot(key)
+            except _ACC_FALLBACK:  # a key type it leaves to Python, or an error: Python answers
+                pass
+        return self._pure_slot(key)
+
+    def _pure_slot(self, key) -> int:
+        """slot() on the Python path."""
         # The hot path: one function, locals only, every constant a literal. fmix64 stops
         # after its second multiply: the last `k ^= k >> 33` leaves the top 32 bits (all
         # that level_position uses) unchanged.
@@ -382,13 +457,35 @@ class Table:
         return self.slot(key) >= 0
 
     def __getitem__(self, key) -> np.ndarray:
-        slot = self.slot(key)
+        acc = self._acc_row
+        if acc is not None:
+            try:
+                row = acc(key)
+            except _ACC_FALLBACK:
+                return self._pure_getitem(key)
+            if row is None:
+                raise KeyError(key)
+            return row
+        return self._pure_getitem(key)
+
+    def _pure_getitem(self, key) -> np.ndarray:
+        slot = self._pure_slot(key)
         if slot < 0:
             raise KeyError(key)
         return self._row(slot)
 
     def get(self, key, default=None):
-        slot = self.slot(key)
+        acc = self._acc_row
+        if acc is not None:
+            try:
+                row = acc(key)
+            except _ACC_FALLBACK:
+                return self._pure_get(key, default)
+            return default if row is None else row
+        return self._pure_get(key, default)
+
+    def _pure_get(self, key, default=None):
+        slot = self._pure_slot(key)
         return default if slot < 0 else self._row(slot)
 
     def raw(self, key) -> np.ndarray:
@@ -592,16 +689,55 @@ class Table:
         return r + np.bitwise_count(words).sum(axis=0, dtype=np.int64)
 
     def slots(self, keys) -> np.ndarray:
+        acc = self._acc
+        if acc is not None:
+            if type(keys) is not list and type(keys) is not tuple:
+                keys = list(keys)
+            out = np.empty(len(keys), np.int64)
+            try:
+                acc.slots(keys, out)
+                return out
+            except _ACC_FALLBACK:
+                pass
+        return self._pure_slots(keys)
+
+    def _pure_slots(self, keys) -> np.ndarray:
         return self.slots_for_hashes(hash_keys(encode_keys(keys), self.seed))
 
     def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Batch lookup: (rows float32 (k, dim), found bool (k,)). Absent rows are zeros."""
-        slots = self.slots(keys)
+        acc = self._acc
+        if acc is not None:
+            if type(keys) is not list and type(keys) is not tuple:
+                keys = list(keys)
+            rows, found = np.empty((len(keys), self.dim), np.float32), np.empty(len(keys), bool)
+            try:
+                acc.lookup(keys, rows, found)
+                return rows, found
+            except _ACC_FALLBACK:
+                pass
+        return self._pure_lookup(keys)
+
+    def _pure_lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._pure_slots(keys)
         return self.rows_at(slots), slots >= 0
 
     def lookup_raw(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Batch lookup of stored rows: (codes (k, dim), found). Absent rows are zero bytes."""
-        slots = self.slots(keys)
+        acc = self._acc
+        if acc is not None:
+            if type(keys) is not list and type(keys) is not tuple:
+                keys = list(keys)
+            raw, found = np.empty((len(keys), self.dim), self.storage_dtype), np.empty(len(keys), bool)
+            try:
+                acc.lookup_raw(keys, raw, found)
+                return raw, found
+            except _ACC_FALLBACK:
+                pass
+        return self._pure_lookup_raw(keys)
+
+    def _pure_lookup_raw(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._pure_slots(keys)
         return self.raw_rows_at(slots), slots >= 0
 
     def raw_rows_at(self, slots: np.ndarray) -> np.ndarray:

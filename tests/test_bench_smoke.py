@@ -52,6 +52,9 @@ LOOKUP_KEYS = (
     "phq_batch_lookup_ns_per_key",
     "phq_batch_absent_lookup_ns_per_key",
     "phq_single_slot_us",
+    "phq_pure_single_lookup_us",  # the pure Python reader (PHQ_PURE=1) beside the default one
+    "phq_pure_batch_lookup_ns_per_key",
+    "accel_speedup_batch_lookup",
     "dict_single_lookup_us",
     "dict_batch_lookup_ns_per_key",
     "batch_lookup_vs_dict",

@@ -85,6 +85,7 @@ def test_cli_run_writes_report_and_handles_expected_failures(tmp_path, capsys, m
 # -- deliberately faulty readers -------------------------------------------------------------
 def fingerprint_blind(monkeypatch):
     """Ignores fingerprints: unseen keys get another key's row."""
+    monkeypatch.setenv("PHQ_PURE", "1")  # a mutant of the Python path (not of phq._accel)
     original = Table.slot
 
     def slot(self, key):

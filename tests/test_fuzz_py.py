@@ -116,14 +116,15 @@ def test_planted_wrong_dtype_is_reported(tmp_path, monkeypatch):
 
 def test_planted_disagreement_is_reported(tmp_path, monkeypatch):
     """The batch path must find exactly what the scalar path finds."""
-    real = phq.table.Table.slots
+    real = phq.table.Table._pure_slots  # the Python batch path (lookup and slots both run it)
 
     def slots(self, keys):
         out = real(self, keys)
         out[out >= 0] = -1
         return out
 
-    monkeypatch.setattr(phq.table.Table, "slots", slots)
+    monkeypatch.setattr(phq.table.Table, "_pure_slots", slots)
+    monkeypatch.setenv("PHQ_PURE", "1")  # a mutant of the Python batch path (phq._accel would bypass it)
     s = fz.fuzz(count=40, seed=RUN_SEED, findings=tmp_path, log=lambda *_: None)
     assert s.bugs > 0
 

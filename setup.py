@@ -1,0 +1,24 @@
+"""Build script for the one thing pyproject.toml cannot declare: the optional accelerator.
+
+Metadata, packages and dependencies live in pyproject.toml. This adds `phq._accel`, a
+small CPython extension that binds the C reader (creader/phq.c, compiled in) for fast
+lookups. It is optional: without a C compiler (or Python headers) the build prints a
+warning and phq installs as pure Python, which gives the same answers (PHQ_PURE=1 also
+disables the accelerator at run time).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "phq._accel",
+            # _accel.c #includes creader/phq.c: one translation unit, so that the C reader's
+            # small primitives inline into the accelerator's loops
+            sources=["pyreader/_accel.c"],
+            include_dirs=["creader"],
+            depends=["creader/phq.c", "creader/phq.h"],
+            optional=True,
+        )
+    ]
+)
