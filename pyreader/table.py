@@ -704,18 +704,25 @@ class Table:
     def _pure_slots(self, keys) -> np.ndarray:
         return self.slots_for_hashes(hash_keys(encode_keys(keys), self.seed))
 
+    def _acc_rows(self, name: str, keys, dtype):
+        """(rows, found) from the accelerator's batch call `name`, or None to fall back."""
+        acc = self._acc  # keys: a list or tuple (callers materialize iterators: a fallback reuses them)
+        if acc is None:
+            return None
+        rows, found = np.empty((len(keys), self.dim), dtype), np.empty(len(keys), bool)
+        try:
+            getattr(acc, name)(keys, rows, found)
+        except _ACC_FALLBACK:
+            return None
+        return rows, found
+
     def lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Batch lookup: (rows float32 (k, dim), found bool (k,)). Absent rows are zeros."""
-        acc = self._acc
-        if acc is not None:
-            if type(keys) is not list and type(keys) is not tuple:
-                keys = list(keys)
-            rows, found = np.empty((len(keys), self.dim), np.float32), np.empty(len(keys), bool)
-            try:
-                acc.lookup(keys, rows, found)
-                return rows, found
-            except _ACC_FALLBACK:
-                pass
+        if self._acc is not None:
+            keys = keys if type(keys) is list or type(keys) is tuple else list(keys)
+            out = self._acc_rows("lookup", keys, np.float32)
+            if out is not None:
+                return out
         return self._pure_lookup(keys)
 
     def _pure_lookup(self, keys) -> tuple[np.ndarray, np.ndarray]:
@@ -724,16 +731,11 @@ class Table:
 
     def lookup_raw(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """Batch lookup of stored rows: (codes (k, dim), found). Absent rows are zero bytes."""
-        acc = self._acc
-        if acc is not None:
-            if type(keys) is not list and type(keys) is not tuple:
-                keys = list(keys)
-            raw, found = np.empty((len(keys), self.dim), self.storage_dtype), np.empty(len(keys), bool)
-            try:
-                acc.lookup_raw(keys, raw, found)
-                return raw, found
-            except _ACC_FALLBACK:
-                pass
+        if self._acc is not None:
+            keys = keys if type(keys) is list or type(keys) is tuple else list(keys)
+            out = self._acc_rows("lookup_raw", keys, self.storage_dtype)
+            if out is not None:
+                return out
         return self._pure_lookup_raw(keys)
 
     def _pure_lookup_raw(self, keys) -> tuple[np.ndarray, np.ndarray]:

@@ -125,18 +125,24 @@ def as_rows(name: str, rows, n: int) -> np.ndarray:
         arr = arr.reshape(0, arr.shape[1] if arr.ndim == 2 else 0)
     if arr.ndim != 2 or arr.shape[0] != n:
         raise UsageError(f"table {name!r}: rows must have shape (num_keys={n}, dim), got {arr.shape}")
-    if arr.dtype.kind not in "fiub":
-        raise UsageError(f"table {name!r}: rows must be numeric, got dtype {arr.dtype}")
     if arr.shape[1] > L.MAX_DIM:
         raise UsageError(f"table {name!r}: dim {arr.shape[1]} exceeds the limit {L.MAX_DIM}")
+    return finite_float32(f"table {name!r}", arr)
+
+
+def finite_float32(where: str, arr: np.ndarray) -> np.ndarray:
+    """§13.4 for a numeric array: refuse non-numeric dtypes, NaN, infinity and values that
+    overflow float32; return it as C-contiguous float32."""
+    if arr.dtype.kind not in "fiub":
+        raise UsageError(f"{where}: rows must be numeric, got dtype {arr.dtype}")
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise UsageError(f"table {name!r}: weight [{r}, {c}] is {arr[r, c]!r}; NaN and infinity are refused")
+            raise UsageError(f"{where}: weight [{r}, {c}] is {arr[r, c]!r}; NaN and infinity are refused")
     out = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.dtype.kind == "f" and not np.isfinite(out).all():
-        raise UsageError(f"table {name!r}: a weight overflows float32")
+        raise UsageError(f"{where}: a weight overflows float32")
     return out
 
 

@@ -51,7 +51,7 @@ from phq.errors import UsageError
 from phq.hashing import fingerprint_of_np, hash_keys, partition_of_np
 
 from . import quant as Q
-from .build import QUANTS, SCALES, Options, check_name, encode_keys, metadata_section, raw_keys_repr, tensor_section
+from .build import QUANTS, SCALES, Options, check_name, encode_keys, finite_float32, metadata_section, raw_keys_repr, tensor_section
 from .inputs import iter_table_file, parquet_dim
 from .mph import HashCollision, build_mph
 from .serialize import SectionOut, write_sections
@@ -185,19 +185,8 @@ def _table_inputs(inputs, default_name: str) -> dict[str, list[str]]:
 
 
 def _rows32(where: str, rows) -> np.ndarray:
-    """as_rows' checks (build.as_rows) on one batch: numeric, finite, fits float32."""
-    arr = np.asarray(rows)
-    if arr.dtype.kind not in "fiub":
-        raise UsageError(f"{where}: weights must be numeric, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise UsageError(f"{where}: weight [{r}, {c}] of the batch is {arr[r, c]!r}; NaN and infinity are refused")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
-    if arr.dtype.kind == "f" and not np.isfinite(out).all():
-        raise UsageError(f"{where}: a weight overflows float32")
-    return out
+    """as_rows' checks (build.finite_float32) on one batch: numeric, finite, fits float32."""
+    return finite_float32(f"{where} (a batch)", np.asarray(rows))
 
 
 def _spill_dtype(dim: int) -> np.dtype:
