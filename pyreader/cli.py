@@ -21,7 +21,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="phq", description="Build, inspect and read phq model files (spec/format-v1.0.md).")
+    p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files (spec/format-v1.0.md, spec/format-v1.1.md).")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ/Parquet tables, locally or on Dask")
