@@ -580,8 +580,8 @@ def update_readme(s: dict) -> bool:
              f"{s['timestamp_utc']}, {s['cpu_count']} CPUs ({s['cpu_model']}). Ratios are against peers measured in "
              "the same run on the same data; the machine's 2 cores are shared, so ratios move by about ±15 % between "
              "runs. Every table, the scaling and lookup plots: [bench/results/summary.md](bench/results/summary.md)."
-             + (f" Lookup rows re-measured with `{s['lookup_remeasured']['command']}` at {s['lookup_remeasured']['timestamp_utc']}."
-                if s.get("lookup_remeasured") else ""), ""]
+             + "".join(f" {part.capitalize()} rows re-measured with `{s[part + '_remeasured']['command']}` at "
+                       f"{s[part + '_remeasured']['timestamp_utc']}." for part in PARTS if s.get(part + "_remeasured")), ""]
     README.write_text(head + MARK + "\n".join(block) + tail)
     return True
 

@@ -586,8 +586,40 @@ static PyObject *mod_error_name(PyObject *mod, PyObject *arg)
     return PyUnicode_FromString(phq_error_name((int)code));
 }
 
+/* hash_keys(keys, seed, out): MurmurHash3_x64_128 (spec §6) of every key of a list or
+ * tuple of bytes/str into `out`, a writable buffer of 16 × len(keys) bytes read as (h1, h2)
+ * native uint64 pairs (phq.hashing.hash_keys: the writer's and the pure reader's hashing). */
+static PyObject *mod_hash_keys(PyObject *mod, PyObject *args)
+{
+    PyObject *keys, *out;
+    unsigned long seed;
+    key_batch b;
+    Py_buffer view;
+    Py_ssize_t i;
+    uint64_t *h;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OkO", &keys, &seed, &out)) return NULL;
+    if (seed > 0xFFFFFFFFul) {
+        PyErr_SetString(PyExc_ValueError, "seed must fit in 32 bits");
+        return NULL;
+    }
+    if (batch_load(keys, &b) < 0) return NULL;
+    if (out_buffer(out, &view, (size_t)b.n * 16u, "hash") < 0) {
+        batch_free(&b);
+        return NULL;
+    }
+    h = (uint64_t *)view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < b.n; i++) phq_murmur3_x64_128(b.ptrs[i], b.lens[i], (uint32_t)seed, h + 2 * i);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    batch_free(&b);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"error_name", mod_error_name, METH_O, "error_name(code) -> the C reader's name of an error code"},
+    {"hash_keys", mod_hash_keys, METH_VARARGS, "hash_keys(keys, seed, out_uint64_nx2): MurmurHash3_x64_128 of every key"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,8 +16,16 @@ article describes) costs e ~ 2.7 string hashes per key; deriving per-level hashe
 
 from __future__ import annotations
 
+import os
+import sys
+
 import mmh3
 import numpy as np
+
+try:  # the optional compiled accelerator (setup.py); mmh3 does the same without it
+    from . import _accel
+except ImportError:
+    _accel = None
 
 MASK64 = (1 << 64) - 1
 _C1 = 0xFF51AFD7ED558CCD
@@ -65,11 +73,18 @@ _CHUNK = 1 << 16
 def hash_keys(keys, seed: int) -> np.ndarray:
     """MurmurHash3_x64_128 of every key: an (n, 2) uint64 array of (h1, h2).
 
-    Keys must already be bytes. Hashed in chunks so that no list of n digests is ever
-    held at once.
+    Keys must already be bytes. With the optional accelerator (phq._accel, unless PHQ_PURE
+    is set) one C loop hashes a list or tuple of keys; otherwise mmh3 hashes them in
+    chunks, so that no list of n digests is ever held at once. Same values either way.
     """
     n = len(keys)
     out = np.empty((n, 2), dtype="<u8")
+    if _accel is not None and sys.byteorder == "little" and type(keys) in (list, tuple) and os.environ.get("PHQ_PURE", "") in ("", "0"):
+        try:
+            _accel.hash_keys(keys, seed, out)
+            return out
+        except _accel.Fallback:
+            pass  # a key type the C side does not take: mmh3 below
     digest = mmh3.hash_bytes
     seeds = [seed] * min(n, _CHUNK)
     for start in range(0, n, _CHUNK):

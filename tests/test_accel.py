@@ -339,3 +339,24 @@ def test_fallback_when_the_c_open_fails(model_path, monkeypatch):
     with phq.open(model_path) as model:
         t = model.tables["t"]
         assert not t.accelerated and t["k1"].shape == (4,) and t.get("nope") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.binary(max_size=70), max_size=50), seed=st.integers(0, 2**32 - 1))
+def test_compiled_key_hashing_equals_mmh3(keys, seed):
+    """phq.hashing.hash_keys: the accelerator's C loop and mmh3 give the same digests
+    (every tail length 0..15 of MurmurHash3's blocks, any seed), lists and tuples alike."""
+    from phq import hashing
+
+    assert os.environ.get("PHQ_PURE", "") in ("", "0")
+    fast = hashing.hash_keys(keys, seed)
+    fast_t = hashing.hash_keys(tuple(keys), seed)
+    os.environ["PHQ_PURE"] = "1"
+    try:
+        pure = hashing.hash_keys(keys, seed)
+    finally:
+        del os.environ["PHQ_PURE"]
+    assert fast.shape == pure.shape == (len(keys), 2)
+    assert np.array_equal(fast, pure) and np.array_equal(fast_t, pure)
+    if keys:
+        assert hashing.key_hash(keys[0], seed) == (int(pure[0, 0]), int(pure[0, 1]))
