@@ -25,7 +25,7 @@ import numpy as np
 from . import layout as L
 from .errors import FormatError, UsageError
 from .nibbles import NibbleArray, NibbleRows
-from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, level_position_np, partition_of_np
+from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, partition_of_np
 
 try:  # the optional compiled accelerator (setup.py: the C reader bound for Python)
     from . import _accel

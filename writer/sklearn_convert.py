@@ -29,18 +29,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from phq.errors import UsageError
 from phq.featurize import make_featurizer
+from phq.nlu import PROFILE_KEY, PROFILE_VERSION  # one definition for writer and runtime
 
 from .build import Table
 
-PROFILE_KEY = "phq.nlu"
-PROFILE_VERSION = 1
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
 
@@ -82,7 +81,6 @@ class Branch:
     tfidf: Any = None
     offset: int = 0
     norm_table: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -307,8 +305,8 @@ def _proba_rule(clf, k: int, probe: np.ndarray) -> str | None:
     raise UsageError(f"{_cls(clf)}.predict_proba follows no rule phq knows (logistic, softmax, modified_huber)")
 
 
-def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, list[Branch], Any]:
-    """(tables, tensors, metadata, branches, classifier) for phq.writer.write."""
+def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, list[Branch]]:
+    """(tables, tensors, metadata, branches) for phq.writer.write."""
     import sklearn  # noqa: F401  (a fitted model implies it; fail clearly otherwise)
 
     steps, clf = _split(model)
@@ -374,7 +372,7 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         "source": {"library": "scikit-learn", "version": sklearn.__version__, "pipeline": " -> ".join(_describe(model))},
     }
     _check_decision(clf, coef, intercept, probe)
-    return tables, {INTERCEPT: intercept}, {PROFILE_KEY: profile}, branches, clf
+    return tables, {INTERCEPT: intercept}, {PROFILE_KEY: profile}, branches
 
 
 def _describe(model) -> list[str]:
@@ -463,7 +461,7 @@ def from_sklearn(model, path: str | os.PathLike, *, metadata: dict | None = None
         raise UsageError(f"metadata must be a dict without the key {PROFILE_KEY!r}")
     if "drop_zero_rows" in options:
         raise UsageError("drop_zero_rows is decided by the converter (score rows: dropped; norm tables: kept)")
-    tables, tensors, meta, branches, _ = convert(model)
+    tables, tensors, meta, branches = convert(model)
     _check_featurization(model, branches, probe_documents(branches, check_texts))
     try:
         return write(path, tables, tensors=tensors, metadata={**(metadata or {}), **meta}, **options)
