@@ -66,13 +66,14 @@ class UsageError(PhqError, ValueError):
     """The caller asked for something impossible (bad option, bad input data)."""
 
 
-# The NLU profile (spec/nlu-profile-v1.md §6): a well-formed phq file whose metadata does
+# The NLU profile (spec/nlu-profile-v2.md §9): a well-formed phq file whose metadata does
 # not describe a scorable model. Stable names, like ERROR_CODES.
 PROFILE_ERROR_CODES: dict[str, str] = {
     "E_NLU_MISSING": "the metadata has no \"phq.nlu\" object: the file is not an NLU model",
     "E_NLU_VERSION": "the NLU profile version is not supported by this runtime",
     "E_NLU_SCHEMA": "a field of the \"phq.nlu\" object is missing, of the wrong type or out of range",
     "E_NLU_REFERENCE": "a table or tensor the profile names is missing or has the wrong shape",
+    "E_NLU_UNSUPPORTED": "a valid profile that this runtime does not implement",
 }
 
 

@@ -16,21 +16,29 @@ written by `phq.writer.from_sklearn`. No scikit-learn (or scipy) import happens 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .errors import ProfileError, UsageError
-from .featurize import ConfigError, make_featurizer
+from .featurize import MAX_PREFIX_BYTES, ConfigError, check_members, make_featurizer, utf8_len
 from .reader import Model, open_model
 
 PROFILE_KEY = "phq.nlu"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # what the converter writes (spec/nlu-profile-v2.md)
+PROFILE_VERSIONS = (1, 2)  # what this runtime reads (profile 1 through spec §12)
+UNICODE_VERSION = "14.0.0"
 PROBA_RULES = (None, "logistic", "softmax", "modified_huber")
 CLASS_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 MAX_CLASSES = 1 << 16
 MAX_FEATURIZERS = 64
+INT64 = (-(1 << 63), (1 << 63) - 1)
+# spec §2: the members of the "phq.nlu" object of profile 2 (exactly these)
+MEMBERS = frozenset({"profile", "unicode", "input", "classes", "classes_type", "estimator", "table", "intercept", "proba", "featurizers", "source"})
+# scoring works in chunks of at most this many (document, term) pairs x output columns
+CHUNK_ELEMENTS = 1 << 22
 
 __all__ = ["load", "Classifier", "PROFILE_KEY", "PROFILE_VERSION"]
 
@@ -56,7 +64,7 @@ def _normalize_rows(p: np.ndarray) -> np.ndarray:
 
 def proba_from_scores(rule: str, d: np.ndarray) -> np.ndarray:
     """Probabilities from decision scores d ((n,) for two classes, else (n, k)) by the
-    profile's rule (spec/nlu-profile-v1.md §5.3)."""
+    profile's rule (spec/nlu-profile-v2.md §8.5)."""
     if rule == "softmax":
         e = np.exp(d - d.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
@@ -71,57 +79,91 @@ def proba_from_scores(rule: str, d: np.ndarray) -> np.ndarray:
     return _normalize_rows(p)
 
 
+def _labels(classes, ctype: str) -> np.ndarray:
+    """Class labels checked by spec §2.1 (finite floats, int64 ints, distinct values)."""
+    want = CLASS_TYPES[ctype]
+    out = []
+    for c in classes:
+        if want is bool:
+            ok = isinstance(c, bool)
+        elif want is float:
+            ok = isinstance(c, (int, float)) and not isinstance(c, bool)
+            if ok:
+                try:
+                    c = float(c)
+                except OverflowError:
+                    ok = False
+                ok = ok and math.isfinite(c)
+        elif want is int:
+            ok = isinstance(c, int) and not isinstance(c, bool) and INT64[0] <= c <= INT64[1]
+        else:
+            ok = isinstance(c, str)
+        if not ok:
+            shown = repr(c) if not isinstance(c, (int, str)) or len(str(c)) < 40 else f"{str(c)[:40]}..."
+            raise _schema(f"class label {shown} is not a {ctype!r} label of spec §2.1")
+        out.append(c)
+    if len(set(out)) != len(out) or (want is float and len(set(map(float, out))) != len(out)):
+        raise _schema("class labels must be distinct")
+    if want is str:
+        return np.asarray(out, dtype=object if any("\x00" in x for x in out) else None)
+    return np.asarray(out, dtype={int: np.int64, float: np.float64, bool: np.bool_}[want])
+
+
 class _Branch:
     """One featurizer with the keys it reads: prefix + term in the score table, and its norm table."""
 
-    def __init__(self, cfg: Mapping, model: Model, index: int):
+    def __init__(self, cfg: Mapping, model: Model, index: int, profile: int):
         where = f"featurizers[{index}]"
         if not isinstance(cfg, Mapping):
             raise _schema(f"{where} must be an object")
         try:
-            self.featurizer = make_featurizer(cfg)
+            check_members(cfg, profile)
+            self.featurizer = make_featurizer(cfg, profile)
         except ConfigError as e:
             raise _schema(f"{where}: {e}") from None
         self.name = cfg.get("name")
         if not isinstance(self.name, str):
             raise _schema(f"{where}.name must be a string")
         self.prefix = cfg.get("key_prefix")
-        if not isinstance(self.prefix, str):
-            raise _schema(f"{where}.key_prefix must be a string")
+        if not isinstance(self.prefix, str) or utf8_len(self.prefix) > MAX_PREFIX_BYTES:
+            raise _schema(f"{where}.key_prefix must be a string of at most {MAX_PREFIX_BYTES} UTF-8 bytes")
+        weight = cfg.get("weight")
+        if profile >= 2 and (not isinstance(weight, (int, float)) or isinstance(weight, bool)):
+            raise _schema(f"{where}.weight must be a number")
         self.norm = cfg.get("norm")
         if self.norm not in (None, "l1", "l2"):
             raise _schema(f"{where}.norm must be null, \"l1\" or \"l2\", got {self.norm!r}")
         self.norm_table = None
-        name = cfg.get("norm_table")
+        self.norm_table_name = name = cfg.get("norm_table")
         if self.norm is None:
             if name is not None:
                 raise _schema(f"{where}.norm_table must be null when norm is null")
-        else:
-            if not isinstance(name, str):
-                raise _schema(f"{where}.norm_table must name a table when norm is {self.norm!r}")
-            if name not in model.tables:
-                raise ProfileError("E_NLU_REFERENCE", f"{where}: norm table {name!r} is not in the file")
-            self.norm_table = model.tables[name]
-            if self.norm_table.dim not in (0, 1):
-                raise ProfileError("E_NLU_REFERENCE", f"norm table {name!r} has dim {self.norm_table.dim}; the profile needs 0 or 1")
+        elif not isinstance(name, str):
+            raise _schema(f"{where}.norm_table must name a table when norm is {self.norm!r}")
 
-    def collect(self, docs: Sequence):
-        """(unique terms, term index per occurrence, doc index per occurrence, tf per occurrence)."""
-        index: dict[str, int] = {}
-        inv: list[int] = []
-        doc_of: list[int] = []
-        tf: list[float] = []
-        for d, doc in enumerate(docs):
-            feats = self.featurizer.features(doc)
-            inv.extend(index.setdefault(t, len(index)) for t in feats)
-            doc_of.extend([d] * len(feats))
-            tf.extend(feats.values())
-        return list(index), np.asarray(inv, np.int64), np.asarray(doc_of, np.int64), np.asarray(tf, np.float64)
+    def resolve(self, model: Model, index: int) -> None:
+        """The references of spec §9's E_NLU_REFERENCE row (checked after every schema check)."""
+        name = self.norm_table_name
+        if self.norm is None:
+            return
+        if name not in model.tables:
+            raise ProfileError("E_NLU_REFERENCE", f"featurizers[{index}]: norm table {name!r} is not in the file")
+        self.norm_table = model.tables[name]
+        if self.norm_table.dim not in (0, 1):
+            raise ProfileError("E_NLU_REFERENCE", f"norm table {name!r} has dim {self.norm_table.dim}; the profile needs 0 or 1")
+
+    def featurize(self, doc) -> dict[str, float]:
+        try:
+            return self.featurizer.features(doc)
+        except TypeError as e:
+            raise UsageError(str(e)) from None
+        except UnicodeDecodeError as e:
+            raise UsageError(f"a document is not UTF-8 (byte {e.start}: {e.reason}) and the model's decode_error is 'strict'") from None
 
 
 def _encode(terms: list[str], prefix: str) -> tuple[list[bytes], np.ndarray]:
-    """UTF-8 keys of prefix + term; a term that is not valid Unicode (lone surrogates) cannot
-    be a key (the writer refuses such keys), so it is marked invalid instead of looked up."""
+    """UTF-8 keys of prefix + term; a term holding a surrogate has no UTF-8 form and is absent
+    from every table (spec §7.2), so it is marked invalid instead of looked up."""
     try:
         return [(prefix + t).encode("utf-8") for t in terms], np.ones(len(terms), bool)
     except UnicodeEncodeError:
@@ -133,6 +175,16 @@ def _encode(terms: list[str], prefix: str) -> tuple[list[bytes], np.ndarray]:
                 keys.append(b"")
                 ok[i] = False
         return keys, ok
+
+
+def _sequential_sums(n_docs: int, doc_of: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-document sums of `values` rows, each added left to right from 0.0 in the order given
+    (spec §8.1: np.bincount accumulates in input order; np.add.reduceat does not)."""
+    if values.ndim == 1:
+        return np.bincount(doc_of, values, minlength=n_docs)
+    k = values.shape[1]
+    bins = (doc_of[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(bins, values.ravel(), minlength=n_docs * k).reshape(n_docs, k)
 
 
 class Classifier:
@@ -149,9 +201,22 @@ class Classifier:
         version = prof.get("profile")
         if not isinstance(version, int) or isinstance(version, bool):
             raise _schema("profile must be an integer")
-        if version != PROFILE_VERSION:
-            raise ProfileError("E_NLU_VERSION", f"NLU profile {version} is not supported (this runtime reads profile {PROFILE_VERSION})")
+        if version not in PROFILE_VERSIONS:
+            raise ProfileError("E_NLU_VERSION", f"NLU profile {version if abs(version) < 10**9 else '(huge)'} is not supported (this runtime reads profiles {list(PROFILE_VERSIONS)})")
+        if version >= 2:
+            if prof.get("unicode") != UNICODE_VERSION:
+                u = prof.get("unicode")
+                if not isinstance(u, str):
+                    raise _schema(f"unicode must be a string, got {type(u).__name__}")
+                raise ProfileError("E_NLU_VERSION", f"the model's Unicode version {u[:20]!r} is not {UNICODE_VERSION}")
+            unknown = sorted(set(prof) - MEMBERS)
+            missing = sorted(MEMBERS - set(prof))
+            if unknown or missing:
+                raise _schema(f"the {PROFILE_KEY!r} object has unknown members {unknown[:5]} / lacks {missing}")
+            if not isinstance(prof.get("estimator"), str) or not isinstance(prof.get("source"), Mapping):
+                raise _schema("estimator must be a string and source an object")
         self.profile = prof
+        self.profile_version = version
 
         ctype = prof.get("classes_type")
         if ctype not in CLASS_TYPES:
@@ -159,16 +224,7 @@ class Classifier:
         classes = prof.get("classes")
         if not (isinstance(classes, list) and 2 <= len(classes) <= MAX_CLASSES):
             raise _schema(f"classes must be a list of 2..{MAX_CLASSES} labels")
-        want = CLASS_TYPES[ctype]
-        for c in classes:
-            ok = isinstance(c, want) and (want is bool or not isinstance(c, bool))
-            if want is float:
-                ok = isinstance(c, (int, float)) and not isinstance(c, bool)
-            if not ok:
-                raise _schema(f"class label {c!r} is not of classes_type {ctype!r}")
-        if len(set(map(repr, classes))) != len(classes):
-            raise _schema("class labels must be distinct")
-        self.classes_ = np.asarray([want(c) for c in classes])
+        self.classes_ = _labels(classes, ctype)
 
         self.input = prof.get("input")
         if self.input not in ("text", "dict"):
@@ -178,9 +234,23 @@ class Classifier:
             raise _schema(f"proba must be one of {list(PROBA_RULES)}, got {self.proba!r}")
         if self.proba == "softmax" and len(classes) == 2:
             raise _schema("proba \"softmax\" needs three classes or more")
+        table_name, bias_name = prof.get("table"), prof.get("intercept")
+        if not isinstance(table_name, str) or not isinstance(bias_name, str):
+            raise _schema("table and intercept must be strings (names)")
 
-        table_name = prof.get("table")
-        if not isinstance(table_name, str) or table_name not in model.tables:
+        cfgs = prof.get("featurizers")
+        if not (isinstance(cfgs, list) and 1 <= len(cfgs) <= MAX_FEATURIZERS):
+            raise _schema(f"featurizers must be a list of 1..{MAX_FEATURIZERS} objects")
+        self.branches = [_Branch(c, model, i, version) for i, c in enumerate(cfgs)]
+        kinds = {b.featurizer.kind for b in self.branches}
+        if kinds != {self.input}:
+            raise _schema(f"input is {self.input!r} but the featurizers are of kind {sorted(kinds)}")
+        prefixes = [b.prefix for b in self.branches]
+        if len(set(prefixes)) != len(prefixes):
+            raise _schema("featurizers must have distinct key prefixes")
+
+        # E_NLU_REFERENCE, after every schema check (spec §9: checks in the table's order)
+        if table_name not in model.tables:
             raise ProfileError("E_NLU_REFERENCE", f"score table {table_name!r} is not in the file")
         self.table = model.tables[table_name]
         self.n_outputs = 1 if len(classes) == 2 else len(classes)
@@ -189,27 +259,17 @@ class Classifier:
                 "E_NLU_REFERENCE",
                 f"score table {table_name!r} has dim {self.table.dim}; {len(classes)} classes need {self.n_outputs}",
             )
-        bias_name = prof.get("intercept")
-        bias = model.tensors.get(bias_name) if isinstance(bias_name, str) else None
+        bias = model.tensors.get(bias_name)
         if bias is None:
             raise ProfileError("E_NLU_REFERENCE", f"intercept tensor {bias_name!r} is not in the file")
-        if bias.shape != (self.n_outputs,) or bias.dtype.kind != "f":
+        if bias.shape != (self.n_outputs,) or bias.dtype not in (np.float32, np.float64):
             raise ProfileError(
                 "E_NLU_REFERENCE",
-                f"intercept tensor {bias_name!r} has shape {bias.shape} and dtype {bias.dtype}; expected float ({self.n_outputs},)",
+                f"intercept tensor {bias_name!r} has shape {bias.shape} and dtype {bias.dtype}; expected f32 or f64 ({self.n_outputs},)",
             )
         self.intercept_ = bias.astype(np.float64)
-
-        cfgs = prof.get("featurizers")
-        if not (isinstance(cfgs, list) and 1 <= len(cfgs) <= MAX_FEATURIZERS):
-            raise _schema(f"featurizers must be a list of 1..{MAX_FEATURIZERS} objects")
-        self.branches = [_Branch(c, model, i) for i, c in enumerate(cfgs)]
-        kinds = {b.featurizer.kind for b in self.branches}
-        if kinds != {self.input}:
-            raise _schema(f"input is {self.input!r} but the featurizers are of kind {sorted(kinds)}")
-        prefixes = [b.prefix for b in self.branches]
-        if len(set(prefixes)) != len(prefixes):
-            raise _schema("featurizers must have distinct key prefixes")
+        for i, b in enumerate(self.branches):
+            b.resolve(model, i)
 
     # -- scoring -----------------------------------------------------------------------
     def _check_docs(self, X) -> Sequence:
@@ -220,38 +280,64 @@ class Classifier:
         return X
 
     def _scores(self, docs: Sequence) -> np.ndarray:
-        out = np.tile(self.intercept_, (len(docs), 1))
+        """Decision values in the order of spec §8.1, in binary64."""
+        n = len(docs)
+        out = np.tile(self.intercept_, (n, 1))
+        k = self.n_outputs
         for b in self.branches:
-            try:
-                terms, inv, doc_of, tf = b.collect(docs)
-            except TypeError as e:
-                raise UsageError(str(e)) from None
-            if not terms:
+            index: dict[str, int] = {}
+            inv: list[int] = []
+            doc_of: list[int] = []
+            tf: list[float] = []
+            for d, doc in enumerate(docs):  # (document, distinct term) pairs, first-occurrence order
+                feats = b.featurize(doc)
+                inv.extend(index.setdefault(t, len(index)) for t in feats)
+                doc_of.extend([d] * len(feats))
+                tf.extend(feats.values())
+            if not index:
                 continue
+            terms = list(index)
+            inv_a = np.asarray(inv, np.int64)
+            doc_a = np.asarray(doc_of, np.int64)
+            u = np.asarray(tf, np.float64)
             keys, valid = _encode(terms, b.prefix)
-            weight = tf
-            if b.norm is not None:
-                nkeys, nvalid = (keys, valid) if not b.prefix else _encode(terms, "")
-                slots = b.norm_table.slots(nkeys)
-                in_vocab = (slots >= 0) & nvalid
-                idf = b.norm_table.rows_at(slots)[:, 0].astype(np.float64) if b.norm_table.dim else np.ones(len(terms))
-                x = tf * np.where(in_vocab, idf, 0.0)[inv]
+            contributes = valid
+            if b.norm is not None:  # §8.2
+                nkeys = keys if not b.prefix else _encode(terms, "")[0]
+                nslots = b.norm_table.slots(nkeys)
+                in_vocab = (nslots >= 0) & valid
+                idf = np.ones(len(terms))
+                if b.norm_table.dim and in_vocab.any():
+                    idf[in_vocab] = b.norm_table.rows_at(nslots[in_vocab])[:, 0].astype(np.float64)
+                x = u * np.where(in_vocab, idf, 0.0)[inv_a]
+                norm = _sequential_sums(n, doc_a, x * x if b.norm == "l2" else np.abs(x))
                 if b.norm == "l2":
-                    norm = np.sqrt(np.bincount(doc_of, x * x, minlength=len(docs)))
-                else:
-                    norm = np.bincount(doc_of, np.abs(x), minlength=len(docs))
-                scale = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
-                # a term outside the norm table's vocabulary contributes nothing, even if a
-                # fingerprint collision finds it in the score table (§5.3)
-                weight = tf * scale[doc_of] * in_vocab[inv]
-            rows, found = self.table.lookup(keys)
-            rows[~valid] = 0
-            contrib = rows.astype(np.float64)[inv] * weight[:, None]
-            present, starts = np.unique(doc_of, return_index=True)
-            out[present] += np.add.reduceat(contrib, starts, axis=0)
+                    norm = np.sqrt(norm)
+                s = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+                u = u * s[doc_a]
+                contributes = contributes & in_vocab
+            slots = np.full(len(terms), -1, np.int64)
+            if contributes.any():
+                slots[contributes] = self.table.slots([keys[i] for i in np.flatnonzero(contributes)])
+            found = slots >= 0
+            if not found.any():
+                continue
+            row_of = np.cumsum(found) - 1  # unique term -> row of the found-rows matrix
+            rows = self.table.rows_at(slots[found]).astype(np.float64)
+            pairs = np.flatnonzero(found[inv_a])
+            partial = np.zeros((n, k))
+            step = max(1, CHUNK_ELEMENTS // k)  # bounded memory: found pairs x k per chunk
+            for lo in range(0, len(pairs), step):
+                sel = pairs[lo : lo + step]
+                d = doc_a[sel]
+                here = np.unique(d)
+                contrib = rows[row_of[inv_a[sel]]] * u[sel][:, None]
+                # each document's running partial goes first, so the sum continues left to right
+                sums = _sequential_sums(n, np.concatenate([here, d]), np.concatenate([partial[here], contrib]))
+                partial[here] = sums[here]
+            out += partial
         return out
-
-    def decision_function(self, X, *, batch_size: int = 1024) -> np.ndarray:
+    def decision_function(self, X, *, batch_size: int = 256) -> np.ndarray:
         """Scores: shape (n,) for two classes (positive = classes_[1]), else (n, n_classes)."""
         docs = self._check_docs(X)
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -260,7 +346,7 @@ class Classifier:
         scores = np.concatenate(parts) if parts else np.zeros((0, self.n_outputs))
         return scores[:, 0] if self.n_outputs == 1 else scores
 
-    def predict(self, X, *, batch_size: int = 1024) -> np.ndarray:
+    def predict(self, X, *, batch_size: int = 256) -> np.ndarray:
         d = self.decision_function(X, batch_size=batch_size)
         if d.ndim == 1:
             return self.classes_[(d > 0).astype(np.int64)]
@@ -274,7 +360,7 @@ class Classifier:
             raise AttributeError(f"predict_proba: the model ({self.profile.get('estimator', '?')}) defines no probabilities")
         return self._predict_proba
 
-    def _predict_proba(self, X, *, batch_size: int = 1024) -> np.ndarray:
+    def _predict_proba(self, X, *, batch_size: int = 256) -> np.ndarray:
         return proba_from_scores(self.proba, self.decision_function(X, batch_size=batch_size))
 
     # -- lifetime ------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nlu_corpus import TRICKY
-from phq.featurize import DictFeaturizer, TextFeaturizer, char_wb_ngrams, make_featurizer, strip_accents_unicode
+from phq.errors import UsageError
+from phq.featurize import TOKEN_PATTERNS, DictFeaturizer, TextFeaturizer, char_wb_ngrams, make_featurizer, strip_accents_unicode
 
 sk_text = pytest.importorskip("sklearn.feature_extraction.text")
 from sklearn.feature_extraction import DictVectorizer  # noqa: E402
@@ -21,10 +22,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:Your stop_words may be inconsist
 
 ALPHABET = st.sampled_from(
     list("abcdeXYZ019 ") + [" ", "  ", "\t", "\n", "\u00a0", "\u2003", ".", ",", "!", "'", "-", "_", "é", "É", "ñ", "ß", "ﬁ", "İ", "Σ", "ς",
-                            "e\u0301", "\u0301", "日", "本", "🎵", "Ⅻ", "²", "\u200b", "\x00", "\ud800"]
+                            "e\u0301", "\u0301", "日", "本", "🎵", "Ⅻ", "²", "\u200b", "\x00", "\ud800",
+                            "\ufeff", "\u0085", "\x1c", "\u3000", "\u0345", "ʰ", "Ǆ", "한", "ﷺ", "\u0378", "\U000e0001", "ᾼ", "ΐ"]
 )
 TEXT = st.lists(ALPHABET, max_size=40).map("".join)
-PATTERNS = [r"(?u)\b\w\w+\b", r"(?u)\b\w+\b", r"\S+", r"(\w)\w*", r"[a-z]+"]
+PATTERNS = sorted(TOKEN_PATTERNS)  # every spelling the converter maps to a named tokenizer (spec §10)
 
 
 def config_of(vec) -> dict:
@@ -89,15 +91,28 @@ def test_tf_values_match_the_vectorizer(sublinear, binary):
 
 
 def test_byte_documents_are_decoded_like_sklearn():
-    vec = CountVectorizer(encoding="latin-1", vocabulary=["zz"]).fit(["x"])
-    fz = TextFeaturizer(config_of(vec))
-    doc = "café olé".encode("latin-1")
-    assert fz.analyze(doc) == vec.build_analyzer()(doc) == ["café", "olé"]
-    strict = TextFeaturizer(config_of(CountVectorizer(vocabulary=["zz"]).fit(["x"])))
-    with pytest.raises(UnicodeDecodeError):
-        strict.analyze(doc)  # utf-8 strict, like scikit-learn
+    for errors in ("strict", "replace", "ignore"):
+        vec = CountVectorizer(decode_error=errors, analyzer="char", vocabulary=["zz"]).fit(["x"])
+        fz = TextFeaturizer(config_of(vec))
+        for doc in ("café olé".encode(), b"ab\xffcd\xe2\x82 \xed\xa0\x80\xf0\x9f\x8e\xb5\xc0\xaf"):
+            try:
+                want = vec.build_analyzer()(doc)
+            except UnicodeDecodeError:
+                with pytest.raises(UnicodeDecodeError):
+                    fz.analyze(doc)
+                continue
+            assert fz.analyze(doc) == want
     with pytest.raises(TypeError):
-        strict.analyze(42)
+        fz.analyze(42)
+
+
+@pytest.mark.parametrize("setting", [dict(encoding="latin-1"), dict(token_pattern=r"(\w)\w*"), dict(token_pattern=r"[a-z]+"), dict(ngram_range=(1, 20))])
+def test_settings_without_a_portable_equivalent_are_refused_by_name(setting):
+    """spec/nlu-profile-v2.md §10: the converter names the setting it cannot write."""
+    vec = CountVectorizer(vocabulary=["zz"], **setting).fit(["x"])
+    name = next(iter(setting))
+    with pytest.raises(UsageError, match=name):
+        config_of(vec)
 
 
 def test_very_long_input_is_linear():

@@ -2,7 +2,7 @@
 
     phq.writer.from_sklearn(pipeline, "intent.phq", quant="linear8", fingerprint_bits=16)
 
-Supported (spec/nlu-profile-v1.md §3):
+Writes profile 2 (spec/nlu-profile-v2.md). Supported:
   featurization  CountVectorizer, TfidfVectorizer (analyzer word / char / char_wb), a
                  CountVectorizer followed by a TfidfTransformer, DictVectorizer, and
                  FeatureUnion of those (transformer_weights included, nesting allowed);
@@ -26,17 +26,17 @@ produce a file that scores differently.
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from phq.errors import UsageError
-from phq.featurize import make_featurizer
-from phq.nlu import PROFILE_KEY, PROFILE_VERSION  # one definition for writer and runtime
+from phq.featurize import MAX_NGRAM_WIDTH, TOKEN_PATTERNS, make_featurizer
+from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definition for writer and runtime
 
 from .build import Table
 
@@ -64,6 +64,10 @@ PROBE_TEXTS = [
     "what's the weather in São Paulo? 明天 天气",
     "x",
     "a b c d e f g h i j k l m n o p",
+    "ΟΔΟΣ ΣΑ Σ ὈΔΥΣΣΕΎΣ İstanbul ß ﬁne Ǆ ½ ２０２６ ①",
+    "tab\tsep\u00a0nbsp\u3000ideo\u0085nel\ufeffbom\u200bzwsp\u001cfs x\u2028y",
+    "e\u0301 n\u0303 \u1100\u1161 한국어 ﷺ ﷽ Ⅻ",
+    "👍🏽 👨\u200d👩\u200d👧 🇫🇷 \U000e0001 \U0010fffd \u0378\u0379",
 ]
 
 
@@ -118,9 +122,28 @@ def _text_config(vec) -> dict:
         problems.append(f"strip_accents={vec.strip_accents!r} (only None, 'ascii', 'unicode')")
     if vec.decode_error not in ("strict", "ignore", "replace"):
         problems.append(f"decode_error={vec.decode_error!r}")
+    encoding = str(vec.encoding)
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if not utf8:
+        problems.append(f"encoding={encoding!r} (profile 2 runtimes decode UTF-8 only: decode the bytes yourself and pass text)")
+    lo, hi = (int(x) for x in vec.ngram_range)
+    if not (1 <= lo <= hi <= 64 and hi - lo < MAX_NGRAM_WIDTH):
+        problems.append(f"ngram_range=({lo}, {hi}) (the profile allows 1 <= lo <= hi <= 64 and hi - lo <= {MAX_NGRAM_WIDTH - 1})")
+    tokenizer = None
+    if vec.analyzer == "word":
+        pattern = vec.token_pattern
+        tokenizer = TOKEN_PATTERNS.get(pattern) if isinstance(pattern, str) else None
+        if tokenizer is None:
+            problems.append(
+                f"token_pattern={pattern!r} (no portable equivalent; use one of "
+                + ", ".join(repr(p) for p in sorted(TOKEN_PATTERNS))
+                + ": spec/nlu-profile-v2.md §6.1)"
+            )
     if problems:
         raise UsageError(f"{name} with " + "; ".join(problems) + " is not supported")
-    lo, hi = (int(x) for x in vec.ngram_range)
     cfg = {
         "kind": "text",
         "analyzer": vec.analyzer,
@@ -129,18 +152,11 @@ def _text_config(vec) -> dict:
         "strip_accents": vec.strip_accents,
         "binary": bool(vec.binary),
         "sublinear_tf": False,
-        "encoding": str(vec.encoding),
         "decode_error": vec.decode_error,
-        "token_pattern": None,
+        "tokenizer": tokenizer,
         "stop_words": None,
     }
     if vec.analyzer == "word":
-        pattern = vec.token_pattern
-        if not isinstance(pattern, str):
-            raise UsageError(f"{name}: token_pattern must be a string, got {pattern!r}")
-        if re.compile(pattern).groups > 1:
-            raise UsageError(f"{name}: token_pattern {pattern!r} has more than one capturing group")
-        cfg["token_pattern"] = pattern
         stop = vec.get_stop_words()
         if stop is not None:
             words = sorted(stop)
@@ -361,6 +377,7 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
     probe = np.random.default_rng(0).standard_normal((6, offset)) if offset else np.zeros((6, 0))
     profile = {
         "profile": PROFILE_VERSION,
+        "unicode": UNICODE_VERSION,
         "input": branches[0].config["kind"],
         "classes": label_list,
         "classes_type": label_type,
