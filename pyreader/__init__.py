@@ -13,7 +13,7 @@ Bad bytes raise `phq.FormatError` (with `.code` from the spec's error table), ca
 mistakes raise `phq.UsageError`.
 """
 
-from .errors import ERROR_CODES, FormatError, PhqError, UsageError
+from .errors import ERROR_CODES, FormatError, PhqError, ProfileError, UsageError
 from .layout import FORMAT_MAJOR, FORMAT_MINOR
 from .reader import Model, Section
 from .reader import open_model as open
@@ -31,6 +31,7 @@ __all__ = [
     "Section",
     "FormatError",
     "UsageError",
+    "ProfileError",
     "PhqError",
     "ERROR_CODES",
     "FORMAT_VERSION",

@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
     r = csub.add_parser("run", help="run one reader over the suite")
     r.add_argument("--reader", help='adapter command, e.g. "build/phq-c-conform" (default: the Python reference reader)')
-    r.add_argument("--version", default="1.0", help="format version of the suite (default 1.0)")
+    r.add_argument("--version", default="1.0", help="format version of the suite (default 1.0), or 'nlu' for the NLU profile suite")
     r.add_argument("--expect-fail", metavar="FILE", help="file names known to fail (one per line); one that passes fails the run")
     r.add_argument("--json", metavar="PATH", default="conformance-report.json", help="JSON report (default conformance-report.json)")
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
@@ -383,7 +383,12 @@ def _cmd_conformance(a) -> int:
                 f.write(text)
         return EXIT_OK if ok else EXIT_INVALID
 
-    reader = runner.parse_reader(a.reader)
+    if a.version == "nlu":  # the NLU profile suite (conformance/nlu/): models, texts, answers
+        from phq.conformance import nlu as nlu_suite
+
+        reader = nlu_suite.reference_reader if not a.reader or a.reader == "py" else runner.parse_reader(a.reader)
+    else:
+        reader = runner.parse_reader(a.reader)
 
     def show(r) -> None:
         if a.quiet and r.status in ("PASS", "XFAIL"):
@@ -391,7 +396,10 @@ def _cmd_conformance(a) -> int:
         detail = f"  expected {r.expect}, got {r.outcome}" + (f": {r.detail}" if r.detail and r.detail != r.outcome else "") if r.status != "PASS" else ""
         print(f"{r.status:5} {r.file}{detail}")
 
-    results = runner.run(reader, a.version, runner.read_expect_fail(a.expect_fail), a.timeout, progress=show)
+    if a.version == "nlu":
+        results = nlu_suite.run(reader, max(a.timeout, 60.0), progress=show)
+    else:
+        results = runner.run(reader, a.version, runner.read_expect_fail(a.expect_fail), a.timeout, progress=show)
     runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
     print(runner.summary(results))
     return EXIT_OK if runner.succeeded(results) else EXIT_INVALID

@@ -1,0 +1,490 @@
+"""The NLU conformance suite (conformance/nlu/, protocol in conformance/README.md).
+
+    python -m phq.conformance.nlu generate [--out DIR] [--check]   # rebuild the golden files
+    python -m phq.conformance.nlu adapter MODEL < requests > answer  # the Python reference adapter
+    phq conformance run --version nlu --reader "build/phq-nlu-conform"
+
+Golden NLU models (profile 2 and 1) with texts and their expected terms, decision values,
+probabilities and labels, and invalid profiles for every E_NLU_* code. The expected answers
+come from the Python reference runtime (pure: PHQ_PURE=1 semantics, `phq.nlu` without the
+accelerator); the judge compares labels and terms exactly and numbers within the profile's
+tolerance (spec/nlu-profile-v2.md §8.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import filecmp
+import hashlib
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import SUITE_DIR
+from .nlu_corpus import SCRIPTS, SPECIAL, hard_strings
+
+NLU_DIR = SUITE_DIR / "nlu"
+RTOL = ATOL = 1e-9  # spec §8.6
+MARGIN = 1e-6  # every kept score case has its top-two decision values this far apart (or exactly tied)
+SCORE_CASES = 400  # hard strings scored per model: the hand-made ones, then a model-specific sample
+TERMS_CASES = 100  # of which the first ones also get a terms request per featurizer
+
+
+# -- the adapter protocol -----------------------------------------------------------------------
+def parse_requests(text: str) -> list[tuple]:
+    out = []
+    for line in text.split("\n"):
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "score" and len(parts) == 2:
+            out.append(("score", None, b"" if parts[1] == "-" else bytes.fromhex(parts[1])))
+        elif parts[0] == "terms" and len(parts) == 3:
+            out.append(("terms", int(parts[1]), b"" if parts[2] == "-" else bytes.fromhex(parts[2])))
+        else:
+            raise ValueError(f"bad request line {line[:60]!r}")
+    return out
+
+
+def _label(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _num(x: float):
+    return float(x) if math.isfinite(x) else None
+
+
+def answer(path, requests: list[tuple]) -> str:
+    """The protocol answer of the Python runtime (pure or accelerated, as phq.nlu runs)."""
+    import phq
+    import phq.nlu
+
+    try:
+        clf = phq.nlu.load(path)
+    except (phq.FormatError, phq.ProfileError) as e:
+        return f"error {e.code} {e.message[:200]}\n"
+    lines = ["ok"]
+    with clf:
+        for kind, f, data in requests:
+            try:
+                if kind == "terms":
+                    feats = clf.branches[f].featurize(data)
+                    lines.append(json.dumps({"terms": [[t, v] for t, v in feats.items()]}))
+                    continue
+                d = clf.decision_function([data])
+                row = np.atleast_1d(d[0])
+                obj = {"label": _label(clf.predict([data])[0]), "decision": [_num(x) for x in row]}
+                if clf.proba is not None:
+                    obj["proba"] = [_num(x) for x in clf.predict_proba([data])[0]]
+                lines.append(json.dumps(obj))
+            except phq.UsageError as e:
+                lines.append(json.dumps({"error": "E_INPUT", "message": str(e)[:120]}))
+    lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= ATOL + RTOL * abs(b)
+
+
+def judge(entry: dict, root: Path, output: str) -> tuple[str, str]:
+    lines = output.rstrip("\n").split("\n") if output else []
+    if not lines:
+        return "bad-output", "no output"
+    if lines[0].startswith("error "):
+        parts = lines[0].split()
+        return (parts[1] if len(parts) > 1 else "bad-output"), lines[0][:200]
+    if lines[0] != "ok":
+        return "bad-output", f"first line {lines[0][:80]!r}"
+    if entry["expect"] == "accept-or-unsupported":
+        return "accept-or-unsupported", ""
+    if entry["expect"] != "accept":
+        return "accept", "accepted an invalid model"
+    expected = (root / entry["expected"]).read_text(encoding="utf-8").rstrip("\n").split("\n")
+    got = [x.rstrip("\r") for x in lines[1:]]
+    if len(got) != len(expected):
+        return "wrong-answer", f"expected {len(expected) - 1} answers, got {len(got) - 1}"
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e == g:
+            continue
+        try:
+            ev, gv = json.loads(e), json.loads(g)
+        except ValueError:
+            return "wrong-answer", f"answer {i + 1}: expected {e[:80]!r}, got {g[:80]!r}"
+        problem = _compare(ev, gv)
+        if problem:
+            return "wrong-answer", f"answer {i + 1}: {problem}"
+    return "accept", ""
+
+
+def _compare(e, g) -> str | None:
+    if not isinstance(e, dict) or not isinstance(g, dict):
+        return f"expected {e!r:.80}, got {g!r:.80}"
+    if "error" in e or "error" in g:
+        return None if e.get("error") == g.get("error") else f"expected {e.get('error', 'an answer')}, got {g.get('error', 'an answer')}"
+    if "terms" in e:
+        et, gt = e["terms"], g.get("terms")
+        if not isinstance(gt, list) or [t for t, _ in et] != [t[0] for t in gt if isinstance(t, list) and t]:
+            return f"terms differ: expected {[t for t, _ in et][:6]!r}, got {str(gt)[:120]}"
+        bad = [t for (t, v), x in zip(et, gt) if not _close(x[1] if len(x) > 1 else None, v)]
+        return f"tf of {bad[:3]!r} differ" if bad else None
+    if g.get("label") != e["label"] or type(g.get("label")) is not type(e["label"]):
+        return f"label: expected {e['label']!r}, got {g.get('label')!r}"
+    for key in ("decision", "proba"):
+        if key not in e:
+            continue
+        ev, gv = e[key], g.get(key)
+        if not isinstance(gv, list) or len(gv) != len(ev) or not all(_close(x, y) for x, y in zip(gv, ev)):
+            return f"{key}: expected {str(ev)[:80]}, got {str(gv)[:80]}"
+    return None
+
+
+def load_suite(root: Path = NLU_DIR) -> list[dict]:
+    manifest = root / "manifest.json"
+    from phq.errors import UsageError
+
+    if not manifest.is_file():
+        raise UsageError(f"no NLU conformance suite at {root}")
+    entries = json.loads(manifest.read_text())["models"]
+    for m in entries:
+        if hashlib.sha256((root / m["file"]).read_bytes()).hexdigest() != m["sha256"]:
+            raise UsageError(f"golden file {m['file']} does not match its sha256 in the manifest")
+    return entries
+
+
+def requests_text(entry: dict, root: Path = NLU_DIR) -> str:
+    """The requests sent to the adapter: the stored ones, with each `#i` (line i of
+    hard_strings.txt) replaced by that text's hex."""
+    if not entry.get("requests"):
+        return ""
+    corpus = (root / "hard_strings.txt").read_text().split("\n")
+    lines = []
+    for line in (root / entry["requests"]).read_text().split("\n"):
+        if line:
+            head, _, ref = line.rpartition(" ")
+            lines.append(f"{head} {corpus[int(ref[1:])]}" if ref.startswith("#") else line)
+    return "".join(x + "\n" for x in lines)
+
+
+# -- the golden models --------------------------------------------------------------------------
+def _featurizer(**over) -> dict:
+    cfg = {
+        "name": "text", "kind": "text", "key_prefix": "", "analyzer": "word", "ngram_range": [1, 1],
+        "lowercase": True, "strip_accents": None, "binary": False, "sublinear_tf": False,
+        "decode_error": "replace", "tokenizer": "word_runs_min2", "stop_words": None,
+        "norm": None, "norm_table": None, "weight": 1.0,
+    }
+    cfg.update(over)
+    if cfg["analyzer"] != "word":
+        cfg["tokenizer"] = None
+    return cfg
+
+
+def _profile(featurizers, classes, ctype="str", proba=None, **over) -> dict:
+    prof = {
+        "profile": 2, "unicode": "14.0.0", "input": featurizers[0]["kind"], "classes": classes,
+        "classes_type": ctype, "estimator": "conformance", "table": "features", "intercept": "intercept",
+        "proba": proba, "featurizers": featurizers, "source": {"library": "phq.conformance"},
+    }
+    prof.update(over)
+    return prof
+
+
+def _vocabulary(cfg: dict) -> list[str]:
+    """Terms of the featurizer over the scripts corpus (so that hard strings hit the tables)."""
+    from phq.featurize import make_featurizer
+
+    fz = make_featurizer(cfg)
+    vocab: dict[str, None] = {}
+    for text in SCRIPTS:
+        for t in fz.features(text):
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:
+                continue
+            vocab.setdefault(t)
+    return list(vocab)
+
+
+def _model(name: str, featurizers: list[dict], classes, ctype="str", proba=None, quant="f32", seed=0, keep=0.7, v1=False, **over):
+    """(name, metadata, tables, tensors, write options) of one golden model."""
+    rng = np.random.default_rng(seed)
+    k = 1 if len(classes) == 2 else len(classes)
+    keys, rows, tables = [], [], {}
+    for f in featurizers:
+        vocab = _vocabulary(f)
+        chosen = [t for t in vocab if rng.random() < keep]
+        keys += [f["key_prefix"] + t for t in chosen]
+        rows.append(rng.standard_normal((len(chosen), k)) * rng.choice([0.1, 1.0, 3.0], (len(chosen), 1)))
+        if f["norm"]:
+            if f["norm_table"].endswith(":idf"):
+                tables[f["norm_table"]] = (vocab, (1.0 + rng.random((len(vocab), 1)) * 4).astype(np.float32))
+            else:
+                tables[f["norm_table"]] = (vocab, np.zeros((len(vocab), 0), np.float32))
+    matrix = np.concatenate(rows) if rows else np.zeros((0, k))
+    tables = {"features": (keys, matrix.astype(np.float32)), **tables}
+    prof = _profile(featurizers, classes, ctype, proba, **over)
+    if v1:
+        prof = _as_profile1(prof)
+    tensors = {"intercept": (rng.standard_normal(k) * 0.5).astype(np.float64)}
+    return name, {"phq.nlu": prof}, tables, tensors, {"quant": quant}
+
+
+def _as_profile1(prof: dict) -> dict:
+    pattern = {"word_runs_min2": r"(?u)\b\w\w+\b", "word_runs_min1": r"(?u)\b\w+\b", "nonspace_runs": r"\S+", None: None}
+    prof = copy.deepcopy(prof)
+    prof["profile"] = 1
+    del prof["unicode"]
+    for f in prof["featurizers"]:
+        f["token_pattern"] = pattern[f.pop("tokenizer")]
+        f["encoding"] = "utf-8"
+    return prof
+
+
+FIVE = ["PlayMusic", "GetWeather", "SetAlarm", "BookRestaurant", "AddToPlaylist"]
+
+
+def valid_models() -> list[tuple]:
+    return [
+        _model("y_word2_lower_tfidf_l2_softmax", [_featurizer(ngram_range=[1, 2], norm="l2", norm_table="norm:text:idf")], FIVE, proba="softmax", seed=1),
+        _model("y_word1_strip_unicode_binary_l1_keyset_linear8", [_featurizer(tokenizer="word_runs_min1", strip_accents="unicode", binary=True, norm="l1", norm_table="norm:text")], FIVE[:3], quant="linear8", seed=2),
+        _model("y_nonspace_sublinear_bool_logistic", [_featurizer(tokenizer="nonspace_runs", lowercase=False, sublinear_tf=True)], [False, True], "bool", "logistic", seed=3),
+        _model("y_char_2_4_ascii_int_modified_huber_linear4", [_featurizer(analyzer="char", ngram_range=[2, 4], strip_accents="ascii")], [3, 1, -7], "int", "modified_huber", quant="linear4", seed=4, keep=0.5),
+        _model("y_char_1_3_nolower_binaryclass", [_featurizer(analyzer="char", ngram_range=[1, 3], lowercase=False)], ["no", "yes"], proba=None, seed=5, keep=0.5),
+        _model(
+            "y_union_word_stopwords_char_wb_l2_float_labels",
+            [
+                _featurizer(name="w", key_prefix="w\x1f", ngram_range=[1, 2], stop_words=["the", "a", "de", "и", "σα"]),
+                _featurizer(name="c", key_prefix="c\x1f", analyzer="char_wb", ngram_range=[1, 3], strip_accents="unicode", norm="l2", norm_table="norm:c:idf"),
+            ],
+            [0.5, 1.0, 2.5, -3.25], "float", "logistic", seed=6, keep=0.4,
+        ),
+        _model("y_decode_strict", [_featurizer(decode_error="strict", ngram_range=[1, 2])], FIVE[:3], seed=7),
+        _model("y_decode_ignore_char_wb", [_featurizer(decode_error="ignore", analyzer="char_wb", ngram_range=[2, 5])], FIVE[:3], seed=8, keep=0.5),
+        _model("y_profile1_word_l2", [_featurizer(ngram_range=[1, 2], norm="l2", norm_table="norm:text:idf")], FIVE[:4], proba="softmax", seed=9, v1=True),
+        _model("y_empty_score_table", [_featurizer()], FIVE[:3], seed=10, keep=0.0),
+        _model("y_labels_with_escapes", [_featurizer()], ['say "hi"', "back\\slash", "tab\tnew\nline", "nul\x00", "é🎵\u2028"], proba="softmax", seed=11),
+    ]
+
+
+def _bad(name: str, code: str, mutate) -> tuple:
+    n, meta, tables, tensors, opts = _model(name, [_featurizer()], FIVE[:3], seed=20)
+    prof = meta["phq.nlu"]
+    result = mutate(prof, tables, tensors)
+    if result is not None:
+        meta = result
+    return n, meta, tables, tensors, opts, code
+
+
+def _set(**kv):
+    def f(prof, tables, tensors):
+        prof.update(kv)
+    return f
+
+
+def _feat(**kv):
+    def f(prof, tables, tensors):
+        prof["featurizers"][0].update(kv)
+    return f
+
+
+def invalid_models() -> list[tuple]:
+    def drop(member):
+        def f(prof, tables, tensors):
+            del prof[member]
+        return f
+
+    def no_profile(prof, tables, tensors):
+        return {"labels": FIVE}
+
+    def drop_table(name):
+        def f(prof, tables, tensors):
+            tables.pop(name)
+        return f
+
+    def intercept(arr):
+        def f(prof, tables, tensors):
+            tensors["intercept"] = arr
+        return f
+
+    def v1_pattern(prof, tables, tensors):
+        p1 = _as_profile1(prof)
+        p1["featurizers"][0]["token_pattern"] = "(a+)+$"
+        return {"phq.nlu": p1}
+
+    return [
+        _bad("n_not_an_nlu_model", "E_NLU_MISSING", no_profile),
+        _bad("n_profile_3", "E_NLU_VERSION", _set(profile=3)),
+        _bad("n_unicode_15", "E_NLU_VERSION", _set(unicode="15.0.0")),
+        _bad("n_profile_not_integer", "E_NLU_SCHEMA", _set(profile="2")),
+        _bad("n_unknown_member", "E_NLU_SCHEMA", _set(threshold=0.5)),
+        _bad("n_missing_source", "E_NLU_SCHEMA", drop("source")),
+        _bad("n_one_class", "E_NLU_SCHEMA", _set(classes=["only"])),
+        _bad("n_duplicate_labels", "E_NLU_SCHEMA", _set(classes=["a", "b", "a"])),
+        _bad("n_float_labels_equal", "E_NLU_SCHEMA", _set(classes=[1, 1.0, 2], classes_type="float")),
+        _bad("n_int_label_out_of_range", "E_NLU_SCHEMA", _set(classes=[1, 2, 2**63], classes_type="int")),
+        _bad("n_label_of_wrong_type", "E_NLU_SCHEMA", _set(classes=["a", "b", 3])),
+        _bad("n_softmax_two_classes", "E_NLU_SCHEMA", _set(classes=["a", "b"], proba="softmax")),
+        _bad("n_input_image", "E_NLU_SCHEMA", _set(input="image")),
+        _bad("n_no_featurizers", "E_NLU_SCHEMA", _set(featurizers=[])),
+        _bad("n_unknown_tokenizer_regex", "E_NLU_SCHEMA", _feat(tokenizer="(a+)+$")),
+        _bad("n_profile1_regex_pattern", "E_NLU_SCHEMA", v1_pattern),
+        _bad("n_ngram_range_too_wide", "E_NLU_SCHEMA", _feat(ngram_range=[1, 17])),
+        _bad("n_ngram_range_zero", "E_NLU_SCHEMA", _feat(ngram_range=[0, 1])),
+        _bad("n_unknown_featurizer_member", "E_NLU_SCHEMA", _feat(max_df=0.5)),
+        _bad("n_tokenizer_for_char_analyzer", "E_NLU_SCHEMA", _feat(analyzer="char")),
+        _bad("n_key_prefix_too_long", "E_NLU_SCHEMA", _feat(key_prefix="p" * 1025)),
+        _bad("n_norm_table_without_norm", "E_NLU_SCHEMA", _feat(norm_table="features")),
+        _bad("n_decode_error_unknown", "E_NLU_SCHEMA", _feat(decode_error="surrogateescape")),
+        _bad("n_score_table_missing", "E_NLU_REFERENCE", drop_table("features")),
+        _bad("n_score_table_dim", "E_NLU_REFERENCE", _set(classes=FIVE)),
+        _bad("n_norm_table_missing", "E_NLU_REFERENCE", _feat(norm="l2", norm_table="norm:none")),
+        _bad("n_intercept_missing", "E_NLU_REFERENCE", _set(intercept="bias")),
+        _bad("n_intercept_shape", "E_NLU_REFERENCE", intercept(np.zeros(2))),
+        _bad("n_intercept_f16", "E_NLU_REFERENCE", intercept(np.zeros(3, np.float16))),
+        _bad("n_intercept_int", "E_NLU_REFERENCE", intercept(np.zeros(3, np.int32))),
+    ]
+
+
+def dict_model() -> tuple:
+    cfg = {"name": "dict", "kind": "dict", "key_prefix": "", "separator": "=", "norm": None, "norm_table": None, "weight": 1.0}
+    prof = _profile([cfg], FIVE[:3])
+    rng = np.random.default_rng(30)
+    keys = ["w=play", "w=rain", "len"]
+    return "i_dict_input", {"phq.nlu": prof}, {"features": (keys, rng.standard_normal((3, 3)).astype(np.float32))}, {"intercept": np.zeros(3)}, {"quant": "f32"}
+
+
+# -- generation ---------------------------------------------------------------------------------
+def _write(path: Path, meta, tables, tensors, opts) -> None:
+    import phq.writer
+
+    phq.writer.write(path, tables, tensors=tensors, metadata=meta, fingerprint_bits=16, **opts)
+
+
+def _hex(b: bytes) -> str:
+    return b.hex() if b else "-"
+
+
+def _kept(line: str) -> bool:
+    """Score answers whose label cannot flip within the tolerance (spec §8.6)."""
+    obj = json.loads(line)
+    d = obj.get("decision")
+    if not d or len(d) == 1:
+        return not d or d[0] is None or d[0] == 0.0 or abs(d[0]) > MARGIN
+    top = sorted(d, reverse=True)
+    return top[0] == top[1] or top[0] - top[1] > MARGIN
+
+
+def generate(out: Path) -> None:
+    import os
+
+    os.environ["PHQ_PURE"] = "1"  # expected answers come from the pure reference runtime
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = hard_strings()
+    (out / "hard_strings.txt").write_text("".join(_hex(b) + "\n" for b in corpus))
+    entries = []
+    for name, meta, tables, tensors, opts in valid_models() + [dict_model()]:
+        path = out / f"{name}.phq"
+        _write(path, meta, tables, tensors, opts)
+        n_feat = len(meta["phq.nlu"]["featurizers"])
+        entry = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        if name.startswith("i_"):
+            entry |= {"expect": "accept-or-unsupported", "what": "a dict model: read by runtimes with dict input, else E_NLU_UNSUPPORTED"}
+            entries.append(entry)
+            continue
+        rng = np.random.default_rng(len(entries))
+        fixed = len(SCRIPTS) + len(SPECIAL)  # the hand-made strings come first in the corpus
+        picked = list(range(fixed)) + sorted(rng.choice(np.arange(fixed, len(corpus)), SCORE_CASES - fixed, replace=False).tolist())
+        picked.append(len(corpus) - 1)  # the 64 KiB text
+        reqs = [("score", None, i) for i in picked]
+        reqs += [("terms", f, i) for f in range(n_feat) for i in picked[:TERMS_CASES]]
+        ans = answer(path, [(kind, f, corpus[i]) for kind, f, i in reqs]).split("\n")
+        assert ans[0] == "ok" and ans[-2] == "end", ans[:2]
+        keep_lines, keep_reqs = ["ok"], []
+        for (kind, f, i), line in zip(reqs, ans[1:-2]):
+            if kind == "score" and "error" not in line and not _kept(line):
+                continue
+            keep_reqs.append(f"score #{i}" if kind == "score" else f"terms {f} #{i}")
+            keep_lines.append(line)
+        keep_lines.append("end")
+        (out / f"{name}.requests").write_text("".join(r + "\n" for r in keep_reqs))
+        (out / f"{name}.expected").write_text("\n".join(keep_lines[1:]) + "\n", encoding="utf-8")
+        entry |= {"expect": "accept", "requests": f"{name}.requests", "expected": f"{name}.expected", "cases": len(keep_reqs)}
+        entries.append(entry)
+    for name, meta, tables, tensors, opts, code in invalid_models():
+        path = out / f"{name}.phq"
+        _write(path, meta, tables, tensors, opts)
+        got = answer(path, [])
+        assert got.startswith(f"error {code} "), (name, got[:120])
+        entries.append({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "expect": code})
+    manifest = {"suite": "phq NLU profile 2", "spec": "spec/nlu-profile-v2.md", "tolerance": {"rtol": RTOL, "atol": ATOL}, "hard_strings": len(corpus), "models": entries}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def check() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        cmp = filecmp.dircmp(tmp, NLU_DIR)
+        bad = cmp.left_only + cmp.right_only + filecmp.cmpfiles(tmp, NLU_DIR, cmp.common_files, shallow=False)[1]
+    if bad:
+        print(f"NLU golden files differ from the generator's output: {sorted(bad)[:10]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- running ------------------------------------------------------------------------------------
+def reference_reader(path: Path, requests: str) -> str:
+    return answer(path, parse_requests(requests))
+
+
+def run(reader, timeout: float = 60.0, progress=None, root: Path = NLU_DIR):
+    from .runner import Result, _invoke
+
+    results = []
+    for entry in load_suite(root):
+        path = root / entry["file"]
+        start = time.perf_counter()
+        special, out = _invoke(reader, path, requests_text(entry, root), timeout)
+        seconds = time.perf_counter() - start
+        outcome, detail = (special, special) if special else judge(entry, root, out)
+        if entry["expect"] == "accept-or-unsupported" and outcome in ("E_NLU_UNSUPPORTED", "accept-or-unsupported"):
+            outcome = entry["expect"]
+        ok = outcome == entry["expect"]
+        r = Result(entry["file"], entry["expect"], outcome, "PASS" if ok else "FAIL", "" if ok else detail, round(seconds, 4))
+        results.append(r)
+        if progress:
+            progress(r)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m phq.conformance.nlu")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--out", type=Path, default=NLU_DIR)
+    g.add_argument("--check", action="store_true")
+    ad = sub.add_parser("adapter")
+    ad.add_argument("model")
+    a = ap.parse_args(argv)
+    if a.cmd == "adapter":
+        sys.stdout.write(answer(a.model, parse_requests(sys.stdin.read())))
+        return 0
+    if a.check:
+        return check()
+    if a.out.exists() and a.out == NLU_DIR:
+        shutil.rmtree(a.out)
+    generate(a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
