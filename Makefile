@@ -8,7 +8,7 @@ DEMO   := examples/demo
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test test-py bench clinc150 install creader creader-test fuzz fuzz-py clean
+.PHONY: demo test test-py bench bench-nlu clinc150 install creader creader-test fuzz fuzz-py clean
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ fuzz-py: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/run.py
+	$(MAKE) bench-nlu
+
+# NLU runtimes on CLINC150 (bench/bench_nlu.py): scikit-learn, fastText, phq pure / accelerated / C
+bench-nlu: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(PY) bench/bench_nlu.py --readme
 
 # The CLINC150 compression-vs-accuracy report (examples/clinc150/README.md): trains the
 # models, converts them, writes examples/clinc150/results/ and README.md's report table.
