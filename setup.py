@@ -19,6 +19,15 @@ setup(
             include_dirs=["creader"],
             depends=["creader/phq.c", "creader/phq.h"],
             optional=True,
-        )
+        ),
+        # the C NLU runtime (creader/phq_nlu.c) for phq.nlu, in the same manner
+        Extension(
+            "phq._accel_nlu",
+            sources=["pyreader/_accel_nlu.c"],
+            include_dirs=["creader"],
+            depends=["creader/phq.c", "creader/phq.h", "creader/phq_nlu.c", "creader/phq_nlu.h", "creader/phq_unicode_data.h"],
+            extra_compile_args=["-ffp-contract=off"],
+            optional=True,
+        ),
     ]
 )

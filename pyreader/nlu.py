@@ -22,9 +22,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import ProfileError, UsageError
+from .errors import FormatError, ProfileError, UsageError
 from .featurize import MAX_PREFIX_BYTES, ConfigError, check_members, make_featurizer, utf8_len
 from .reader import Model, open_model
+
+try:  # the C NLU runtime (creader/phq_nlu.c), when setup.py could build it
+    from . import _accel_nlu
+except ImportError:  # pragma: no cover - pure installs
+    _accel_nlu = None
 
 PROFILE_KEY = "phq.nlu"
 PROFILE_VERSION = 2  # what the converter writes (spec/nlu-profile-v2.md)
@@ -270,6 +275,23 @@ class Classifier:
         self.intercept_ = bias.astype(np.float64)
         for i, b in enumerate(self.branches):
             b.resolve(model, i)
+        self._c = self._c_runtime()
+
+    def _c_runtime(self):
+        """The C runtime over the same mapped bytes, or None: pure Python (the reference) when
+        the extension is not built, PHQ_PURE is set, the model is a dict model (the C runtime
+        reads text only) or the C runtime refuses the file."""
+        if _accel_nlu is None or os.environ.get("PHQ_PURE", "") not in ("", "0") or self.input != "text":
+            return None
+        try:
+            return _accel_nlu.Model(self.model._buf)
+        except (ProfileError, FormatError, UsageError, BufferError, TypeError, ValueError):
+            return None
+
+    @property
+    def accelerated(self) -> bool:
+        """True when documents are scored by the C runtime (creader/phq_nlu.c)."""
+        return self._c is not None
 
     # -- scoring -----------------------------------------------------------------------
     def _check_docs(self, X) -> Sequence:
@@ -342,9 +364,22 @@ class Classifier:
         docs = self._check_docs(X)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
-        parts = [self._scores(docs[i : i + batch_size]) for i in range(0, len(docs), batch_size)]
-        scores = np.concatenate(parts) if parts else np.zeros((0, self.n_outputs))
+        if self._c is not None:
+            scores = self._c_scores(docs)
+        else:
+            parts = [self._scores(docs[i : i + batch_size]) for i in range(0, len(docs), batch_size)]
+            scores = np.concatenate(parts) if parts else np.zeros((0, self.n_outputs))
         return scores[:, 0] if self.n_outputs == 1 else scores
+
+    def _c_scores(self, docs: Sequence) -> np.ndarray:
+        out = np.empty((len(docs), self.n_outputs))
+        fallback, errors = self._c.decision(docs, out)
+        bad = sorted([(i, msg) for i, _, msg in errors] + [(i, None) for i in fallback])
+        for i, msg in bad:  # in document order, as the pure path would meet them
+            if msg is not None:
+                raise UsageError(f"document {i}: {msg}")
+            out[i] = self._scores([docs[i]])[0]
+        return out
 
     def predict(self, X, *, batch_size: int = 256) -> np.ndarray:
         d = self.decision_function(X, batch_size=batch_size)
