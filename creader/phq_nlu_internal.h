@@ -1,0 +1,98 @@
+/*
+ * phq_nlu_internal.h - the NLU runtime's shared internals (not an API): the parsed model kept in
+ * the arena, and the JSON cursor used at open. Every identifier is prefixed nlu_ / NLU_ so the
+ * runtime compiles in one translation unit with phq.c (pyreader/_accel.c does so).
+ */
+#ifndef PHQ_NLU_INTERNAL_H
+#define PHQ_NLU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phq.h"
+#include "phq_nlu.h"
+
+#define NLU_MAX_FEATURIZERS 64
+#define NLU_MAX_CLASSES 65536u
+#define NLU_MAX_NGRAM 64u
+#define NLU_MAX_NGRAM_SPAN 15u
+#define NLU_MAX_PREFIX 1024u
+#define NLU_MAX_STOP_WORDS 65536u
+#define NLU_MAX_SEPARATOR 256u
+#define NLU_EXPANSION 6u /* code points per input byte after decoding and preprocessing (spec §13) */
+
+enum { NLU_KIND_TEXT = 0, NLU_KIND_DICT = 1 };
+enum { NLU_AN_WORD = 0, NLU_AN_CHAR = 1, NLU_AN_CHAR_WB = 2 };
+enum { NLU_TOK_MIN2 = 0, NLU_TOK_MIN1 = 1, NLU_TOK_NONSPACE = 2 };
+enum { NLU_STRIP_NONE = 0, NLU_STRIP_UNICODE = 1, NLU_STRIP_ASCII = 2 };
+enum { NLU_DEC_STRICT = 0, NLU_DEC_IGNORE = 1, NLU_DEC_REPLACE = 2 };
+enum { NLU_NORM_NONE = 0, NLU_NORM_L1 = 1, NLU_NORM_L2 = 2 };
+
+typedef struct nlu_feat {
+    uint8_t kind, analyzer, tokenizer, lowercase, strip, binary, sublinear, decode, norm;
+    uint8_t prefix_utf8; /* 0 when key_prefix holds a surrogate code point: no key exists (§7.2) */
+    uint32_t lo, hi;
+    const unsigned char *prefix; /* key_prefix, UTF-8 (arena) */
+    size_t prefix_len;
+    phq_table norm_table; /* when norm != NONE */
+    /* stop words (word analyzer): code points in stop_cps, word i = [stop_off[i], stop_off[i+1]);
+     * open addressing: stop_slot[h & stop_mask] = i + 1, 0 for empty */
+    uint32_t n_stop, stop_mask;
+    const uint32_t *stop_off, *stop_cps, *stop_slot;
+    const uint64_t *stop_hash;
+} nlu_feat;
+
+struct phq_nlu {
+    const phq_model *model;
+    size_t arena_size;
+    uint32_t K, k, nfeat;
+    int proba;  /* PHQ_NLU_PROBA_* */
+    int input;  /* NLU_KIND_* */
+    int profile;
+    phq_table score;
+    const double *intercept;          /* k values */
+    const uint32_t *label_off;        /* K + 1 offsets into labels */
+    const unsigned char *labels;      /* labels as JSON text */
+    nlu_feat feat[NLU_MAX_FEATURIZERS];
+};
+
+/* ---- JSON cursor (phq_nlu_json.c): reads one value at a time; never reads out of bounds;
+ * iterative (skipping a value counts brackets, no recursion). The metadata passed the reader's
+ * strict validator first; the cursor still refuses what it cannot read (-1). */
+typedef struct nlu_json {
+    const unsigned char *s;
+    size_t n, i;
+} nlu_json;
+
+enum { NLU_J_END = 0, NLU_J_STRING, NLU_J_NUMBER, NLU_J_TRUE, NLU_J_FALSE, NLU_J_NULL, NLU_J_OBJECT, NLU_J_ARRAY, NLU_J_BAD };
+
+int nlu_json_type(nlu_json *c);  /* type of the next value (whitespace skipped), not consumed */
+int nlu_json_skip(nlu_json *c);  /* skip one value; 0 or -1 */
+/* Decode a string value: its code points written as UTF-8 (a lone surrogate from a \u escape as
+ * its 3-byte generalized UTF-8 form ED A0..BF xx) into out[0..cap); *len = the full decoded
+ * length even when larger than cap (then out holds a prefix); *surrogate = 1 when it holds a lone
+ * surrogate. 0 or -1. out may be NULL (cap 0) to measure. */
+int nlu_json_string(nlu_json *c, unsigned char *out, size_t cap, size_t *len, int *surrogate);
+/* A number value: its text [*tok, *tok + *len); *integer = 1 when written without fraction or
+ * exponent. 0 or -1. */
+int nlu_json_number(nlu_json *c, const unsigned char **tok, size_t *len, int *integer);
+int nlu_json_literal(nlu_json *c);
+/* Code point by code point: *_begin consumes the opening quote; *_next gives 1 and *cp, 0 after
+ * the closing quote, -1 on malformed input (lone surrogates from \u escapes are returned as is). */
+int nlu_json_string_begin(nlu_json *c);
+int nlu_json_string_next(nlu_json *c, uint32_t *cp);
+size_t nlu_utf8_put(uint32_t cp, unsigned char *out); /* 1..4 bytes (surrogates as 3 bytes) */ /* true/false/null: consumes it, returns its NLU_J_* or -1 */
+/* Objects and arrays: *_begin consumes the opening bracket (-1 if absent); *_next returns 1 with
+ * the cursor on the next member's value (its decoded name in name[0..cap), *name_len its full
+ * length) or element, 0 after consuming the closing bracket, -1 on malformed input. */
+int nlu_json_object_begin(nlu_json *c);
+int nlu_json_object_next(nlu_json *c, int *first, unsigned char *name, size_t cap, size_t *name_len);
+int nlu_json_array_begin(nlu_json *c);
+int nlu_json_array_next(nlu_json *c, int *first);
+/* Decode a code point from generalized UTF-8 as written by nlu_json_string (valid input only). */
+uint32_t nlu_wtf8_next(const unsigned char *s, size_t n, size_t *i);
+
+/* ---- shared helpers (phq_nlu.c) */
+uint64_t nlu_hash_cps(const uint32_t *cp, size_t n);
+
+#endif
