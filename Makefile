@@ -14,7 +14,7 @@ install: $(STAMP)
 
 # A fresh venv with phq (editable) and its test dependencies; redone when pyproject.toml changes,
 # or the optional accelerator's sources (setup.py builds phq._accel from them; see README).
-$(STAMP): pyproject.toml setup.py pyreader/_accel.c pyreader/_accel_nlu.c creader/phq.c creader/phq.h $(wildcard creader/phq_nlu*.c creader/phq_nlu.h creader/phq_json*.c)
+$(STAMP): pyproject.toml setup.py pyreader/_accel.c pyreader/_accel_nlu.c creader/phq.c creader/phq.h $(wildcard creader/phq_nlu*.c creader/phq_nlu*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@

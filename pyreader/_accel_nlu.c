@@ -11,8 +11,9 @@
  *                              (index, code, message) input errors (ill-formed UTF-8, strict).
  *   memory                     bytes of the runtime's arena
  *
- * One translation unit with the C reader and the NLU runtime, as phq._accel. The GIL is
- * released while the runtime scores (the documents stay referenced by the caller's list). No
+ * The C reader and the NLU runtime are compiled beside this file (setup.py lists their sources;
+ * -fvisibility=hidden keeps their symbols inside the module). The GIL is released while the
+ * runtime scores (the documents stay referenced by the caller's list). No
  * numpy C API: the output array comes from Python.
  */
 #define PY_SSIZE_T_CLEAN
@@ -20,14 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) || defined(__clang__)
-#pragma GCC visibility push(hidden)
-#endif
-#include "phq.c"
-#include "phq_nlu.c"
-#if defined(__GNUC__) || defined(__clang__)
-#pragma GCC visibility pop
-#endif
+#include "phq.h"
+#include "phq_nlu.h"
 
 typedef struct {
     PyObject_HEAD
