@@ -2281,6 +2281,91 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
     }
 }
 
+phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double *acc, phq_error *err)
+{
+    size_t is = t->itemsize, dim = t->dim, c;
+    float sc = 1.0f;
+    int32_t zp = 0;
+    clear_err(err);
+    if (slot >= t->num_keys)
+        return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
+    if (dim == 0) return PHQ_OK;
+    if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
+    if (t->layout == 0) {
+        uint64_t base = slot * dim;
+        const u8 *r = t->rows + (t->code_bits == 4 ? 0 : (size_t)base * is);
+        switch (t->quant) {
+        case PHQ_QUANT_F32:
+            for (c = 0; c < dim; c++) acc[c] = acc[c] + u * (double)bits_f32(rd32(r + 4 * c));
+            break;
+        case PHQ_QUANT_F16:
+            for (c = 0; c < dim; c++) acc[c] = acc[c] + u * (double)phq_f16_to_f32(rd16(r + 2 * c));
+            break;
+        case PHQ_QUANT_LINEAR8:
+            if (t->scale_granularity == PHQ_SCALE_COLUMN) {
+                const u8 *g = t->scales; /* one (scale, zero point) record per column, in order */
+                for (c = 0; c < dim; c++, g += 8) {
+                    float d = (float)((int32_t)r[c] - (int32_t)rd32(g + 4));
+                    acc[c] = acc[c] + u * (double)(float)(d * bits_f32(rd32(g)));
+                }
+            } else {
+                for (c = 0; c < dim; c++) acc[c] = acc[c] + u * (double)phq_linear8(r[c], sc, zp);
+            }
+            break;
+        case PHQ_QUANT_LINEAR4:
+            for (c = 0; c < dim; c++) {
+                if (t->scale_granularity == PHQ_SCALE_COLUMN) scale_of(t, slot, (uint32_t)c, &sc, &zp);
+                acc[c] = acc[c] + u * (double)phq_linear8((uint8_t)phq_nibble(t->rows, base + c), sc, zp);
+            }
+            break;
+        default:
+            for (c = 0; c < dim; c++) acc[c] = acc[c] + u * (double)level_of(t, (uint32_t)c, code_at(t, base + c));
+            break;
+        }
+        return PHQ_OK;
+    } else {
+        uint64_t lo, hi, k;
+        phq_code rc = sparse_range(t, slot, &lo, &hi, err);
+        if (rc) return rc;
+        /* an omitted value is +0.0 (8.1, 9.2; a codebook's level 0 is +0.0 in a valid file):
+         * adding u * +0.0 leaves every non-zero sum as it is, so only stored values are added */
+        if (t->quant == PHQ_QUANT_LINEAR8 && t->scale_granularity == PHQ_SCALE_COLUMN && t->column_width == 1) {
+            /* the common NLU layout (linear8, one scale per output column, 1-byte columns) */
+            for (k = lo; k < hi; k++) {
+                uint32_t col = t->columns[k];
+                const u8 *g = t->scales + 8 * (size_t)col;
+                float d;
+                if (col >= t->dim)
+                    return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
+                                (unsigned long long)slot, col, t->dim);
+                d = (float)((int32_t)t->rows[k] - (int32_t)rd32(g + 4));
+                acc[col] = acc[col] + u * (double)(float)(d * bits_f32(rd32(g)));
+            }
+            return PHQ_OK;
+        }
+        for (k = lo; k < hi; k++) {
+            uint32_t col = column_at(t, k);
+            const u8 *v = t->rows + (t->code_bits == 4 ? 0 : (size_t)k * is);
+            float x;
+            if (col >= t->dim)
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
+                            (unsigned long long)slot, col, t->dim);
+            switch (t->quant) {
+            case PHQ_QUANT_F32: x = bits_f32(rd32(v)); break;
+            case PHQ_QUANT_F16: x = phq_f16_to_f32(rd16(v)); break;
+            case PHQ_QUANT_LINEAR8:
+            case PHQ_QUANT_LINEAR4:
+                if (t->scale_granularity == PHQ_SCALE_COLUMN) scale_of(t, slot, col, &sc, &zp);
+                x = phq_linear8((uint8_t)code_at(t, k), sc, zp);
+                break;
+            default: x = level_of(t, col, code_at(t, k)); break;
+            }
+            acc[col] = acc[col] + u * (double)x;
+        }
+        return PHQ_OK;
+    }
+}
+
 int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out, phq_error *err)
 {
     uint64_t slot;

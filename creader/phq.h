@@ -264,6 +264,11 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
 /* Dequantized row (spec 8.1; 1.1 §5: linear4 as linear8, codebook levels[g][q]) as host
  * floats; out needs dim floats. */
 phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *err);
+/* acc[c] = acc[c] + u * (double)row[c] for the row's values as phq_row_f32 reads them, in
+ * binary64 (the NLU profile's scoring step, spec/nlu-profile-v2.md 8.1). A sparse row adds only
+ * its stored values: an omitted value is +0.0, whose product leaves a sum unchanged (up to the
+ * sign of a zero sum). Cost O(stored values) instead of O(dim). */
+phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double *acc, phq_error *err);
 /* Lookup + dequantized row in one call: PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR. */
 int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
                 phq_error *err);

@@ -613,9 +613,9 @@ static int nlu_score_feat(const phq_nlu *nlu, const nlu_feat *ft, nlu_ws *w, dou
             r = phq_lookup(&nlu->score, w->key, kl, &slot, &e);
             if (r == PHQ_ERROR) return nlu_reader_error(err, &e);
             if (r != PHQ_FOUND) continue;
-            if (phq_row_f32(&nlu->score, slot, w->row, &e) != PHQ_OK) return nlu_reader_error(err, &e);
             u = nlu_tf(ft, w->terms[t].count) * s;
-            for (c = 0; c < k; c++) w->partial[c] = w->partial[c] + u * (double)w->row[c];
+            /* partial[c] + u * W[c] for every c (a sparse row: its stored values only) */
+            if (phq_row_accumulate(&nlu->score, slot, u, w->partial, &e) != PHQ_OK) return nlu_reader_error(err, &e);
         }
     }
     for (c = 0; c < k; c++) score[c] = score[c] + w->partial[c];
