@@ -374,6 +374,8 @@ class Classifier:
     def _c_scores(self, docs: Sequence) -> np.ndarray:
         out = np.empty((len(docs), self.n_outputs))
         fallback, errors = self._c.decision(docs, out)
+        if not fallback and not errors:
+            return out
         bad = sorted([(i, msg) for i, _, msg in errors] + [(i, None) for i in fallback])
         for i, msg in bad:  # in document order, as the pure path would meet them
             if msg is not None:
