@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
     dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
 
-    pr = sub.add_parser("predict", help="classify texts with an NLU model (phq.nlu; spec/nlu-profile-v1.md)")
+    pr = sub.add_parser("predict", help="classify texts with an NLU model (phq.nlu; spec/nlu-profile-v2.md)")
     pr.add_argument("file")
     pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
     pr.add_argument("--input", metavar="PATH", help="also read documents from a file, one per line ('-' for stdin)")

@@ -7,7 +7,7 @@
         clf.decision_function(texts)      # (n,) for two classes, (n, n_classes) otherwise
         clf.predict_proba(texts)          # when the model defines probabilities
 
-The file follows the NLU profile (spec/nlu-profile-v1.md): its metadata object
+The file follows the NLU profile (spec/nlu-profile-v2.md; profile 1 files too): its metadata object
 "phq.nlu" describes the featurizers (scikit-learn's CountVectorizer, TfidfVectorizer and
 DictVectorizer semantics, reproduced in `phq.featurize`), the table of per-class feature
 weights, the intercept tensor, the class labels and the probability rule. Files are

@@ -138,7 +138,7 @@ def test_dict_vectorizer(tmp_path):
 
 @pytest.mark.parametrize("scale", ["table", "column", "row-block"])
 def test_linear8_error_is_within_the_quantization_bound(tmp_path, scale):
-    """No norm: |phq - sklearn| <= sum_j |tf_j| * scale/2 per column (spec/nlu-profile-v1.md §5.5)."""
+    """No norm: |phq - sklearn| <= sum_j |tf_j| * scale/2 per column (spec/nlu-profile-v2.md §8.6)."""
     pipe = fit("tfidf-token-pattern", "logreg")  # norm=None, idf folded into the rows
     phq.writer.from_sklearn(pipe, tmp_path / "q.phq", quant="linear8", scale=scale, block_rows=8)
     vec = pipe.named_steps["features"]

@@ -78,7 +78,7 @@ def write(
 
 def from_sklearn(model, path: str | os.PathLike, **options) -> int:
     """Write a fitted scikit-learn text classifier as an NLU-profile phq file (see
-    phq.writer.sklearn_convert and spec/nlu-profile-v1.md); returns the file size."""
+    phq.writer.sklearn_convert and spec/nlu-profile-v2.md); returns the file size."""
     from .sklearn_convert import from_sklearn as convert
 
     return convert(model, path, **options)
