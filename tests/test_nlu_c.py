@@ -77,7 +77,10 @@ def test_the_accelerated_runtime_is_the_c_one():
 
 @pytest.mark.parametrize("entry", VALID, ids=[e["file"] for e in VALID])
 def test_c_equals_pure_python_bit_for_bit_on_every_hard_string(entry):
-    texts = hard_strings() + [("play the beatles " * 62000).encode()[: 1 << 20], ("ΣΑΣ ﬁ İ 한국어 " * 40000).encode()[: 1 << 20]]
+    texts = hard_strings()
+    if entry["file"].startswith(("y_word2", "y_char_2_4", "y_union")):  # one word, char, char_wb model each
+        size = 1 << 20 if entry["file"].startswith("y_word2") else 1 << 17  # pure Python char n-grams: ~20 s/MB
+        texts += [("play the beatles " * 62000).encode()[:size], ("ΣΑΣ ﬁ İ 한국어 " * 40000).encode()[:size]]
     model = suite.NLU_DIR / entry["file"]
     c, py = c_answers(model, texts), py_answers(model, texts)
     assert len(c) == len(py) == len(texts)
