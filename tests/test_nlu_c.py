@@ -191,3 +191,17 @@ def test_c_and_python_agree_on_clinc150_and_the_hard_strings(clinc150, name):
     with phq.nlu.load(models[name]) as clf:
         assert clf.accelerated
         assert clf.predict(Xte).tolist() == [a["label"] for a in py[: len(Xte)]]
+
+
+def test_the_readme_c_program_compiles_and_classifies(tmp_path):
+    """examples/c/classify.c is the README's program, and it answers as phq.nlu does."""
+    src = ROOT / "examples" / "c" / "classify.c"
+    assert src.read_text() in (ROOT / "README.md").read_text(encoding="utf-8")
+    c_binary("phq-nlu")  # builds build/libphq.a
+    exe = tmp_path / "classify"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'creader'}", str(src), str(ROOT / "build" / "libphq.a"), "-lm", "-o", str(exe)], check=True)
+    model = suite.NLU_DIR / "y_word2_lower_tfidf_l2_softmax.phq"
+    lines = ["play the beatles", "wake me up at 7", "", "Größe ΣΑΣ"]
+    out = subprocess.run([str(exe), str(model)], input="\n".join(lines).encode() + b"\n", capture_output=True, timeout=60, check=True)
+    with phq.nlu.load(model) as clf:
+        assert [json.loads(x) for x in out.stdout.decode().splitlines()] == clf.predict(lines).tolist()
