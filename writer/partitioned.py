@@ -502,8 +502,7 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
         elif granularity == L.SCALE_TABLE:
             out[0] = Q.range_scale(float(ranges[0].min()), float(ranges[1].max()))
         else:
-            for c in range(G):
-                out[c] = Q.range_scale(float(ranges[0][c]), float(ranges[1][c]))
+            out[:] = Q.range_scales(ranges[0], ranges[1])
         return out
 
     # scales known after routing: linear8 table/column (without drop), or none at all
@@ -545,9 +544,8 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
                     g0, blo, bhi = r["stats"]
                     np.minimum(lo[g0 : g0 + blo.size], blo, out=lo[g0 : g0 + blo.size])
                     np.maximum(hi[g0 : g0 + bhi.size], bhi, out=hi[g0 : g0 + bhi.size])
-            scales = np.zeros(G, dtype=L.SCALE_DTYPE)
-            for g in range(G):
-                scales[g] = Q.range_scale(lo[g], hi[g]) if lo[g] <= hi[g] else (np.float32(1.0), 0)
+            seen = lo <= hi  # a block no partition reported is empty: scale 1.0, zero point 0
+            scales = Q.range_scales(np.where(seen, lo, 0.0), np.where(seen, hi, 0.0))
             args = []
             for p in range(P):  # each partition gets the scales of its own blocks only
                 g0 = first_slots[p] // opts.block_rows
