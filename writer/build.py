@@ -22,6 +22,7 @@ from .inputs import json_too_deep
 from .serialize import SectionOut
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 QUANTS = {
     "f32": L.QUANT_F32, "f16": L.QUANT_F16, "linear8": L.QUANT_LINEAR8,
@@ -298,7 +299,11 @@ def metadata_section(metadata) -> SectionOut:
         text = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise UsageError(f"metadata is not JSON-serializable: {e}") from None
-    # §5.2/§13.3: a lone surrogate (which UTF-8 cannot encode) is written as a \uXXXX escape
+    # §5.2/§13.3: a lone surrogate (which UTF-8 cannot encode) is written as a \uXXXX escape;
+    # a high and a low surrogate in a row would read back as one character: refused
+    if _SURROGATE_PAIR.search(text):
+        raise UsageError("metadata holds a surrogate pair as two code points (it would read back as one "
+                         "character); pass the character itself")
     raw = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
     if len(raw) > L.MAX_METADATA_BYTES:
         raise UsageError(f"metadata is {len(raw)} bytes; the limit is {L.MAX_METADATA_BYTES}")

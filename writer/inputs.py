@@ -318,12 +318,13 @@ def _concat(batches) -> tuple[list, np.ndarray]:
     return keys, np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def read_npz(path: str | os.PathLike, max_bytes: int = NPZ_MAX_BYTES) -> tuple[list, np.ndarray]:
+def read_npz(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[list, np.ndarray]:
     """Arrays `keys` (str or bytes dtype; note numpy 'S' strips trailing NUL bytes) and
     `weights` (num_keys x dim). Object arrays are refused (no pickle). Before anything is
     inflated, each array's header (shape x itemsize) must agree with the size the archive
-    declares for it, and the two together must be at most `max_bytes` (default 4 GiB)."""
-    _check_npz_sizes(path, max_bytes)
+    declares for it, and the two together must be at most `max_bytes` (default
+    NPZ_MAX_BYTES, 4 GiB)."""
+    _check_npz_sizes(path, NPZ_MAX_BYTES if max_bytes is None else max_bytes)
     try:
         with np.load(path, allow_pickle=False) as z:
             keys, weights = z["keys"], z["weights"]
