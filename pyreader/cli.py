@@ -151,7 +151,7 @@ def _cmd_build(a) -> int:
     partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
     if partitioned and a.partitions is None and a.engine != "local":
         raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
-    from phq.writer.inputs import check_stat, check_unchanged, input_state, load_json
+    from phq.writer.inputs import check_unchanged, input_state, load_json, reading
 
     # spec §13.8: every input file's size, times and SHA-256 are recorded before it is read,
     # its stat checked after, and all of them again just before the output replaces -o
@@ -160,9 +160,7 @@ def _cmd_build(a) -> int:
     def read_once(path, read):
         state = input_state(path)
         states.append(state)
-        value = read(path)
-        check_stat(state)
-        return value
+        return reading(state, lambda: read(path))
 
     def check_inputs() -> None:
         for state in states:

@@ -500,3 +500,31 @@ def test_plain_build_checks_every_input_before_replacing(tmp_path, monkeypatch, 
     assert cli(argv) == 0  # unchanged inputs build
     with phq.open(target) as m:
         assert m.metadata["version"] == 7 and m.tables["features"].num_keys == 200
+
+
+def test_a_bad_record_in_a_changed_file_is_reported_as_the_change(tmp_path):
+    from phq.writer import inputs
+
+    p = tmp_path / "a.tsv"
+    p.write_text("k\t1\n")
+    state = inputs.input_state(p)
+
+    def read():  # a parser meeting a cut record of a file that changed meanwhile
+        p.write_text("k\t")
+        raise phq.UsageError("a.tsv:1: a weight is not a number")
+
+    with pytest.raises(W.InputChangedError, match="a.tsv: the input changed during the build"):
+        inputs.reading(state, read)
+    p.write_text("k\t1\n")
+    state = inputs.input_state(p)
+    with pytest.raises(phq.UsageError, match="not a number") as e:  # an unchanged file: the parser's own error
+        inputs.reading(state, lambda: (_ for _ in ()).throw(phq.UsageError("a.tsv:1: a weight is not a number")))
+    assert not isinstance(e.value, W.InputChangedError)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_input_is_refused_without_blocking(tmp_path, capsys):
+    fifo = tmp_path / "t.tsv"
+    os.mkfifo(fifo)  # open() for reading would block until a writer came
+    assert cli(["build", str(fifo), "-o", str(tmp_path / "o.phq"), "--quiet"]) == 2
+    assert "not a regular file" in capsys.readouterr().err

@@ -57,6 +57,8 @@ def input_state(path: str | os.PathLike) -> InputState:
     """Stat and SHA-256 of an input file, read once; refuses a file that changes meanwhile."""
     p = os.fspath(path)
     h = hashlib.sha256()
+    if not stat.S_ISREG(os.stat(p).st_mode):  # before open(): opening a FIFO would block
+        raise UsageError(f"{p}: not a regular file (a build reads its inputs more than once)")
     with open(p, "rb") as f:
         before = os.fstat(f.fileno())
         if not stat.S_ISREG(before.st_mode):
@@ -81,6 +83,20 @@ def check_stat(state: InputState) -> None:
         raise InputChangedError(f"{state.path}: the file disappeared during the build ({e.strerror})") from None
     if now != state.stat_fields():
         raise InputChangedError(_changed(state, now[0], now[1]))
+
+
+def reading(state: InputState, read):
+    """read() under §13.8 rule 2: the stat is checked after it, and an error it raises for a
+    file that changed meanwhile is reported as the change."""
+    try:
+        value = read()
+    except InputChangedError:
+        raise
+    except UsageError:
+        check_stat(state)
+        raise
+    check_stat(state)
+    return value
 
 
 def check_unchanged(state: InputState) -> None:

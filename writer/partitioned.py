@@ -52,7 +52,7 @@ from phq.hashing import fingerprint_of_np, hash_keys, partition_of_np
 
 from . import quant as Q
 from .build import QUANTS, SCALES, Options, check_name, encode_keys, finite_float32, metadata_section, raw_keys_repr, tensor_section
-from .inputs import InputChangedError, InputState, check_stat, check_unchanged, input_state, iter_table_file, parquet_dim
+from .inputs import InputChangedError, InputState, check_unchanged, input_state, iter_table_file, parquet_dim, reading
 from .mph import HashCollision, build_mph
 from .serialize import SectionOut, write_sections
 
@@ -254,6 +254,14 @@ def _route(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: 
            drop_now: bool, batch_rows: int) -> dict:
     """Stage 1: one shard -> per-partition spill files, counts and column ranges."""
     state = input_state(shard)  # §13.8: size, times and SHA-256 at the first reading pass
+    # the stat is checked after the pass; a bad record in a changed shard is the change
+    out = reading(state, lambda: _route_pass(shard, shard_id, spill_dir, P, seed, quant, granularity, drop_now, batch_rows))
+    out["state"] = state
+    return out
+
+
+def _route_pass(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: int, granularity: int,
+                drop_now: bool, batch_rows: int) -> dict:
     dim = parquet_dim(shard) if shard.lower().endswith(".parquet") else None
     counts = np.zeros(P, dtype=np.int64)
     cmin = cmax = None
@@ -299,8 +307,7 @@ def _route(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: 
             with open(spill / f"s{shard_id:06d}-p{p:06d}.bin", "ab") as f:
                 recs[bounds[p] : bounds[p + 1]].tofile(f)
             counts[p] += bounds[p + 1] - bounds[p]
-    check_stat(state)  # a truncation or rewrite while this pass read the shard
-    return {"dim": dim, "records": records, "counts": counts, "cmin": cmin, "cmax": cmax, "state": state}
+    return {"dim": dim, "records": records, "counts": counts, "cmin": cmin, "cmax": cmax}
 
 
 def _verify(state: InputState) -> dict:
