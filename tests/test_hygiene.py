@@ -190,7 +190,9 @@ def test_jsonl_and_metadata_depth_and_constants(tmp_path, capsys):
     meta = tmp_path / "m.json"
     tsv = tmp_path / "t.tsv"
     tsv.write_text("k\t1\n")
-    for text, msg in [('{"a": ' + deep + "}", "nests deeper than 64"), ('{"a": NaN}', "NaN is not JSON")]:
+    for text, msg in [('{"a": ' + deep + "}", "nests deeper than 64"), ('{"a": NaN}', "NaN is not JSON"),
+                      ('{"a": ' + "7" * 5000 + "}", "a number the writer cannot hold"),
+                      ('{"a": 1e400}', "1e400 cannot be written")]:
         meta.write_text(text)
         assert cli(["build", str(tsv), "-o", str(tmp_path / "o.phq"), "--metadata", str(meta), "--quiet"]) == 2
         err = capsys.readouterr().err

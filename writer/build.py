@@ -298,7 +298,8 @@ def metadata_section(metadata) -> SectionOut:
     try:
         text = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise UsageError(f"metadata is not JSON-serializable: {e}") from None
+        raise UsageError(f"metadata is not JSON-serializable ({e}; NaN, infinity and numbers beyond binary64 "
+                         "such as 1e400 cannot be written)") from None
     # §5.2/§13.3: a lone surrogate (which UTF-8 cannot encode) is written as a \uXXXX escape;
     # a high and a low surrogate in a row would read back as one character: refused
     if _SURROGATE_PAIR.search(text):

@@ -280,7 +280,7 @@ def load_json(where: str, text: bytes | str):
     except RecursionError:
         raise UsageError(f"{where}: JSON nests deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as e:  # also UnicodeDecodeError and Python's int-digit limit
-        raise UsageError(f"{where}: not JSON ({e})") from None
+        raise UsageError(f"{where}: not JSON, or a number the writer cannot hold ({e})") from None
     depth_marks = text.count(b"[" if isinstance(text, bytes) else "[") + text.count(b"{" if isinstance(text, bytes) else "{")
     if depth_marks > MAX_JSON_DEPTH and json_too_deep(value):
         raise UsageError(f"{where}: JSON nests deeper than {MAX_JSON_DEPTH} levels")
