@@ -263,3 +263,37 @@ def test_npz_sizes_are_checked_before_inflating(tmp_path, monkeypatch):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(phq.UsageError, match="junk.npz"):
         W.read_npz(tmp_path / "junk.npz")
+
+
+def test_column_codebooks_of_few_rows_need_no_per_column_loop(monkeypatch):
+    """v1.1 §5.2 for columns with at most K - 1 distinct live weights, all columns at once:
+    the same levels and codes as the per-column algorithm, and no per-column call."""
+    from phq.writer import quant as Q
+
+    def per_column(rows, quant):
+        n, dim = rows.shape
+        k = L.CODEBOOK_LEVELS[quant]
+        levels, codes = np.zeros((dim, k), np.float32), np.zeros((n, dim), np.uint8)
+        for c in range(dim):
+            levels[c] = Q.codebook_levels(rows[:, c], k)
+            codes[:, c] = Q.codebook_codes(rows[:, c], levels[c]) if n else codes[:, c]
+        return levels, codes
+
+    rng = np.random.default_rng(1)
+    for trial in range(80):
+        n, dim = int(rng.integers(0, 40)), int(rng.integers(0, 30))
+        if trial % 2:  # few distinct values (the batched path), zeros and subnormals included
+            rows = rng.choice([0.0, -0.0, 1e-3, -2.5, 3.0, 7.25, 1e-40, 100.0], size=(n, dim)).astype(np.float32)
+        else:  # many distinct values: k-means columns mixed with batched ones
+            rows = (rng.standard_normal((n, dim)) * rng.choice([1e-3, 1, 1e3])).astype(np.float32)
+            rows[:, : dim // 3] = np.round(rows[:, : dim // 3])
+        for quant in (L.QUANT_CODEBOOK4, L.QUANT_CODEBOOK8):
+            q = Q.quantize_codebook(rows, quant, L.SCALE_COLUMN)
+            levels, codes = per_column(rows, quant)
+            assert np.array_equal(q.levels.view(np.uint32), levels.view(np.uint32)) and np.array_equal(q.codes, codes)
+    calls = []
+    real = Q.codebook_levels
+    monkeypatch.setattr(Q, "codebook_levels", lambda *a: calls.append(1) or real(*a))
+    rows = rng.standard_normal((3, 300_000)).astype(np.float32)
+    q = Q.quantize_codebook(rows, L.QUANT_CODEBOOK4, L.SCALE_COLUMN)
+    assert calls == [] and q.levels.shape == (300_000, 16)

@@ -154,12 +154,36 @@ def quantize_codebook(rows: np.ndarray, quant: int, granularity: int) -> Quantiz
     elif granularity == L.SCALE_COLUMN:
         levels = np.zeros((dim, k), dtype=np.float32)
         codes = np.zeros((n, dim), dtype=np.uint8)
-        for c in range(dim):
+        few = _few_distinct_columns(rows, k, levels, codes) if n else np.ones(dim, dtype=bool)
+        for c in np.flatnonzero(~few):  # k-means (v1.1 §5.2 step 3), column by column
             levels[c] = codebook_levels(rows[:, c], k)
-            codes[:, c] = codebook_codes(rows[:, c], levels[c]) if n else codes[:, c]
+            codes[:, c] = codebook_codes(rows[:, c], levels[c])
     else:
         raise UsageError("codebook quantization has table or column codebooks, not row-block")
     return Quantized(codes.reshape(n, dim), np.zeros(0, dtype=L.SCALE_DTYPE), np.uint8(0), levels)
+
+
+def _few_distinct_columns(rows: np.ndarray, k: int, levels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """v1.1 §5.2 steps 1, 2 and 4 for every column at once: a column whose weights outside
+    the dead zone take at most k - 1 distinct values gets those values as its levels and
+    each weight the index of its own value (distance 0: no other level is as near). Fills
+    `levels` and `codes` for those columns; returns which columns they are (a wide table
+    with few rows is all of them: no per-column Python loop)."""
+    w = rows.astype(np.float64)
+    s = range_scales(rows.min(axis=0), rows.max(axis=0))["scale"].astype(np.float64)
+    dz = np.rint(w / s[None, :]) == 0
+    order = np.argsort(np.where(dz, np.nan, w), axis=0, kind="stable")  # dead zone (NaN) last
+    srt = np.take_along_axis(np.where(dz, np.nan, w), order, axis=0)
+    live = ~np.isnan(srt)
+    new = live.copy()
+    new[1:] &= srt[1:] != srt[:-1]
+    rank = np.cumsum(new, axis=0)  # 1-based index of each sorted value among the distinct ones
+    few = rank[-1] <= k - 1
+    r, c = np.nonzero(new & few[None, :])
+    levels[c, rank[r, c]] = srt[r, c].astype(np.float32)
+    code = np.where(live, rank, 0)
+    np.put_along_axis(codes, order, np.where(few[None, :], code, 0).astype(np.uint8), axis=0)
+    return few
 
 
 def pack_nibbles(codes: np.ndarray) -> np.ndarray:
