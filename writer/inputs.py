@@ -10,9 +10,11 @@ import re
 import stat
 import zipfile
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
+from phq import layout as L
 from phq.errors import UsageError
 
 # §13.6: a TSV weight is an ASCII decimal number; no spaces, underscores, hex, nan or inf
@@ -21,7 +23,7 @@ _NUMBER = rb"[+-]?(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?[0-9]++)?+"
 _NUMBER_RE = re.compile(_NUMBER)
 _WEIGHTS_RE = re.compile(rb"(?:\t" + _NUMBER + rb")*+")
 _HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})*+")
-MAX_JSON_DEPTH = 64  # a JSONL record or --metadata nests at most this deep (§5.2's rule)
+MAX_JSON_DEPTH = L.MAX_METADATA_DEPTH  # a JSONL record or --metadata nests at most this deep (§5.2's rule)
 NPZ_MAX_BYTES = 1 << 32  # default bound on the inflated size of an NPZ input's two arrays
 
 # Test-only: called as _TEST_HOOK(path, records_so_far) between two batches of a TSV or
@@ -172,7 +174,8 @@ def _changes_first(path, batches):
 def _iter_tsv(path, batch: int):
     dim = None
     keys: list[bytes] = []
-    rows: list[list[float]] = []
+    parts: list[bytes] = []  # each line's weights with their tabs: b"\t1\t-2.5"
+    first = 1  # line number of parts[0]
     with open(path, "rb") as f:
         opened = _stat_fields(os.fstat(f.fileno()))
         if opened[0] == 1 and f.read(1) == b"\n":
@@ -187,24 +190,38 @@ def _iter_tsv(path, batch: int):
             if line.endswith(b"\r"):
                 line = line[:-1]
             tab = line.find(b"\t")
-            key, weights = (line, b"") if tab < 0 else (line[:tab], line[tab:])
-            if not _WEIGHTS_RE.fullmatch(weights):
-                raise UsageError(f"{path}:{number}: {_bad_weight(weights)}") from None
-            row = [float(x) for x in weights[1:].split(b"\t")] if weights else []
-            if dim is None:
-                dim = len(row)
-            elif len(row) != dim:
-                raise UsageError(f"{path}:{number}: {len(row)} weights, expected {dim} like line 1")
-            keys.append(_unescape(key))
-            rows.append(row)
+            keys.append(_unescape(line if tab < 0 else line[:tab]))
+            parts.append(b"" if tab < 0 else line[tab:])
             if len(keys) >= batch:
-                yield keys, np.asarray(rows, dtype=np.float64).reshape(len(keys), dim)
-                keys, rows = [], []
+                rows, dim = _tsv_rows(path, first, parts, dim)
+                yield keys, rows
+                keys, parts, first = [], [], number + 1
                 if _TEST_HOOK is not None:
                     _TEST_HOOK(path, number)
         _end_of_read(path, f, consumed, opened)
     if keys:
-        yield keys, np.asarray(rows, dtype=np.float64).reshape(len(keys), dim)
+        yield keys, _tsv_rows(path, first, parts, dim)[0]
+
+
+def _tsv_rows(path, first: int, parts: list[bytes], dim: int | None) -> tuple[np.ndarray, int]:
+    """The weights of a batch of lines, checked and parsed in a few C calls (no Python
+    float() per value): one tab per weight, every line as many weights as line 1, the
+    whole batch in the grammar of §13.6, then numpy's text parser (correctly rounded,
+    like float())."""
+    if dim is None:
+        dim = parts[0].count(b"\t")
+    blob = b"".join(parts)
+    if set(map(bytes.count, parts, repeat(b"\t", len(parts)))) != {dim} or not _WEIGHTS_RE.fullmatch(blob):
+        for i, weights in enumerate(parts):  # the first bad line, in line order (error path)
+            if not _WEIGHTS_RE.fullmatch(weights):
+                raise UsageError(f"{path}:{first + i}: {_bad_weight(weights)}")
+            count = weights.count(b"\t")
+            if count != dim:
+                raise UsageError(f"{path}:{first + i}: {count} weights, expected {dim} like line 1")
+    values = np.fromstring(blob, dtype=np.float64, sep=" ") if dim else np.zeros(0)
+    if values.size != len(parts) * dim:  # cannot happen after the grammar check; never guess
+        raise UsageError(f"{path}:{first}: cannot parse the weights of lines {first}..{first + len(parts) - 1}")
+    return values.reshape(len(parts), dim), dim
 
 
 def _bad_weight(weights: bytes) -> str:
