@@ -297,3 +297,19 @@ def test_column_codebooks_of_few_rows_need_no_per_column_loop(monkeypatch):
     rows = rng.standard_normal((3, 300_000)).astype(np.float32)
     q = Q.quantize_codebook(rows, L.QUANT_CODEBOOK4, L.SCALE_COLUMN)
     assert calls == [] and q.levels.shape == (300_000, 16)
+
+
+def test_tsv_weights_parse_exactly_like_float(tmp_path):
+    """The batch parser (numpy's text parser) rounds every decimal as float() does:
+    shortest reprs, 25-digit forms, subnormals, huge exponents (binary64 bits compared)."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.standard_normal(3000) * 10.0 ** rng.integers(-320, 308, 3000), rng.random(300) * 1e-310])
+    texts = [repr(float(v)) for v in x] + [f"{v:.25e}" for v in x] + ["0.1000000000000000055511151231257827", "-0", "1.",
+                                                                      ".5", "+7", "2.2250738585072011e-308"]
+    texts += [""] * (-len(texts) % 6)
+    p = tmp_path / "n.tsv"
+    lines = ["k%d\t%s" % (i, "\t".join(texts[j : j + 6])) for i, j in enumerate(range(0, len(texts), 6)) if texts[j + 5]]
+    p.write_text("\n".join(lines) + "\n")
+    keys, rows = W.read_tsv(p)
+    want = np.array([[float(t) for t in line.split("\t")[1:]] for line in lines])
+    assert rows.shape == want.shape and np.array_equal(rows.view(np.uint64), want.view(np.uint64))
