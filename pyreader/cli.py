@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from .errors import FormatError, PhqError, ProfileError, UsageError
+from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -150,14 +151,26 @@ def _cmd_build(a) -> int:
     partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
     if partitioned and a.partitions is None and a.engine != "local":
         raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
-    tables = {} if partitioned else {name: W.read_table_file(paths[0]) for name, paths in shards.items()}
+    from phq.writer.inputs import check_unchanged, input_state, load_json, reading
+
+    # spec §13.8: every input file's size, times and SHA-256 are recorded before it is read,
+    # its stat checked after, and all of them again just before the output replaces -o
+    states = []
+
+    def read_once(path, read):
+        state = input_state(path)
+        states.append(state)
+        return reading(state, lambda: read(path))
+
+    def check_inputs() -> None:
+        for state in states:
+            check_unchanged(state)
+
+    tables = {} if partitioned else {name: read_once(paths[0], W.read_table_file) for name, paths in shards.items()}
     metadata = None
     if a.metadata:
         with open(a.metadata, "rb") as f:
-            try:
-                metadata = json.load(f)
-            except ValueError as e:
-                raise UsageError(f"{a.metadata}: not JSON ({e})") from None
+            metadata = read_once(a.metadata, lambda p: load_json(p, f.read()))
     tensors = {}
     for spec in a.tensor:
         name, sep, path = spec.partition("=")
@@ -165,16 +178,16 @@ def _cmd_build(a) -> int:
             raise UsageError(f"--tensor expects NAME=FILE (.npy, or text of numbers), got {spec!r}")
         try:
             if path.endswith(".npy"):
-                tensors[name] = np.load(path, allow_pickle=False)
+                tensors[name] = read_once(path, lambda p: np.load(p, allow_pickle=False))
             else:
-                tensors[name] = np.loadtxt(path, dtype=np.float32, ndmin=1)
+                tensors[name] = read_once(path, lambda p: np.loadtxt(p, dtype=np.float32, ndmin=1))
         except ValueError as e:
             raise UsageError(f"--tensor {path}: {e}") from None
     progress, close = _progress_bar(a.quiet)
     options = dict(
         tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed, fingerprint_bits=a.fingerprint_bits,
         quant=a.quant, scale=a.scale, block_rows=a.block_rows, layout=a.layout, drop_zero_rows=a.drop_zero_rows,
-        max_levels=a.max_levels, progress=progress,
+        max_levels=a.max_levels, progress=progress, before_replace=check_inputs,
     )
     report: dict = {}
     try:
@@ -203,32 +216,37 @@ def _cmd_inspect(a) -> int:
     with phq_open(a.file) as m:
         d = describe(m)
     if a.json:
-        print(json.dumps(d, indent=2, ensure_ascii=False))
+        print(json_text(d, indent=2))
         return EXIT_OK
-    print(f"{d['path']}: phq {d['format_version']}, {d['file_size']} bytes, {len(d['sections'])} sections")
-    print(f"{'#':>3} {'kind':<15} {'owner':>5} {'offset':>12} {'size':>12}  crc32c")
+    out = _safe_print  # names, kinds and member names come from the file
+    out(f"{d['path']}: phq {d['format_version']}, {d['file_size']} bytes, {len(d['sections'])} sections")
+    out(f"{'#':>3} {'kind':<15} {'owner':>5} {'offset':>12} {'size':>12}  crc32c")
     for s in d["sections"]:
         owner = "" if s["owner"] is None else s["owner"]
         anc = " (ancillary, skipped)" if s["index"] in d["skipped_sections"] else ""
-        print(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
+        out(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
     for name, t in d["tables"].items():
         stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] == "sparse" else ""
         groups = "codebooks" if "codebook" in t else "scales"
-        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
-              f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
-        print(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
-              f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
+        out(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
+            f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
+        out(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
+            f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
         if "scale_table" in t:
             s = t["scale_table"]
-            print(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
+            out(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
         if "codebook" in t:
             c = t["codebook"]
-            print(f"  codebooks: {c['groups']} x {c['levels_per_group']} levels, {c['level_min']:.4g}..{c['level_max']:.4g}")
+            out(f"  codebooks: {c['groups']} x {c['levels_per_group']} levels, {c['level_min']:.4g}..{c['level_max']:.4g}")
     for name, t in d["tensors"].items():
-        print(f"tensor {name!r}: {t['dtype']} {t['shape']}")
+        out(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
-        print(f"metadata: {', '.join(sorted(d['metadata']))}")
+        out(f"metadata: {', '.join(sorted(d['metadata']))}")
     return EXIT_OK
+
+
+def _safe_print(*parts, **kw) -> None:
+    print(*(safe_text(p) for p in parts), **kw)
 
 
 def _cmd_lookup(a) -> int:
@@ -291,12 +309,12 @@ def _cmd_predict(a) -> int:
             text = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
             if a.json:
                 top = [{"label": clf.classes_[j].item(), ("probability" if a.proba else "score"): float(row[j])} for j in best]
-                print(json.dumps({"text": text, "label": label.item(), "top": top}, ensure_ascii=False))
+                print(json_text({"text": text, "label": label.item(), "top": top}))
             elif a.top == 1:
-                print(f"{label}\t{text}")
+                print(f"{safe_text(label)}\t{safe_text(text)}")
             else:
-                shown = "  ".join(f"{clf.classes_[j]}={row[j]:.4g}" for j in best)
-                print(f"{label}\t{text}\t{shown}")
+                shown = "  ".join(f"{safe_text(clf.classes_[j])}={row[j]:.4g}" for j in best)
+                print(f"{safe_text(label)}\t{safe_text(text)}\t{shown}")
     return EXIT_OK
 
 
@@ -313,7 +331,7 @@ def _cmd_validate(a) -> int:
             result = {"file": path, "valid": False, "code": e.code, "message": e.message, "offset": e.offset}
             msg = f"{path}: invalid: {e}"
             worst = max(worst, EXIT_INVALID)
-        print(json.dumps(result) if a.json else msg)
+        print(json.dumps(result) if a.json else safe_text(msg))
     return worst
 
 
@@ -324,12 +342,12 @@ def _cmd_diff(a) -> int:
         keys = read_keys(a.keys) if a.keys else None
         report = diff(a.a, a.b, atol=a.atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
     except FormatError as e:  # like h5diff, an unreadable file is an error (2), not a difference
-        print(f"phq diff: error: invalid file: {e}", file=sys.stderr)
+        print(safe_text(f"phq diff: error: invalid file: {e}"), file=sys.stderr)
         return EXIT_USAGE
     if a.json:
         print(report.to_json())
     elif not a.quiet:
-        print(report.text())
+        print(safe_text(report.text(), keep_newlines=True))
     return EXIT_OK if report.same else EXIT_INVALID
 
 
@@ -415,13 +433,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[a.command](a)
     except (FormatError, ProfileError) as e:
-        print(f"phq {a.command}: invalid file: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: invalid file: {e}"), file=sys.stderr)
         return EXIT_INVALID
     except (UsageError, OSError) as e:
-        print(f"phq {a.command}: error: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: error: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except PhqError as e:  # pragma: no cover - every PhqError is one of the two above
-        print(f"phq {a.command}: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

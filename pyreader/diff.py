@@ -106,6 +106,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
+from .output import json_text
 
 __all__ = ["diff", "read_keys", "DiffReport", "Finding"]
 
@@ -234,7 +235,9 @@ class DiffReport:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+        """RFC 8259 JSON for every pair of valid files: huge integers exactly, numbers beyond
+        binary64 (held as infinity) as 1e999 / -1e999 (phq.output.json_text)."""
+        return json_text(self.to_dict(), indent=indent)
 
     def text(self) -> str:
         """The readable report: the summary line, then the details by area."""
