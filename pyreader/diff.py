@@ -106,6 +106,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
+from .rows import stored_entries
 
 __all__ = ["diff", "read_keys", "DiffReport", "Finding"]
 
@@ -578,42 +579,6 @@ def _rows_chunk(dim: int) -> int:
     return max(1, CHUNK_VALUES // max(dim, 1))
 
 
-def _sparse_entries(t, slots: np.ndarray):
-    """(row, column, value) of the values stored for the rows of `slots` (int64, all >= 0) of a
-    sparse table, row = position in slots, values dequantized bit for bit as Table.rows_at
-    does (§8, v1.1 §5), without making any dense row. A column not stored is 0.0 in every
-    scheme (the zero code dequantizes to exactly 0, codebook level 0 is +0.0)."""
-    w = t._row_index
-    start = w[slots].astype(np.int64)
-    end = w[slots + 1].astype(np.int64)
-    if (start < 0).any() or (start > end).any() or (end > t.nnz).any():
-        raise FormatError("E_SPARSE", f"table {t.name!r}: a row spans outside [0, nnz)")
-    lengths = end - start
-    total = int(lengths.sum())
-    row = np.repeat(np.arange(slots.size), lengths)
-    offsets = np.arange(total, dtype=np.int64) + np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
-    cols = t._columns[offsets].astype(np.int64)
-    codes = t._values[offsets]
-    q = t._quant
-    if q == L.QUANT_F32:
-        vals = np.asarray(codes, np.float32)
-    elif q == L.QUANT_F16:
-        vals = codes.astype(np.float32)
-    elif t.levels is not None:
-        g = cols if t._granularity == L.SCALE_COLUMN else 0
-        vals = np.asarray(t.levels[g, codes], np.float32)
-    else:
-        if t._granularity == L.SCALE_COLUMN:
-            g = cols
-        elif t._granularity == L.SCALE_TABLE:
-            g = 0
-        else:
-            g = np.repeat(slots // t.descriptor.scale_block_rows, lengths)
-        vals = codes.astype(np.float32) - t._zero_point_f32[g]
-        vals *= t._scale_f32[g]
-    return row, cols, vals, lengths
-
-
 def _entry_chunks(lengths: np.ndarray, limit: int = CHUNK_VALUES):
     """[lo, hi) runs of rows holding about `limit` entries each (a longer row alone)."""
     n = lengths.size
@@ -635,8 +600,8 @@ def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -
         wa, wb = ta._row_index, tb._row_index
         per_row = (wa[ca + 1].astype(np.int64) - wa[ca].astype(np.int64)) + (wb[cb + 1].astype(np.int64) - wb[cb].astype(np.int64))
         for r0, r1 in _entry_chunks(per_row):
-            ra, xa, va, _ = _sparse_entries(ta, ca[r0:r1])
-            rb, xb, vb, _ = _sparse_entries(tb, cb[r0:r1])
+            ra, xa, va = stored_entries(ta, ca[r0:r1])
+            rb, xb, vb = stored_entries(tb, cb[r0:r1])
             ka, kb = ra * dim + xa, rb * dim + xb  # rows < CHUNK_VALUES, dim <= 2^24: no overflow
             keys = np.union1d(ka, kb)
             ua, ub = np.zeros(keys.size, np.float32), np.zeros(keys.size, np.float32)

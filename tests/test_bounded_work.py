@@ -165,3 +165,60 @@ def test_metadata_findings_past_max_report_are_counted_not_built(tmp_path, monke
     built.clear()
     r0 = D.diff(a, b, max_report=0)
     assert built.count("metadata") == 3 and r0.to_dict()["findings"]["metadata"] == [] and "$.x[2]" in r0.summary()
+
+
+# -- phq lookup: one row at a time, output bounded by --max-values ----------------------------------
+def test_lookup_cli_streams_and_bounds_wide_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PHQ_PURE", "1")  # no accelerator scratch row in the allocation peak
+    rows = stored(6, 3, seed=5)
+    rows[0] = [1.5, 0, -2.25]
+    path = W.wide_sparse(tmp_path / "w.phq", 6, stored=rows)
+    keys = ["k0", "absent"]
+    capsys.readouterr()
+    # absent keys cost no row; the found key's row would print 2^24 values: refused up front
+    code, peak = peak_of(main, ["lookup", path, *keys])
+    out = capsys.readouterr()
+    assert code == 2 and out.out == "" and "--max-values 65536" in out.err and "--sparse" in out.err
+    assert peak < 8 * MiB
+    code, peak = peak_of(main, ["lookup", path, "absent", "other", "--json"])
+    assert code == 0 and peak < 8 * MiB
+    assert [json.loads(x) for x in capsys.readouterr().out.splitlines()] == [
+        {"key": "absent", "found": False, "row": None}, {"key": "other", "found": False, "row": None}]
+    # --sparse: the stored non-zero values, read in sparse form
+    code, peak = peak_of(main, ["lookup", path, *keys, "--sparse"])
+    assert code == 0 and peak < 8 * MiB
+    assert capsys.readouterr().out.splitlines() == ["k0\t0:1.5 2:-2.25", "absent\t(absent)"]
+    assert main(["lookup", path, *keys, "--sparse", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines == [{"key": "k0", "found": True, "dim": W.WIDE_DIM, "columns": [0, 2], "values": [1.5, -2.25]},
+                     {"key": "absent", "found": False, "dim": W.WIDE_DIM, "columns": None, "values": None}]
+    # --sparse is bounded by the stored values of a row
+    assert main(["lookup", path, "k0", "--sparse", "--max-values", "1"]) == 2
+    assert "a row stores 2 values" in capsys.readouterr().err
+    assert main(["lookup", path, "k0", "--max-values", "-1"]) == 2
+
+
+@pytest.mark.parametrize("options", [dict(quant="linear8", scale="column"), dict(quant="linear8", scale="row-block", block_rows=4),
+                                     dict(quant="f16"), dict(quant="codebook4", scale="table")])
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_lookup_cli_sparse_output_is_the_dense_output_without_zeros(tmp_path, capsys, options, layout):
+    keys = [f"w={i}" for i in range(40)]
+    path = tmp_path / "m.phq"
+    phq.writer.write(path, {"t": (keys, stored(40, 10, seed=6, density=0.4))}, layout=layout, **options)
+    for raw in ([], ["--raw"]):
+        capsys.readouterr()
+        assert main(["lookup", str(path), *keys, "nope", "--json", *raw]) == 0
+        dense = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert main(["lookup", str(path), *keys, "nope", "--json", "--sparse", *raw]) == 0
+        sparse = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        with phq.open(path) as m:
+            t = m.tables["t"]
+            for d, s, key in zip(dense, sparse, keys + ["nope"]):
+                assert d["found"] == s["found"] == (key != "nope")
+                if not d["found"]:
+                    continue
+                zero = np.zeros(t.dim) if not raw else (t.raw_at(t.slot(key)) * 0 + (
+                    np.broadcast_to(t._zero_codes(np.array([t.slot(key)])), (1, t.dim))[0] if t.quant.startswith("linear") else 0))
+                nz = [i for i, v in enumerate(d["row"]) if v != zero[i]]
+                assert s["columns"] == nz and s["values"] == [d["row"][i] for i in nz]
+                assert d["row"] == (t.raw(key) if raw else t[key]).tolist()
