@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
     df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
-    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50)")
+    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50); findings past N are counted, not built, so N bounds the work too")
     df.add_argument("--strict", action="store_true", help="encoding changes (quantization, layout, seed, version, ...) count as differences")
     dout = df.add_mutually_exclusive_group()
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")

@@ -48,7 +48,14 @@ copy are "same" when `atol`/`rtol` cover the quantization error.
   not compared (a data finding: the files could not be shown to be equal), as h5diff does
   for objects it cannot compare. Rows are read through `Table.rows_at` (dequantized
   float32, whatever the quantization scheme) in chunks of about 2^20 values, so a big
-  table is never held in memory at once.
+  table is never held in memory at once; rows of two sparse tables are compared at the
+  columns stored in either only (`phq.rows.stored_entries`, chunks of about 2^20 stored
+  values; a column stored in neither is 0.0 in both), with the same figures, so the work
+  follows the stored bytes, not num_keys × dim.
+
+Work bounded by max_report: every finding is counted, but only the first max(max_report, 3)
+of each area and class are built and kept in `report.findings` (the summary names the
+first three differences); `counts` and `omitted` stay exact.
 
 Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
 `|a - b| <= atol + rtol * |b|` (numpy.isclose, no NaN: valid files hold none). Reported
@@ -99,6 +106,7 @@ import math
 import mmap
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -106,6 +114,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
+from .inspect import _dtype_name
 from .rows import stored_entries
 
 __all__ = ["diff", "read_keys", "DiffReport", "Finding"]
@@ -119,6 +128,7 @@ _TABLE_PARAMS = ("num_keys", "dim", "quant", "layout", "scale_granularity", "sca
                  "gamma", "seed", "num_partitions", "nnz", "hash_scheme")
 _DATA_PARAMS = ("num_keys", "dim")  # the other parameters change the encoding, not the answers
 _TITLES = {"header": "header:", "section": "sections:", "metadata": "metadata:", "tensor": "tensors:", "table": "tables:"}
+_TENSOR_HEAD = struct.Struct("<BBHI").unpack_from  # L.TENSOR_HEADER: dtype, ndim, name_len, reserved
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
 
@@ -407,9 +417,9 @@ class _File:
             self.table_of[base + (occurrence,)] = table
 
     def _tensor_name(self, s) -> str:
-        t = L.TENSOR_HEADER.parse(self.mm[s.offset : s.offset + L.TENSOR_HEADER_SIZE])
-        at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
-        return self.mm[at : at + t.name_len].decode("utf-8")
+        _, ndim, name_len, _ = _TENSOR_HEAD(self.mm, s.offset)  # struct, not construct: 65,536 sections are allowed
+        at = s.offset + L.TENSOR_HEADER_SIZE + 8 * ndim
+        return self.mm[at : at + name_len].decode("utf-8")
 
     def close(self) -> None:
         self.model.close()
@@ -533,7 +543,7 @@ def _meta_finding(out: _Sink, change: str, path, a, b) -> None:
 
 # -- tensors -------------------------------------------------------------------------------------
 def _tensor_info(arr) -> dict:
-    return {"dtype": str(arr.dtype.newbyteorder("=")), "shape": list(arr.shape)}
+    return {"dtype": _dtype_name(arr.dtype), "shape": list(arr.shape)}
 
 
 def _diff_tensor(name, ta, tb, opts, out: _Sink) -> dict:
@@ -770,7 +780,8 @@ def diff(
     tables   restrict the comparison to these tables (header, metadata, tensors and other
              sections are then not compared); a name in neither file is a UsageError
     strict   count encoding changes as differences too
-    max_report  the most items listed per area and per list (counts stay complete)
+    max_report  the most items listed per area and per list (counts stay complete; findings
+             past max(max_report, 3) per area and class are counted, not built)
     """
     opts = {"atol": _check_tolerance("atol", atol), "rtol": _check_tolerance("rtol", rtol), "strict": bool(strict),
             "tables": None, "keys": None, "max_report": max_report}

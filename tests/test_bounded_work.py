@@ -222,3 +222,97 @@ def test_lookup_cli_sparse_output_is_the_dense_output_without_zeros(tmp_path, ca
                 nz = [i for i, v in enumerate(d["row"]) if v != zero[i]]
                 assert s["columns"] == nz and s["values"] == [d["row"][i] for i in nz]
                 assert d["row"] == (t.raw(key) if raw else t[key]).tolist()
+
+
+# -- structural work: vectorized, the first failure still reported exactly ------------------------
+import corrupt_util as C  # noqa: E402
+import phq.reader as R  # noqa: E402
+import sys  # noqa: E402
+
+V = sys.modules["phq.validate"]  # the module (phq.validate is also the function)
+from phq import layout as L  # noqa: E402
+
+
+def test_many_sections_open_without_a_per_entry_parse(tmp_path, monkeypatch):
+    path = W.many_sections(tmp_path / "s.phq", 3000)
+    calls = []
+    real = L.SECTION_ENTRY.parse
+    monkeypatch.setattr(L.SECTION_ENTRY, "parse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with phq.validate(path) as m:
+        assert len(m.sections) == len(m.tensors) == 3000 and m.tensors["t2999"].shape == (0,)
+    assert calls == []  # the section table is read as one numpy record array
+    # a bad entry deep in the table: the same error, at its entry, as the one-by-one checks
+    data = open(path, "rb").read()
+    bad = C.edit_entry(data, 2500, "offset", C.entries(data)[2500].offset + 64)
+    C.write_image(tmp_path / "bad.phq", bad)
+    calls.clear()
+    with pytest.raises(phq.FormatError) as e:
+        phq.open(tmp_path / "bad.phq")
+    assert e.value.code == "E_SECTION_GAP" and e.value.offset == C.entry_at(2500) + 8 and calls == [1]
+
+
+def test_many_partitions_validate_vectorized_and_exact(tmp_path, monkeypatch):
+    path = W.many_partitions(tmp_path / "p.phq", 4096, n=3000)
+    scalar = []
+    real = V._check_partition
+    monkeypatch.setattr(V, "_check_partition", lambda t, p: scalar.append(p) or real(t, p))
+    monkeypatch.setattr(V, "_WORDS_CHUNK", 64)  # many runs of partitions
+    phq.validate(path).close()
+    assert scalar == []
+    data = open(path, "rb").read()
+    with phq.open(path) as m:
+        t = m.tables["t"]
+        used = V._used_words(t)
+        # a partition with levels and padding words; set a bit in its first padding word
+        p = int(np.flatnonzero((used % L.RANK_BLOCK_WORDS != 0) & (np.arange(t.num_partitions) > 2000))[0])
+        word = int(t._p_word_base[p] + used[p])
+        # a later partition whose rank entry is wrong: the first bad partition is reported
+        q = int(np.flatnonzero((used > 0) & (np.arange(t.num_partitions) > p))[-1])
+        rank_at = int(t._p_word_base[q]) // L.RANK_BLOCK_WORDS
+    bitmap, rank = C.find(data, L.KIND_MPH_BITMAP), C.find(data, L.KIND_MPH_RANK)
+    bad = C.edit_section(data, bitmap.index, 8 * word, (1).to_bytes(8, "little"))
+    bad = C.edit_section(bad, rank.index, 8 * rank_at, (1 << 40).to_bytes(8, "little"))
+    C.write_image(tmp_path / "bad.phq", bad)
+    with pytest.raises(phq.FormatError) as e:
+        phq.validate(tmp_path / "bad.phq")
+    assert e.value.code == "E_PADDING" and f"partition {p} " in e.value.message and scalar == [p]
+    only_rank = C.edit_section(data, rank.index, 8 * rank_at, (1 << 40).to_bytes(8, "little"))
+    C.write_image(tmp_path / "bad2.phq", only_rank)
+    with pytest.raises(phq.FormatError) as e:
+        phq.validate(tmp_path / "bad2.phq")
+    assert e.value.code == "E_RANK" and f"partition {q} " in e.value.message
+
+
+def test_metadata_of_many_empty_containers(tmp_path, monkeypatch):
+    path = W.empty_containers(tmp_path / "e.phq", 600_000)
+    with phq.validate(path) as m:
+        assert len(m.metadata["a"]) == 199_994 and m.metadata["a"][:2] == [{}, []]
+    assert R.json_depth({"a": [[], {"b": [1, {}]}]}) == 5 and R.json_depth({}) == 1 and R.json_depth(7) == 0
+    for text, what in [('{"a":[{},{"b":1,"b":2}]}', "duplicate key 'b'"), ('{"a":[' + "[" * 70 + "]" * 70 + "]}", "deeper than 64"),
+                       ('{"a":NaN}', "NaN is not JSON")]:
+        with pytest.raises(phq.FormatError) as e:
+            R._json_object(text.encode(), 0)
+        assert e.value.code == "E_METADATA" and what in e.value.message
+    big = R._json_object(('{"n":' + "9" * 5000 + ',"m":[1,2]}').encode(), 0)
+    assert str(big["n"]) == "9" * 5000 and big["m"] == [1, 2]
+    import gc
+
+    assert gc.isenabled()  # parsing turned the collector off and back on
+
+
+def test_sparse_validate_in_bounded_chunks(tmp_path, monkeypatch):
+    path = W.big_sparse(tmp_path / "b.phq", n=20_000, per_row=50)  # nnz 1M: 2 MB of columns
+    monkeypatch.setattr(V, "_CHUNK", 1 << 15)
+    monkeypatch.setenv("PHQ_PURE", "1")
+    model, peak = peak_of(phq.validate, path)
+    model.close()
+    assert peak < 4 * MiB  # whole-array int64 copies of the columns alone would be 8 MiB
+    # a column that steps back inside a row, far into the payload: still found
+    data = open(path, "rb").read()
+    cols = C.find(data, L.KIND_COLUMNS)
+    at = 2 * (50 * 15_000 + 10)  # row 15000, its 11th column: set it below the 10th
+    bad = C.edit_section(data, cols.index, at, (0).to_bytes(2, "little"))
+    C.write_image(tmp_path / "bad.phq", bad)
+    with pytest.raises(phq.FormatError) as e:
+        phq.validate(tmp_path / "bad.phq")
+    assert e.value.code == "E_SPARSE" and "not strictly ascending" in e.value.message
