@@ -6,17 +6,19 @@ inspect / diff / lookup on valid files shaped to make a reader work hard.
     .venv/bin/python bench/bench_worst.py --out /tmp/w.json
 
 Cases (tests/worst_cases.py builds them): `sections` 65,536 sections; `partitions` 2^20 MPH
-partitions; `empty_json` 16 MiB of metadata made of ~5.6M empty JSON containers; `array_json`
+partitions holding 1,000 keys; `empty_json` 16 MiB of metadata made of ~5.6M empty JSON containers; `array_json`
 16 MiB of metadata, one array of ~8.4M numbers (diffed against the same array of other
 numbers); `big_sparse` a ~97 MB sparse table; `wide_sparse` ~100k keys of dim 2^24 with no
 stored values (diffed against its f16 copy: the rows are compared slot by slot; and
-against a copy with another seed, per key for all its keys); `wide_lookup` the CLI looking up
-one absent and one present key in it.
+against a copy with another seed, per key for all its keys), and the CLI looking up one
+absent and one present key in it (default options: refused, as its row prints 2^24
+values; `--sparse`; `--max-values 0`: the whole row printed).
 
 Each (case, operation) runs in a fresh subprocess: wall time of the operation alone and the
 process's peak RSS (VmHWM, which includes the interpreter, numpy and the pages of the mapped
-file that were read: `base_rss_mib` is that of the process after importing phq). The budget of issue 15: about 1 s per 10 MB of file,
-memory within a small multiple of the file. Results: flat keys `CASE.OP.seconds`,
+file that were read: `base_rss_mib` is that of the process after importing phq). The
+budget of issue 15: about 1 s per 10 MB of file, memory within a small multiple of the file.
+Times depend on the load of the machine: compare runs made under the same load. Results: flat keys `CASE.OP.seconds`,
 `CASE.OP.peak_rss_mib`, `CASE.file_mib` in bench/results/worst.json.
 """
 
@@ -78,7 +80,7 @@ OPS = {
     "empty_json": ["open", "validate", "inspect", "diff_self"],
     "array_json": ["validate", "diff_ab"],
     "big_sparse": ["open", "validate", "inspect", "diff_self"],
-    "wide_sparse": ["validate", "diff_ab", "diff_keys", "lookup_cli"],
+    "wide_sparse": ["validate", "diff_ab", "diff_keys", "lookup_cli", "lookup_cli_sparse", "lookup_cli_all"],
 }
 
 
@@ -95,7 +97,7 @@ def _hwm_kib() -> int:
 def worker(op: str, paths: list[str]) -> dict:
     """Run one operation in this process; return its time and the process peak RSS."""
     import io
-    from contextlib import redirect_stdout
+    from contextlib import redirect_stderr, redirect_stdout
 
     import phq
     import phq.diff
@@ -121,10 +123,11 @@ def worker(op: str, paths: list[str]) -> dict:
         keys = phq.diff.read_keys(paths[3])
         r = phq.diff.diff(paths[0], paths[2], keys=keys).to_dict()
         info["rows_compared"] = r["tables"]["t"]["rows"]["rows_compared"]
-    elif op == "lookup_cli":
+    elif op.startswith("lookup_cli"):  # one absent and one present key; the row has 2^24 values
+        extra = {"lookup_cli": [], "lookup_cli_sparse": ["--sparse"], "lookup_cli_all": ["--max-values", "0"]}[op]
         out = io.StringIO()
-        with redirect_stdout(out):
-            info["exit"] = main(["lookup", paths[0], "absent-key", "k1"])
+        with redirect_stdout(out), redirect_stderr(io.StringIO()):
+            info["exit"] = main(["lookup", paths[0], "absent-key", "k1", *extra])
         info["output_bytes"] = len(out.getvalue())
     seconds = time.perf_counter() - t0
     peak = _hwm_kib()
