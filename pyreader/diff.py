@@ -490,6 +490,7 @@ def _parts(path) -> list:
 
 
 _SCALAR_TYPES = (str, int, float, bool, type(None))
+_CONTAINER_TYPES = (list, dict)
 
 
 def _json_diff(a, b, path, out: _Sink) -> None:
@@ -509,17 +510,21 @@ def _json_diff(a, b, path, out: _Sink) -> None:
             if k not in a:
                 _meta_finding(out, "added", (path, k), None, v)
     elif ta == "array":
-        i = -1
-        for i, (x, y) in enumerate(zip(a, b)):
-            t = type(x)
-            if t is type(y):
-                if t in _SCALAR_TYPES:
-                    if x != y:
-                        _meta_finding(out, "changed", (path, i), x, y)
-                    continue
-                if not x and not y:  # two empty arrays or two empty objects
-                    continue
-            _json_diff(x, y, (path, i), out)
+        # one C-level pass skips equal scalars and equal empty containers; what is left is
+        # a difference or a container to descend into
+        todo = [i for i, (x, y) in enumerate(zip(a, b)) if x.__class__ is not y.__class__ or x != y or (x and x.__class__ in _CONTAINER_TYPES)]
+        uncounted = 0
+        for i in todo:
+            x, y = a[i], b[i]
+            if x.__class__ is y.__class__ and x.__class__ in _SCALAR_TYPES:  # same type, different value
+                if uncounted or not out.room("metadata", "data"):
+                    uncounted += 1  # past max_report: counted, not built
+                else:
+                    _meta_finding(out, "changed", (path, i), x, y)
+            else:
+                _json_diff(x, y, (path, i), out)
+        if uncounted:
+            out.count("metadata", "data", uncounted)
         common = min(len(a), len(b))
         longer, change = (a, "removed") if len(a) > common else (b, "added")
         if len(longer) > common:

@@ -12,7 +12,6 @@ import gc
 import json
 import mmap
 import os
-import re
 import struct
 from dataclasses import dataclass
 
@@ -80,12 +79,13 @@ def _no_constants(name):
     raise ValueError(f"{name} is not JSON")
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{4001}")
-
-
 def _integer(digits: str):
-    # Python refuses int() of more than 4300 digits; JSON does not: keep them exact
-    return int(digits) if len(digits) <= 4000 else decimal.Decimal(digits)
+    # Python refuses int() of more than 4300 digits (sys.get_int_max_str_digits); JSON does
+    # not: keep them exact
+    try:
+        return int(digits)
+    except ValueError:
+        return decimal.Decimal(digits)
 
 
 def _json_object(raw: bytes, offset: int):
@@ -98,9 +98,12 @@ def _json_object(raw: bytes, offset: int):
     enabled = gc.isenabled()
     gc.disable()
     try:
-        # integers go through Python only if the text holds a run of more than 4000 digits
-        long_ints = _LONG_DIGITS.search(text) is not None
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_integer if long_ints else None)
+        try:  # integers parsed in C; Python refuses int() of more than 4300 digits, JSON does not
+            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
+        except ValueError as e:
+            if "integer string conversion" not in str(e):
+                raise
+            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_integer)
         deep = json_depth(value) > L.MAX_METADATA_DEPTH if isinstance(value, dict) else False
     except (ValueError, RecursionError) as e:
         raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
@@ -115,6 +118,7 @@ def _json_object(raw: bytes, offset: int):
 
 
 _CONTAINERS = (dict, list)
+_SCALARS = frozenset((str, int, float, bool, type(None), decimal.Decimal))  # what json.loads makes besides containers
 
 
 def json_depth(value) -> int:
@@ -127,6 +131,8 @@ def json_depth(value) -> int:
         below = []
         for v in level:
             kids = v.values() if isinstance(v, dict) else v
+            if _SCALARS.issuperset(map(type, kids)):  # C-level pass: no container below v
+                continue
             below += [c for c in kids if isinstance(c, _CONTAINERS)]
         if not below:
             return depth
