@@ -316,3 +316,24 @@ def test_sparse_validate_in_bounded_chunks(tmp_path, monkeypatch):
     with pytest.raises(phq.FormatError) as e:
         phq.validate(tmp_path / "bad.phq")
     assert e.value.code == "E_SPARSE" and "not strictly ascending" in e.value.message
+
+
+def test_bench_worst_worker_runs(tmp_path):
+    """bench/bench_worst.py's measuring worker on tiny versions of its cases (no timing checked)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_worst", Path(__file__).resolve().parents[1] / "bench" / "bench_worst.py")
+    B = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(B)
+    a = W.wide_sparse(tmp_path / "a.phq", 20)
+    b = W.wide_sparse(tmp_path / "b.phq", 20, quant="f16")
+    c = W.wide_sparse(tmp_path / "c.phq", 20, seed=1)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join(f"k{i}\n" for i in range(20)))
+    paths = [a, b, c, str(keys)]
+    for op in [o for o in B.OPS["wide_sparse"] if o != "lookup_cli_all"] + ["open", "inspect", "diff_self"]:  # _all prints 33 MB
+        r = B.worker(op, paths)
+        assert r["seconds"] >= 0 and r["peak_rss_mib"] >= r["base_rss_mib"] > 0, op
+    assert B.worker("diff_keys", paths)["rows_compared"] == 20
+    assert B.worker("lookup_cli", paths)["exit"] == 2 and B.worker("lookup_cli_sparse", paths)["exit"] == 0
