@@ -19,6 +19,9 @@ from .errors import FormatError, PhqError, ProfileError, UsageError
 from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+MAX_VALUES = 1 << 16  # `lookup --max-values` default: values printed per row
+_KEY_BATCH = 1 << 16  # `lookup` hashes keys in batches of this many
+_PRINT_CHUNK = 1 << 14  # `lookup` formats a row this many values at a time
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     lk.add_argument("--keys-file", help="read keys from a file, one per line")
     lk.add_argument("--raw", action="store_true", help="print stored codes instead of float32 weights")
     lk.add_argument("--json", action="store_true", help="one JSON object per key")
+    lk.add_argument("--sparse", action="store_true", help="print only the non-zero values, as COLUMN:VALUE (with --raw: the codes that are not the zero code); a sparse table's rows are read in their stored form")
+    lk.add_argument("--max-values", type=int, default=MAX_VALUES, metavar="N",
+                    help=f"refuse (exit 2, before printing) a lookup whose rows could print more than N values each: dim, or with --sparse a sparse table's stored values per row (default {MAX_VALUES}; 0: no limit)")
 
     v = sub.add_parser("validate", help="check everything, checksums included (exit 0 valid, 1 invalid, 2 error)")
     v.add_argument("files", nargs="+")
@@ -71,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
     df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
-    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50)")
+    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50); findings past N are counted, not built, so N bounds the work too")
     df.add_argument("--strict", action="store_true", help="encoding changes (quantization, layout, seed, version, ...) count as differences")
     dout = df.add_mutually_exclusive_group()
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
@@ -250,8 +256,13 @@ def _safe_print(*parts, **kw) -> None:
 
 
 def _cmd_lookup(a) -> int:
+    """Stream the rows of the keys: slots first (8 bytes a key), then one row at a time, so
+    memory is one row whatever the number of keys, and an absent key costs no row. The
+    output per row is bounded by --max-values, checked before anything is printed."""
     from . import open as phq_open
 
+    if a.max_values < 0:
+        raise UsageError("--max-values must be >= 0 (0: no limit)")
     keys = list(a.keys)
     if a.keys_file:
         with open(a.keys_file, "rb") as f:
@@ -265,18 +276,84 @@ def _cmd_lookup(a) -> int:
             table = m.tables[a.table]
         else:
             raise UsageError(f"no table {a.table!r}; the file has {list(m.tables)}")
-        rows, found = (table.lookup_raw if a.raw else table.lookup)(keys)
-        for key, row, ok in zip(keys, rows, found):
+        slots = np.concatenate([table.slots(keys[i : i + _KEY_BATCH]) for i in range(0, len(keys), _KEY_BATCH)] or [np.zeros(0, np.int64)])
+        _check_output_bound(table, slots[slots >= 0], a)
+        out = sys.stdout
+        for key, slot in zip(keys, slots.tolist()):
             text = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-            values = row.tolist() if ok else None
+            head = json.dumps(text, ensure_ascii=False)
+            if slot < 0:
+                if a.json:
+                    out.write(f'{{"key": {head}, "found": false, ' + ('"dim": %d, "columns": null, "values": null}\n' % table.dim if a.sparse else '"row": null}\n'))
+                else:
+                    out.write(f"{text}\t(absent)\n")
+                continue
+            if a.sparse:
+                cols, values = _nonzero_of(table, slot, a.raw)
+                if a.json:
+                    out.write(f'{{"key": {head}, "found": true, "dim": {table.dim}, "columns": ')
+                    _write_list(out, cols, ", ", lambda c: json.dumps(c)[1:-1], "[", "]")
+                    out.write(', "values": ')
+                    _write_list(out, values, ", ", lambda c: json.dumps(c)[1:-1], "[", "]")
+                    out.write("}\n")
+                else:
+                    out.write(f"{text}\t")
+                    _write_list(out, list(zip(cols, values)), " ", lambda c: " ".join(f"{i}:{v:g}" for i, v in c), "", "")
+                    out.write("\n")
+                continue
+            row = table.raw_at(slot) if a.raw else table.row_at(slot)
             if a.json:
-                print(json.dumps({"key": text, "found": bool(ok), "row": values}, ensure_ascii=False))
-            elif ok:
-                shown = " ".join(f"{v:g}" for v in values)
-                print(f"{text}\t{shown}")
+                out.write(f'{{"key": {head}, "found": true, "row": ')
+                _write_list(out, row, ", ", lambda c: json.dumps(c.tolist())[1:-1], "[", "]")
+                out.write("}\n")
             else:
-                print(f"{text}\t(absent)")
+                out.write(f"{text}\t")
+                _write_list(out, row, " ", lambda c: " ".join(f"{v:g}" for v in c.tolist()), "", "")
+                out.write("\n")
     return EXIT_OK
+
+
+def _write_list(out, items, sep: str, fmt, open_: str, close: str) -> None:
+    """Write items formatted _PRINT_CHUNK at a time (no string of the whole row)."""
+    out.write(open_)
+    for lo in range(0, len(items), _PRINT_CHUNK):
+        if lo:
+            out.write(sep)
+        out.write(fmt(items[lo : lo + _PRINT_CHUNK]))
+    out.write(close)
+
+
+def _nonzero_of(table, slot: int, raw: bool) -> tuple[list, list]:
+    """Columns and values of a row that differ from an absent column's (0.0, or with raw the
+    zero code); a sparse table's row is read in its stored form."""
+    from . import rows as R
+
+    if table.layout == "sparse":
+        row, cols, values = R.stored_entries(table, [slot], raw=raw)
+        keep = values != (R.zero_codes(table, [slot], row, cols) if raw else 0)
+        return cols[keep].tolist(), values[keep].tolist()
+    values = table.raw_at(slot) if raw else table.row_at(slot)
+    zero = R.zero_codes(table, [slot], np.zeros(table.dim, np.intp), np.arange(table.dim)) if raw else 0
+    cols = np.flatnonzero(values != zero)
+    return cols.tolist(), values[cols].tolist()
+
+
+def _check_output_bound(table, found: np.ndarray, a) -> None:
+    """--max-values: the most values one row of this lookup may print (dim; with --sparse,
+    a sparse table's stored values of the row) must not pass the limit."""
+    if not a.max_values or not found.size:
+        return
+    if a.sparse and table.layout == "sparse":
+        from .rows import row_lengths
+
+        widest = int(row_lengths(table, found).max())
+        what = f"a row stores {widest} values"
+    else:
+        widest = table.dim
+        what = f"table {table.name!r} has dim {widest}: a row prints {widest} values"
+    if widest > a.max_values:
+        hint = "raise --max-values (0: no limit)" if a.sparse else "print non-zero values only with --sparse, or raise --max-values (0: no limit)"
+        raise UsageError(f"{what}, more than --max-values {a.max_values}; {hint}")
 
 
 def _cmd_predict(a) -> int:
