@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 from functools import cached_property, partial
 
 import mmh3
@@ -98,6 +99,30 @@ def accel_enabled() -> bool:
     return _accel is not None and os.environ.get("PHQ_PURE", "") in ("", "0")
 
 
+class AccelModel:
+    """The C reader's view of one open file (phq._accel.Model: one phq_open over the mapped
+    bytes), made at the first accelerated lookup of any of the file's tables and shared by
+    all of them: the file's checks (its metadata included) run once per file, however
+    many tables it holds. None when the C reader refuses the file (Python answers)."""
+
+    def __init__(self, buf):
+        self._buf = buf
+        self._lock = threading.Lock()
+        self._model = None
+        self._done = False
+
+    def get(self):
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    try:
+                        self._model = _accel.Model(self._buf)
+                    except Exception:
+                        self._model = None
+                    self._done = True
+        return self._model
+
+
 def _accel_table(table: "Table"):
     """phq._accel's view of a table (the C reader over the same mapped bytes), or None:
     accelerator off, or the C reader refused the file or read another descriptor. The
@@ -108,7 +133,12 @@ def _accel_table(table: "Table"):
         cols = ()
         if table._quant in L.LINEAR_QUANTS and table._granularity == L.SCALE_COLUMN:  # rows: raw codes + §8.1
             cols = (table.scales["scale"].astype(np.float32), table.scales["zero_point"].astype(np.int32))
-        acc = _accel.Model(table._buf).table(table.name.encode(), partial(np.empty, table.dim, np.float32), *cols)
+        if table._accel_model is None:
+            table._accel_model = AccelModel(table._buf)
+        model = table._accel_model.get()
+        if model is None:
+            return None
+        acc = model.table(table.name.encode(), partial(np.empty, table.dim, np.float32), *cols)
         i = acc.info
         if (i["num_keys"], i["dim"], i["seed"], i["num_partitions"], i["fingerprint_bits"], i["quant"], i["itemsize"]) != (
             table.num_keys, table.dim, table.seed, table.num_partitions, table.fingerprint_bits, table._quant,
@@ -123,7 +153,8 @@ def _accel_table(table: "Table"):
 class Table:
     """One hashed table of an open model: `table[key]` -> float32 row."""
 
-    def __init__(self, buf, group, mm=None, required_features: int = L.KNOWN_REQUIRED_FEATURES):
+    def __init__(self, buf, group, mm=None, required_features: int = L.KNOWN_REQUIRED_FEATURES, accel: AccelModel | None = None):
+        self._accel_model = accel  # the file's shared C reader (reader.Model passes one per file)
         head = group[0]
         self.sections = list(group)
         at = head.offset
