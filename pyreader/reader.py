@@ -13,6 +13,7 @@ import json
 import mmap
 import os
 import struct
+import stat
 from dataclasses import dataclass
 
 import crc32c as _crc32c
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
-from .table import Table
+from .table import AccelModel, Table
 
 
 _ENTRY_DTYPE = np.dtype([("kind", "<u2"), ("flags", "<u2"), ("owner", "<u4"), ("offset", "<u8"), ("size", "<u8"),
@@ -151,6 +152,30 @@ def _name(raw: bytes, what: str, offset: int) -> str:
         raise FormatError("E_NAME", f"{what} name is not UTF-8", offset) from None
 
 
+_NO_BLOCK = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _open_regular(path: str):
+    """The file at path, opened for reading, after checking that it is a regular file
+    (spec §10: a FIFO, a device or a directory is refused with UsageError before any read;
+    opening with O_NONBLOCK keeps even the open of a FIFO without a writer from blocking)."""
+    try:
+        fd = os.open(path, _NO_BLOCK)
+    except IsADirectoryError:  # Windows
+        raise UsageError(f"{path!r} is a directory, not a phq file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise UsageError(f"{path!r} is {what}, not a regular file: a phq file is read from a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Model:
     """An open phq file. Use `phq.open(path)`; close with `.close()` or `with`."""
 
@@ -163,7 +188,7 @@ class Model:
             raise UsageError(f"max_version must be one of {sorted(L.VERSIONS)}, got {max_version!r}")
         self._known_required = sum(1 << bit for bit in spec["required_features"])
         self._known_kinds = frozenset(spec["section_kinds"])
-        with open(self.path, "rb") as f:
+        with _open_regular(self.path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(L.HEADER_SIZE)
             if head[:8] != L.SIGNATURE:
@@ -280,6 +305,7 @@ class Model:
         self.tensors: dict[str, np.ndarray] = {}
         self.tables: dict[str, Table] = {}
         self.skipped_sections: list[Section] = []
+        self._accel = AccelModel(buf)  # one C reader (one phq_open) for all the tables, at their first lookup
         seen_meta = False
         group: list[Section] | None = None  # the open TABLE group: [TABLE, parts...]
         for s in self.sections:
@@ -363,7 +389,7 @@ class Model:
         return name, arr if ndim == 1 else arr.reshape(shape)
 
     def _close_group(self, group: list[Section]) -> None:
-        table = Table(self._buf, group, self._mm, required_features=self.header.required_features)
+        table = Table(self._buf, group, self._mm, required_features=self.header.required_features, accel=self._accel)
         if table.name in self.tables:
             raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
         self.tables[table.name] = table
