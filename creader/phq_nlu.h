@@ -9,17 +9,24 @@
  *     profile, class labels, stop words, table handles, the intercept. phq_nlu_memory() tells its
  *     size. phq_nlu_close() frees it. Nothing else is allocated by the library, ever.
  *   - Each query works in a caller-supplied workspace. phq_nlu_workspace_size(nlu, text, len)
- *     returns the exact size a text needs (one linear pass, no memory); phq_nlu_workspace_bound(nlu,
- *     len) a size that suffices for ANY text of len bytes (linear in len; for sizing once, e.g. for
- *     the longest utterance a device accepts). A workspace may be reused for any number of queries
- *     and any alignment works. A query with a too-small workspace fails with PHQ_NLU_E_NOSPACE.
+ *     returns the exact size a query on this text requires (computed from the text's length after
+ *     decoding and preprocessing, one linear pass, no memory; ASCII text needs no pass);
+ *     phq_nlu_workspace_bound(nlu, len) a size that suffices for ANY text of len bytes (linear in
+ *     len; for sizing once, e.g. for the longest utterance a device accepts). A workspace may be
+ *     reused for any number of queries and any alignment works. A query with a too-small
+ *     workspace fails with PHQ_NLU_E_NOSPACE. Both return SIZE_MAX (no workspace suffices: the
+ *     query gives E_NOSPACE) for a text over 1 GiB or one whose term count could pass 2^30. For a
+ *     text that is ill-formed under decode_error "strict" the size is that of the text with
+ *     U+FFFD replacements (the query then fails with E_INPUT). The size covers every featurizer,
+ *     so it also serves phq_nlu_terms.
  *   - Cost of a query is linear in len for a fixed model (spec §13); no recursion on input.
  *
  * Thread safety: after phq_nlu_open returns, the phq_nlu is only read; queries on it may run
  * concurrently, each with its own workspace. The phq_model (and its buffer) must outlive it.
  *
  * Errors: functions return 0 (PHQ_NLU_OK) or a code. A code below 200 is the reader's phq_code
- * (a FormatError, or PHQ_E_USAGE); 200.. are this runtime's. phq_nlu_error_name() gives the spec's
+ * (a FormatError, or PHQ_E_USAGE); 200.. are this runtime's. A query can also return a reader code
+ * found at lookup time (format 10.3: PHQ_E_RANK, PHQ_E_SPARSE of a corrupt table). phq_nlu_error_name() gives the spec's
  * name for every code ("E_NLU_SCHEMA", "E_INPUT", "E_CHECKSUM", ...).
  */
 #ifndef PHQ_NLU_H
@@ -77,7 +84,10 @@ uint32_t phq_nlu_featurizer_count(const phq_nlu *nlu);
 int phq_nlu_proba_rule(const phq_nlu *nlu);     /* PHQ_NLU_PROBA_* */
 /* Class i's label as JSON text (a string with its quotes, a number, true or false), exactly as
  * the metadata wrote it after re-serialization: strings re-escaped (only '"', '\\' and control
- * characters escaped, other code points as UTF-8), numbers as written. Not NUL-terminated. */
+ * characters escaped, other code points as UTF-8), numbers as written. Not NUL-terminated.
+ * Escapes: \" \\ \b \f \n \r \t, other U+0000-001F as \u00xx (lowercase hex, as Python's
+ * json.dumps), a lone surrogate of a \uD8xx escape as \udxxx (it has no UTF-8 form). An index
+ * >= K gives "" and *len = 0. */
 const char *phq_nlu_class_json(const phq_nlu *nlu, uint32_t i, size_t *len);
 
 /* Workspace sizes (see top). */
@@ -97,7 +107,9 @@ uint32_t phq_nlu_argmax(const phq_nlu *nlu, const double *decision);
 int phq_nlu_proba(const phq_nlu *nlu, const double *decision, double *proba, phq_nlu_error *err);
 
 /* The n best classes (spec §8.4): writes min(n, K) class indices and their values (decision
- * values, or probabilities when `proba` is given: then values are proba[i]); returns how many. */
+ * values, or probabilities when `proba` is given: then values are proba[i]); returns how many.
+ * The order is always by decision value (k = 1: -d and d), ties by class index; a NaN ranks
+ * before any number, as in argmax (§8.3). O(K log n). */
 size_t phq_nlu_top(const phq_nlu *nlu, const double *decision, const double *proba, size_t n,
                    uint32_t *index, double *value);
 
