@@ -846,11 +846,9 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
 
     keys_a = [k for k in fa.sections if wanted(fa, k)]
     in_a = set(keys_a)
+    identical = set()  # keys of the sections byte-identical in both files
     for key in keys_a + [k for k in fb.sections if k not in in_a and wanted(fb, k)]:
         sa, sb = fa.sections.get(key), fb.sections.get(key)
-        cls = "encoding" if key[0] in L.SECTION_NAMES else "data"  # an unknown kind is compared only here
-        info = lambda s: None if s is None else {"index": s.index, "size": s.size, "crc32c": f"{s.checksum:08x}", "ancillary": s.ancillary}  # noqa: E731
-        detail = {"kind": L.SECTION_NAMES.get(key[0], f"UNKNOWN_0x{key[0]:04x}"), "kind_id": key[0], "name": key[1] or None}
         if sa is None or sb is None:
             change = "added" if sa is None else "removed"
         elif sa.size != sb.size:
@@ -858,7 +856,14 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
         elif not _same_bytes(fa, sa, fb, sb):
             change = "changed"
         else:
+            identical.add(key)
             continue
+        cls = "encoding" if key[0] in L.SECTION_NAMES else "data"  # an unknown kind is compared only here
+        if not out.room("section", cls):  # past max_report: counted, not built
+            out.count("section", cls)
+            continue
+        info = lambda s: None if s is None else {"index": s.index, "size": s.size, "crc32c": f"{s.checksum:08x}", "ancillary": s.ancillary}  # noqa: E731
+        detail = {"kind": L.SECTION_NAMES.get(key[0], f"UNKNOWN_0x{key[0]:04x}"), "kind_id": key[0], "name": key[1] or None}
         out.append(Finding("section", _section_label(key), "section", change, cls, info(sa), info(sb), detail))
 
     if whole:
@@ -871,6 +876,9 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
                                    None if tb is None else _tensor_info(tb)))
                 report.tensors[name] = {"status": change, "a": None if ta is None else _tensor_info(ta),
                                         "b": None if tb is None else _tensor_info(tb), "values": None}
+            elif (L.KIND_TENSOR, name, 0) in identical:  # same bytes: same values, nothing to read
+                report.tensors[name] = {"status": "same", "a": _tensor_info(ta), "b": _tensor_info(tb), "values": {
+                    "compared": int(ta.size), "values_differ": 0, "max_abs": 0.0, "max_rel": 0.0}}
             else:
                 report.tensors[name] = _diff_tensor(name, ta, tb, opts, out)
 
