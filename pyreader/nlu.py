@@ -7,6 +7,10 @@
         clf.decision_function(texts)      # (n,) for two classes, (n, n_classes) otherwise
         clf.predict_proba(texts)          # when the model defines probabilities
 
+Joint intent + slots models (profile 3, spec/nlu-profile-v3.md; `phq.writer.from_crfsuite`) load
+as a `Parser`: `parse(texts)` gives {"intent": {"name", "score"}, "slots": [...]} per text, and
+`tokenize` / `token_features` compute exactly the tagger features to train a CRF on (phq.tagger).
+
 The file follows the NLU profile (spec/nlu-profile-v2.md; profile 1 files too): its metadata object
 "phq.nlu" describes the featurizers (scikit-learn's CountVectorizer, TfidfVectorizer and
 DictVectorizer semantics, reproduced in `phq.featurize`), the table of per-class feature
