@@ -36,6 +36,7 @@ OUT = C.DEFAULT_RESULTS / "nlu.json"
 CACHE = C.DEFAULT_CACHE / "nlu"
 BUILD = C.REPO / "build"
 README_BEGIN, README_END = "<!-- nlu-bench:begin -->", "<!-- nlu-bench:end -->"
+FOOT_BEGIN, FOOT_END = "<!-- nlu-footprint:begin -->", "<!-- nlu-footprint:end -->"
 
 
 def load(quick: bool):
@@ -63,6 +64,20 @@ def pipelines():
             LinearSVC(C=1.0, random_state=0),
         ),
     }
+
+
+def footprint() -> dict:
+    """Object-code size of the C runtime (text + data of its objects, from `size`)."""
+    subprocess.run(["make", "-s", "-C", str(C.REPO / "creader"), "all"], capture_output=True)
+    out: dict = {}
+    for name in ("phq.o", "phq_nlu.o", "phq_nlu_open.o", "phq_nlu_json.o"):
+        r = subprocess.run(["size", str(BUILD / name)], capture_output=True, text=True)
+        if r.returncode == 0:
+            text, data = (int(x) for x in r.stdout.splitlines()[1].split()[:2])
+            out[name] = text + data
+    tables = C.REPO / "creader" / "phq_unicode_data.h"
+    out["unicode_tables_note"] = f"phq_nlu.o holds the Unicode 14.0.0 tables generated into {tables.name}"
+    return out
 
 
 def build_c_bench() -> Path | None:
@@ -179,7 +194,7 @@ def run(quick: bool, reps: int, log=print) -> dict:
     texts = CACHE / ("texts-quick.txt" if quick else "texts.txt")
     texts.write_text("".join(t.replace("\n", " ") + "\n" for t in Xte), encoding="utf-8")
     exe = build_c_bench()
-    res: dict = {"quick": quick, "utterances": len(Xte), "reps": reps, "models": {}}
+    res: dict = {"quick": quick, "utterances": len(Xte), "reps": reps, "models": {}, "footprint": footprint()}
     for name, make in pipelines().items():
         if quick and name != "svc-l2":
             continue
@@ -253,6 +268,11 @@ def flat(res: dict) -> dict:
     s["c_batch_vs_sklearn"] = r3(C.ratio(per_s("phq-c"), per_s("sklearn")))
     s["c_batch_vs_fasttext"] = r3(C.ratio(per_s("phq-c"), per_s("fasttext")))
     s["accel_batch_vs_fasttext"] = r3(C.ratio(per_s("phq-accel"), per_s("fasttext")))
+    fp = res.get("footprint", {})
+    s["c_runtime_object_bytes"] = sum(v for k, v in fp.items() if k.endswith(".o")) or None
+    c = m.get("phq-c", {})
+    s["c_arena_bytes"] = c.get("arena_bytes")
+    s["c_max_workspace_bytes"] = c.get("max_workspace_bytes")
     s["accel_single_p50_us"] = s.get("svc_l2_phq_accel_single_p50_us")
     s["c_single_p50_us"] = s.get("svc_l2_phq_c_single_p50_us")
     s["fasttext_single_p50_us"] = s.get("svc_l2_fasttext_single_p50_us")
@@ -281,14 +301,34 @@ def table(res: dict) -> str:
     return "\n".join(rows)
 
 
-def update_readme(text: str) -> bool:
+def footprint_text(res: dict) -> str:
+    s = res["summary"]
+    fp = res.get("footprint", {})
+    objs = ", ".join(f"{k} {v:,}" for k, v in fp.items() if k.endswith(".o"))
+    return (
+        f"Footprint (measured by `make bench-nlu`): object code {s.get('c_runtime_object_bytes') or 0:,} bytes "
+        f"(text + data: {objs}; `phq_nlu.o` carries the Unicode 14.0.0 tables); memory per open model: "
+        f"{s.get('c_arena_bytes') or 0:,} bytes of arena for the CLINC150 svc-l2 model (150 labels; the tables "
+        f"stay in the mapped file) plus a workspace of at most {s.get('c_max_workspace_bytes') or 0:,} bytes "
+        f"for its longest test utterance."
+    )
+
+
+def _replace_between(body: str, begin: str, end: str, text: str) -> str:
+    head, rest = body.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{text}\n{end}{tail}"
+
+
+def update_readme(res: dict) -> bool:
     readme = C.REPO / "README.md"
     body = readme.read_text(encoding="utf-8")
     if README_BEGIN not in body:
         return False
-    head, rest = body.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_BEGIN}\n{text}\n\nCommand: `make bench-nlu` ({C.command_line()}).\n{README_END}{tail}", encoding="utf-8")
+    body = _replace_between(body, README_BEGIN, README_END, f"{table(res)}\n\nCommand: `make bench-nlu` ({C.command_line()}).")
+    if FOOT_BEGIN in body:
+        body = _replace_between(body, FOOT_BEGIN, FOOT_END, footprint_text(res))
+    readme.write_text(body, encoding="utf-8")
     return True
 
 
@@ -315,7 +355,7 @@ def main(argv=None) -> int:
     out = a.out or (C.QUICK_RESULTS / "nlu.json" if a.quick else OUT)
     C.finish(res, out, table)
     if a.readme and not a.quick:
-        update_readme(table(res))
+        update_readme(res)
     return 0
 
 

@@ -407,6 +407,7 @@ def valid_cases_v11() -> list[Case]:
     c.append(Case("mixed_schemes", mixed, "linear8, linear4 and codebook4 tables in one file: both feature bits set", "v1.1 §1",
                   probes=probes_for("a8", k3, 6) + probes_for("b4", k3, 6) + probes_for("c4", k3, 6),
                   inputs={"a8": dict(zip(k3, r3))}))
+    c += shape_cases()
     # forward compatibility: built on 1.0 features only, so that 1.0 and 1.1 readers both read it
     base = table_case("x", "", "", layout="sparse")
     secs = sections_of({"t": (keys_for(21), rows_for(21, 3, 1))}, layout="sparse")
@@ -415,6 +416,37 @@ def valid_cases_v11() -> list[Case]:
     c.append(Case("future_minor_ignorable_addition", data, "minor 2 with an unknown optional bit and an unknown ancillary section: read normally",
                   "§3.2, §3.3, §4.2, v1.1 §7", probes=base.probes, inputs=base.inputs))
     return c
+
+
+def shape_cases() -> list[Case]:
+    """MPH shapes and payload widths that phq's writer never makes but the spec allows
+    (phq.conformance.shapes): every 1.x reader MUST read them (1.0 features only)."""
+    from .shapes import TableShape, build
+
+    def case(name, tests, spec, n=120, dim=3, **shape):
+        keys = keys_for(n)
+        rows = rows_for(n, dim, 31)
+        data, _ = build({"t": TableShape(keys, rows, **shape)})
+        return Case(f"shape_{name}", data, tests, spec, probes=probes_for("t", keys, 40), inputs={"t": dict(zip(keys, rows))})
+
+    return [
+        case("zero_level_partitions", "partitions of zero levels (every key in the fallback list) beside partitions with levels",
+             "§5.5.1, §7.2, §7.4", levels=[[], [4, 2, 1], [], [3, 1]]),
+        case("every_partition_fallback_only", "three partitions, no level at all: every key in a fallback list", "§7.1, §7.4",
+             levels=[[], [], []], fingerprint_bits=8),
+        case("max_levels", "64 one-word levels: the level limit reached, the rest in the fallback list", "§5.5.1, §12",
+             n=400, levels=[[1] * 64], fingerprint_bits=32),
+        case("levels_place_nothing", "levels where every key collides, then levels after the keys ran out", "§5.5.2, §7.2",
+             n=60, levels=[[1, 1, 64, 1, 1]]),
+        case("lone_keys_unplaced", "lone keys left for later levels and the fallback list (bits left 0)", "§7.2, §7.4",
+             levels=[[8, 8, 8], [8]], place=500, fingerprint_bits=0),
+        case("many_partitions", "200 partitions for 40 keys: most empty, some with levels and no keys", "§7.1",
+             n=40, levels=[[2, 1] if p % 3 else [] for p in range(200)]),
+        case("mixed_level_counts", "twelve partitions of 0 to 11 levels of different sizes", "§5.5.2",
+             n=200, levels=[[p + 1] * p for p in range(12)]),
+        case("sparse_wide_widths", "sparse rows with 8-byte row index and 4-byte columns for dim 3", "§9.2",
+             layout="sparse", index_width=8, column_width=4, levels=[[], [3, 1]]),
+    ]
 
 
 def invalid_cases_v11() -> list[Case]:

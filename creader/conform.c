@@ -146,7 +146,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (phq_map_file(argv[1], &map) != 0) {
-        printf("error UsageError cannot open %s: %s\n", argv[1], strerror(errno));
+        if (errno == EINVAL) /* spec 10: a FIFO, device, socket or directory */
+            printf("error UsageError %s is not a regular file\n", argv[1]);
+        else
+            printf("error UsageError cannot open %s: %s\n", argv[1], strerror(errno));
         free(probes);
         return 2;
     }

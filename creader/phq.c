@@ -68,6 +68,26 @@ typedef unsigned char u8;
 #error "PHQ_STACK_WORKSPACE must be at least 2"
 #endif
 
+/* A list of names (JSON members of one object, tensor or table names) longer than the
+ * caller's or the stack workspace gets a temporary heap workspace of exactly its length,
+ * freed before phq_open returns, so that every duplicate check is O(k log k) (see phq.h).
+ * -DPHQ_NO_MALLOC builds never allocate: such lists then cost O(k^2 / capacity). */
+#ifndef PHQ_NO_MALLOC
+#include <stdlib.h>
+#define ws_alloc_bytes(n) malloc(n)
+#define ws_free(p) free(p)
+#else
+#define ws_alloc_bytes(n) ((void)(n), (void *)0)
+#define ws_free(p) ((void)(p))
+#endif
+
+#ifdef PHQ_TEST_COUNTERS /* test builds only (creader/Makefile): name comparisons of duplicate checks */
+unsigned long long phq_test_name_compares;
+#define COUNT_COMPARE() (phq_test_name_compares++)
+#else
+#define COUNT_COMPARE() ((void)0)
+#endif
+
 /* ---- little-endian reads (any alignment, any host) ------------------------------- */
 
 static inline uint16_t rd16(const u8 *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -724,6 +744,8 @@ typedef struct {
     size_t n;
     jent *ws;
     size_t ws_cap;
+    jent *heap; /* a temporary workspace for objects larger than ws (freed at the end) */
+    size_t heap_cap;
     size_t err_pos;
     const char *why;
 } jctx;
@@ -999,30 +1021,61 @@ static size_t elower(const jent *a, size_t n, const jent *key, ent_cmp_fn cmp, c
 /* JSON member names: by hash, then by decoded name (equal names are adjacent) */
 static int jent_cmp(const void *ctx, const jent *x, const jent *y)
 {
+    COUNT_COMPARE();
     if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
     return jname_cmp((const u8 *)ctx, (size_t)x->off, (size_t)y->off);
+}
+
+/* A workspace of at least `need` entries for a list longer than the caller's: the context's
+ * heap workspace, grown when needed; NULL when it cannot be had (PHQ_NO_MALLOC, no memory). */
+static jent *ws_grow(jent **heap, size_t *heap_cap, size_t need)
+{
+    if (need > *heap_cap) {
+        jent *h = need <= SIZE_MAX / sizeof(jent) ? (jent *)ws_alloc_bytes(need * sizeof(jent)) : NULL;
+        if (!h) return NULL;
+        ws_free(*heap);
+        *heap = h;
+        *heap_cap = need;
+    }
+    return *heap;
 }
 
 /* Duplicate member names of the object at obj: members are taken in blocks as large as
  * the workspace; each block is sorted (duplicates inside it are then adjacent) and every
  * later member is binary-searched in it. One block (O(k log k)) when the workspace holds
- * all k members; O(k^2 / capacity) otherwise. */
+ * all k members, which a heap workspace of k entries guarantees unless PHQ_NO_MALLOC (or no
+ * memory): then O(k^2 / capacity). */
 static int jdupcheck(jctx *c, size_t obj)
 {
     const u8 *s = c->s;
-    size_t blk = jfirst_member(s, obj);
+    size_t blk = jfirst_member(s, obj), cap = c->ws_cap, total = 0, it = blk;
+    jent *ws = c->ws;
+    while (it != JNONE && total <= cap) { /* more members than the workspace holds? */
+        total++;
+        it = jnext_member(s, it);
+    }
+    if (total > cap) {
+        jent *h;
+        for (; it != JNONE; it = jnext_member(s, it)) total++;
+        h = ws_grow(&c->heap, &c->heap_cap, total);
+        if (h) {
+            ws = h;
+            cap = c->heap_cap;
+        }
+    }
     while (blk != JNONE) {
-        size_t cnt = 0, it = blk, i;
-        while (it != JNONE && cnt < c->ws_cap) {
-            c->ws[cnt].hash = jname_hash(s, it);
-            c->ws[cnt].off = it;
+        size_t cnt = 0, i;
+        it = blk;
+        while (it != JNONE && cnt < cap) {
+            ws[cnt].hash = jname_hash(s, it);
+            ws[cnt].off = it;
             cnt++;
             it = jnext_member(s, it);
         }
-        esort(c->ws, cnt, jent_cmp, s);
+        esort(ws, cnt, jent_cmp, s);
         for (i = 1; i < cnt; i++)
-            if (jent_cmp(s, &c->ws[i - 1], &c->ws[i]) == 0)
-                return jfail(c, (size_t)(c->ws[i - 1].off > c->ws[i].off ? c->ws[i - 1].off : c->ws[i].off),
+            if (jent_cmp(s, &ws[i - 1], &ws[i]) == 0)
+                return jfail(c, (size_t)(ws[i - 1].off > ws[i].off ? ws[i - 1].off : ws[i].off),
                              "duplicate member name");
         blk = it;
         for (; it != JNONE; it = jnext_member(s, it)) {
@@ -1030,8 +1083,8 @@ static int jdupcheck(jctx *c, size_t obj)
             size_t lo;
             key.hash = jname_hash(s, it);
             key.off = it;
-            lo = elower(c->ws, cnt, &key, jent_cmp, s);
-            if (lo < cnt && jent_cmp(s, &c->ws[lo], &key) == 0) return jfail(c, it, "duplicate member name");
+            lo = elower(ws, cnt, &key, jent_cmp, s);
+            if (lo < cnt && jent_cmp(s, &ws[lo], &key) == 0) return jfail(c, it, "duplicate member name");
         }
     }
     return 1;
@@ -1125,6 +1178,8 @@ int phq_json_object_valid(const unsigned char *s, size_t n, void *scratch, size_
     int ok;
     c.s = s;
     c.n = n;
+    c.heap = NULL;
+    c.heap_cap = 0;
     c.err_pos = 0;
     c.why = "";
     if (scratch && scratch_size / sizeof(jent) >= PHQ_STACK_WORKSPACE) {
@@ -1158,6 +1213,7 @@ int phq_json_object_valid(const unsigned char *s, size_t n, void *scratch, size_
             if (pos != n) ok = jfail(&c, pos, "data after the top-level object");
         }
     }
+    ws_free(c.heap);
     if (!ok) {
         if (err_pos) *err_pos = c.err_pos;
         if (why) *why = c.why;
@@ -1295,6 +1351,7 @@ static int name_cmp_noidx(const void *ctx, const jent *x, const jent *y)
     size_t lx, ly;
     sect s;
     int c;
+    COUNT_COMPARE();
     if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
     sect_at(b, (uint32_t)x->off, &s);
     sect_name(b, &s, &nx, &lx);
@@ -1738,15 +1795,20 @@ phq_code phq_open_ex(const void *buf, size_t len, const phq_open_options *opt, p
     o.scratch_size = opt ? opt->scratch_size : 0;
     o.req = rd64(b + 16);
     {
-        jent local[PHQ_STACK_WORKSPACE], *ws = local;
-        size_t cap = sizeof local / sizeof local[0];
+        jent local[PHQ_STACK_WORKSPACE], *ws = local, *heap = NULL;
+        size_t cap = sizeof local / sizeof local[0], heap_cap = 0;
         if (o.scratch && o.scratch_size / sizeof(jent) >= PHQ_STACK_WORKSPACE) {
             uintptr_t a = (uintptr_t)o.scratch, al = (a + 7u) & ~(uintptr_t)7u;
             ws = (jent *)(void *)al;
             cap = (o.scratch_size - (size_t)(al - a)) / sizeof(jent);
         }
+        if (nsec > cap && ws_grow(&heap, &heap_cap, nsec)) { /* room for every name at once */
+            ws = heap;
+            cap = heap_cap;
+        }
         o.dup_tensor = first_duplicate(&o, K_TENSOR, ws, cap);
         o.dup_table = first_duplicate(&o, K_TABLE, ws, cap);
+        ws_free(heap);
     }
     for (k = 0; k < nsec; k++) {
         sect s;

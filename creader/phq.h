@@ -9,7 +9,9 @@
  *     multi-byte fields are read byte by byte as little-endian, so any host works.
  *     The buffer must stay valid and unchanged while the model is in use.
  *   - No dependency beyond libc (string.h, stdio.h for snprintf of error messages).
- *   - No malloc anywhere in phq.c, no global or static mutable state. Constant tables only.
+ *   - No malloc on any lookup or validation path, no global or static mutable state.
+ *     Constant tables only. phq_open alone may allocate one temporary workspace (below),
+ *     freed before it returns; -DPHQ_NO_MALLOC builds never call malloc.
  *   - Thread-safe reads: after phq_open returns, a phq_model and the phq_table /
  *     phq_tensor views obtained from it are only read; any number of threads may call
  *     phq_lookup / phq_row_* concurrently on them.
@@ -25,15 +27,17 @@
  *   phq_table_set_index() to make every lookup O(1) in P. phq's writer writes P = 1
  *   unless a table is huge, and P = 1 needs no index.
  *   Duplicate tensor/table names and duplicate JSON member names (spec 5.1, 5.2) are found
- *   at open by sorting (hash, name) entries in a workspace: 256 entries (4 KiB) on the
- *   stack by default, so up to 256 names (or members of one JSON object) cost
- *   O(k log k) and more cost O(k^2 / 256) comparisons (65536 tensors: ~0.6 s). Crafted
- *   hash collisions cost nothing extra (ties are broken by the names themselves).
- *   phq_open_ex() accepts a caller-provided workspace (16 bytes per name or member of
- *   the largest object) that keeps every check O(k log k); pass one when opening
- *   untrusted files that may carry huge metadata objects (a 16 MiB object of 700k
- *   members takes ~90 s with the stack default, 0.3 s with a workspace). The stack
- *   default can be changed at build time with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
+ *   at open by sorting (hash, name) entries in a workspace, in O(k log k) comparisons for
+ *   k names (or members of one JSON object), whatever k: 256 entries (4 KiB) on the stack,
+ *   a caller-provided workspace given to phq_open_ex() (16 bytes per name or member of
+ *   the largest object), or else a temporary malloc'ed workspace of exactly k entries
+ *   (at most 16 bytes per 5 bytes of metadata, or 1 MiB for 65536 names), freed before
+ *   phq_open returns. Crafted hash collisions cost nothing extra (ties are broken by the
+ *   names themselves). Built with -DPHQ_NO_MALLOC the library never allocates: beyond
+ *   the workspace's capacity, names are then taken in blocks, O(k^2 / capacity)
+ *   comparisons (a 16 MiB object of 700k members: ~90 s with the 256-entry stack
+ *   workspace); such builds should pass a workspace when opening untrusted files. The
+ *   stack default can be changed with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
  *
  * Format versions
  *   By default the library reads format 1.1 (and so every 1.0 file): required feature bits
@@ -134,8 +138,9 @@ typedef struct phq_model {
 } phq_model;
 
 typedef struct phq_open_options {
-    /* Optional workspace for metadata duplicate-member detection (see top of file).
-     * Any alignment; NULL/0 means the 4 KiB stack default. Only used during open. */
+    /* Optional workspace for duplicate-name detection (see top of file). Any alignment;
+     * NULL/0 means the 4 KiB stack default, and a temporary heap workspace for longer
+     * lists (unless -DPHQ_NO_MALLOC). Only used during open. */
     void *scratch;
     size_t scratch_size;
 } phq_open_options;

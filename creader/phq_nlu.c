@@ -350,6 +350,7 @@ typedef struct {
     float *row;
     double *partial;
     size_t nterms, slot_mask;
+    size_t probes; /* hash-table probes of this query (work counter, for the tests) */
     /* cache: what dec and pre hold */
     int dec_mode, pre_lower, pre_strip;
     size_t ndec, npre;
@@ -379,6 +380,7 @@ static void nlu_ws_init(nlu_ws *w, const nlu_layout *L, void *ws)
     w->partial = (double *)nlu_carve(&p, L->k, 8);
     w->slot_mask = L->slots ? L->slots - 1 : 0;
     w->dec_mode = -1;
+    w->probes = 0;
     w->pre_lower = -1;
     w->pre_strip = -1;
 }
@@ -392,6 +394,7 @@ static void nlu_add_term(nlu_ws *w, uint32_t start, uint32_t len, uint64_t h)
     for (;;) {
         uint32_t e = w->slots[s];
         nlu_term *t;
+        w->probes++;
         if (e == 0) break;
         t = &w->terms[e - 1];
         if (t->h32 == h32 && t->len == len &&

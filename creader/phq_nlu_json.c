@@ -7,7 +7,7 @@
  */
 #include "phq_nlu_internal.h"
 
-static void nlu_ws(nlu_json *c)
+static void nlu_json_ws(nlu_json *c)
 {
     while (c->i < c->n) {
         unsigned char ch = c->s[c->i];
@@ -18,7 +18,7 @@ static void nlu_ws(nlu_json *c)
 
 int nlu_json_type(nlu_json *c)
 {
-    nlu_ws(c);
+    nlu_json_ws(c);
     if (c->i >= c->n) return NLU_J_END;
     switch (c->s[c->i]) {
     case '"': return NLU_J_STRING;
@@ -51,7 +51,7 @@ static int nlu_hex4(const nlu_json *c, size_t at, uint32_t *v)
     return 0;
 }
 
-static size_t nlu_put_utf8(uint32_t cp, unsigned char *o)
+static size_t nlu_json_put_utf8(uint32_t cp, unsigned char *o)
 {
     if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
     if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | (cp >> 6)); o[1] = (unsigned char)(0x80 | (cp & 0x3F)); return 2; }
@@ -129,7 +129,7 @@ int nlu_json_string_begin(nlu_json *c)
 
 int nlu_json_string_next(nlu_json *c, uint32_t *cp) { return nlu_str_next(c, cp); }
 
-size_t nlu_utf8_put(uint32_t cp, unsigned char *o) { return nlu_put_utf8(cp, o); }
+size_t nlu_utf8_put(uint32_t cp, unsigned char *o) { return nlu_json_put_utf8(cp, o); }
 
 int nlu_json_string(nlu_json *c, unsigned char *out, size_t cap, size_t *len, int *surrogate)
 {
@@ -139,7 +139,7 @@ int nlu_json_string(nlu_json *c, unsigned char *out, size_t cap, size_t *len, in
     if (nlu_json_string_begin(c) != 0) return -1;
     while ((r = nlu_str_next(c, &cp)) == 1) {
         unsigned char tmp[4];
-        size_t k, m = nlu_put_utf8(cp, tmp);
+        size_t k, m = nlu_json_put_utf8(cp, tmp);
         if (cp >= 0xD800 && cp <= 0xDFFF) sur = 1;
         for (k = 0; k < m; k++, w++)
             if (w < cap) out[w] = tmp[k];
@@ -161,7 +161,7 @@ int nlu_json_number(nlu_json *c, const unsigned char **tok, size_t *len, int *in
 {
     size_t p, d;
     int integ = 1;
-    nlu_ws(c);
+    nlu_json_ws(c);
     p = c->i;
     if (p < c->n && c->s[p] == '-') p++;
     d = nlu_digits(c, p);
@@ -244,7 +244,7 @@ int nlu_json_skip(nlu_json *c)
 
 static int nlu_sep(nlu_json *c, int *first, unsigned char close)
 {
-    nlu_ws(c);
+    nlu_json_ws(c);
     if (c->i >= c->n) return -1;
     if (c->s[c->i] == close) { c->i++; return 0; }
     if (!*first) {
@@ -274,7 +274,7 @@ int nlu_json_object_next(nlu_json *c, int *first, unsigned char *name, size_t ca
     int r = nlu_sep(c, first, '}');
     if (r <= 0) return r;
     if (nlu_json_string(c, name, cap, name_len, NULL) != 0) return -1;
-    nlu_ws(c);
+    nlu_json_ws(c);
     if (c->i >= c->n || c->s[c->i] != ':') return -1;
     c->i++;
     return 1;

@@ -22,7 +22,10 @@ int phq_map_file(const char *path, phq_mapping *map)
     map->data = NULL;
     map->len = 0;
     map->mapped_ = 0;
-    fd = open(path, O_RDONLY);
+    /* spec 10: refuse what is not a regular file before reading, without blocking: an open
+     * of a FIFO without a writer would wait forever without O_NONBLOCK (O_NOCTTY: a
+     * terminal named as the model does not become the controlling one) */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     if (fstat(fd, &st) != 0) goto fail;
     if (!S_ISREG(st.st_mode)) {

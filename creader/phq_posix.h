@@ -15,8 +15,10 @@ typedef struct phq_mapping {
     int mapped_;      /* 1 when data must be munmap'ed */
 } phq_mapping;
 
-/* Map `path` read-only (MAP_PRIVATE). Returns 0, or -1 with errno set. The mapping stays
- * valid after the file is replaced or removed (spec 10.4). */
+/* Map `path` read-only (MAP_PRIVATE). Returns 0, or -1 with errno set: EINVAL when the
+ * path names no regular file (a FIFO, socket, device or directory: refused before any read
+ * and without blocking, spec 10). The mapping stays valid after the file is replaced or
+ * removed (spec 10.4). */
 int phq_map_file(const char *path, phq_mapping *map);
 void phq_unmap_file(phq_mapping *map);
 

@@ -21,7 +21,10 @@
  *
  * No numpy C API: output arrays come from Python (numpy arrays export writable buffers),
  * and the single-row array from the allocator callable the table was given. The batch
- * calls release the GIL while the C reader runs (the keys are referenced until it returns).
+ * calls release the GIL while the C reader runs (the keys are referenced until it returns),
+ * and so does Model() while phq_open checks the file. The Python reader makes one Model per
+ * open file, shared by all its tables (phq.table.AccelModel): one phq_open per file,
+ * whatever the number of tables.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,6 +42,7 @@
 #endif
 
 static PyObject *Fallback; /* _accel.Fallback */
+static unsigned long long model_opens; /* phq_open calls made by Model(): open_count() (under the GIL) */
 
 /* ---- errors -------------------------------------------------------------------------- */
 
@@ -211,7 +215,12 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
     }
     if (PyObject_GetBuffer(buf, &self->view, PyBUF_SIMPLE) < 0) return -1;
     self->has_view = 1;
+    model_opens++;
+    /* the checks of spec 10.1 read the metadata (up to 16 MiB of JSON): other threads run
+     * meanwhile (the view is held, and nothing else touches self until this returns) */
+    Py_BEGIN_ALLOW_THREADS
     rc = phq_open(self->view.buf, (size_t)self->view.len, &self->model, &err);
+    Py_END_ALLOW_THREADS
     if (rc != PHQ_OK) {
         raise_phq_error(&err);
         return -1;
@@ -617,8 +626,17 @@ static PyObject *mod_hash_keys(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_open_count(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(model_opens);
+}
+
 static PyMethodDef module_methods[] = {
     {"error_name", mod_error_name, METH_O, "error_name(code) -> the C reader's name of an error code"},
+    {"open_count", mod_open_count, METH_NOARGS,
+     "open_count() -> number of phq_open calls Model() made in this process (one per accelerated file: tests)"},
     {"hash_keys", mod_hash_keys, METH_VARARGS, "hash_keys(keys, seed, out_uint64_nx2): MurmurHash3_x64_128 of every key"},
     {NULL, NULL, 0, NULL},
 };

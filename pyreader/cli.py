@@ -16,8 +16,12 @@ import sys
 import numpy as np
 
 from .errors import FormatError, PhqError, ProfileError, UsageError
+from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+MAX_VALUES = 1 << 16  # `lookup --max-values` default: values printed per row
+_KEY_BATCH = 1 << 16  # `lookup` hashes keys in batches of this many
+_PRINT_CHUNK = 1 << 14  # `lookup` formats a row this many values at a time
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     lk.add_argument("--keys-file", help="read keys from a file, one per line")
     lk.add_argument("--raw", action="store_true", help="print stored codes instead of float32 weights")
     lk.add_argument("--json", action="store_true", help="one JSON object per key")
+    lk.add_argument("--sparse", action="store_true", help="print only the non-zero values, as COLUMN:VALUE (with --raw: the codes that are not the zero code); a sparse table's rows are read in their stored form")
+    lk.add_argument("--max-values", type=int, default=MAX_VALUES, metavar="N",
+                    help=f"refuse (exit 2, before printing) a lookup whose rows could print more than N values each: dim, or with --sparse a sparse table's stored values per row (default {MAX_VALUES}; 0: no limit)")
 
     v = sub.add_parser("validate", help="check everything, checksums included (exit 0 valid, 1 invalid, 2 error)")
     v.add_argument("files", nargs="+")
@@ -70,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
     df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
-    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50)")
+    df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50); findings past N are counted, not built, so N bounds the work too")
     df.add_argument("--strict", action="store_true", help="encoding changes (quantization, layout, seed, version, ...) count as differences")
     dout = df.add_mutually_exclusive_group()
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
@@ -150,14 +157,26 @@ def _cmd_build(a) -> int:
     partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
     if partitioned and a.partitions is None and a.engine != "local":
         raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
-    tables = {} if partitioned else {name: W.read_table_file(paths[0]) for name, paths in shards.items()}
+    from phq.writer.inputs import check_unchanged, input_state, load_json, reading
+
+    # spec §13.8: every input file's size, times and SHA-256 are recorded before it is read,
+    # its stat checked after, and all of them again just before the output replaces -o
+    states = []
+
+    def read_once(path, read):
+        state = input_state(path)
+        states.append(state)
+        return reading(state, lambda: read(path))
+
+    def check_inputs() -> None:
+        for state in states:
+            check_unchanged(state)
+
+    tables = {} if partitioned else {name: read_once(paths[0], W.read_table_file) for name, paths in shards.items()}
     metadata = None
     if a.metadata:
         with open(a.metadata, "rb") as f:
-            try:
-                metadata = json.load(f)
-            except ValueError as e:
-                raise UsageError(f"{a.metadata}: not JSON ({e})") from None
+            metadata = read_once(a.metadata, lambda p: load_json(p, f.read()))
     tensors = {}
     for spec in a.tensor:
         name, sep, path = spec.partition("=")
@@ -165,16 +184,16 @@ def _cmd_build(a) -> int:
             raise UsageError(f"--tensor expects NAME=FILE (.npy, or text of numbers), got {spec!r}")
         try:
             if path.endswith(".npy"):
-                tensors[name] = np.load(path, allow_pickle=False)
+                tensors[name] = read_once(path, lambda p: np.load(p, allow_pickle=False))
             else:
-                tensors[name] = np.loadtxt(path, dtype=np.float32, ndmin=1)
+                tensors[name] = read_once(path, lambda p: np.loadtxt(p, dtype=np.float32, ndmin=1))
         except ValueError as e:
             raise UsageError(f"--tensor {path}: {e}") from None
     progress, close = _progress_bar(a.quiet)
     options = dict(
         tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed, fingerprint_bits=a.fingerprint_bits,
         quant=a.quant, scale=a.scale, block_rows=a.block_rows, layout=a.layout, drop_zero_rows=a.drop_zero_rows,
-        max_levels=a.max_levels, progress=progress,
+        max_levels=a.max_levels, progress=progress, before_replace=check_inputs,
     )
     report: dict = {}
     try:
@@ -203,37 +222,47 @@ def _cmd_inspect(a) -> int:
     with phq_open(a.file) as m:
         d = describe(m)
     if a.json:
-        print(json.dumps(d, indent=2, ensure_ascii=False))
+        print(json_text(d, indent=2))
         return EXIT_OK
-    print(f"{d['path']}: phq {d['format_version']}, {d['file_size']} bytes, {len(d['sections'])} sections")
-    print(f"{'#':>3} {'kind':<15} {'owner':>5} {'offset':>12} {'size':>12}  crc32c")
+    out = _safe_print  # names, kinds and member names come from the file
+    out(f"{d['path']}: phq {d['format_version']}, {d['file_size']} bytes, {len(d['sections'])} sections")
+    out(f"{'#':>3} {'kind':<15} {'owner':>5} {'offset':>12} {'size':>12}  crc32c")
     for s in d["sections"]:
         owner = "" if s["owner"] is None else s["owner"]
         anc = " (ancillary, skipped)" if s["index"] in d["skipped_sections"] else ""
-        print(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
+        out(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
     for name, t in d["tables"].items():
         stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] == "sparse" else ""
         groups = "codebooks" if "codebook" in t else "scales"
-        print(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
-              f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
-        print(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
-              f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
+        out(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
+            f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
+        out(f"  MPH: gamma {t['gamma']}, seed {t['seed']}, {t['num_partitions']} partition(s), {t['num_levels']} levels, "
+            f"{t['fallback_keys']} fallback keys, {t['mph_bits_per_key']:.3f} bits/key; table {t['bytes_per_key']:.2f} bytes/key")
         if "scale_table" in t:
             s = t["scale_table"]
-            print(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
+            out(f"  scales: {s['groups']} groups, scale {s['scale_min']:.4g}..{s['scale_max']:.4g}, zero point {s['zero_point_min']}..{s['zero_point_max']}")
         if "codebook" in t:
             c = t["codebook"]
-            print(f"  codebooks: {c['groups']} x {c['levels_per_group']} levels, {c['level_min']:.4g}..{c['level_max']:.4g}")
+            out(f"  codebooks: {c['groups']} x {c['levels_per_group']} levels, {c['level_min']:.4g}..{c['level_max']:.4g}")
     for name, t in d["tensors"].items():
-        print(f"tensor {name!r}: {t['dtype']} {t['shape']}")
+        out(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
-        print(f"metadata: {', '.join(sorted(d['metadata']))}")
+        out(f"metadata: {', '.join(sorted(d['metadata']))}")
     return EXIT_OK
 
 
+def _safe_print(*parts, **kw) -> None:
+    print(*(safe_text(p) for p in parts), **kw)
+
+
 def _cmd_lookup(a) -> int:
+    """Stream the rows of the keys: slots first (8 bytes a key), then one row at a time, so
+    memory is one row whatever the number of keys, and an absent key costs no row. The
+    output per row is bounded by --max-values, checked before anything is printed."""
     from . import open as phq_open
 
+    if a.max_values < 0:
+        raise UsageError("--max-values must be >= 0 (0: no limit)")
     keys = list(a.keys)
     if a.keys_file:
         with open(a.keys_file, "rb") as f:
@@ -247,18 +276,84 @@ def _cmd_lookup(a) -> int:
             table = m.tables[a.table]
         else:
             raise UsageError(f"no table {a.table!r}; the file has {list(m.tables)}")
-        rows, found = (table.lookup_raw if a.raw else table.lookup)(keys)
-        for key, row, ok in zip(keys, rows, found):
+        slots = np.concatenate([table.slots(keys[i : i + _KEY_BATCH]) for i in range(0, len(keys), _KEY_BATCH)] or [np.zeros(0, np.int64)])
+        _check_output_bound(table, slots[slots >= 0], a)
+        out = sys.stdout
+        for key, slot in zip(keys, slots.tolist()):
             text = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key
-            values = row.tolist() if ok else None
+            head = json.dumps(text, ensure_ascii=False)
+            if slot < 0:
+                if a.json:
+                    out.write(f'{{"key": {head}, "found": false, ' + ('"dim": %d, "columns": null, "values": null}\n' % table.dim if a.sparse else '"row": null}\n'))
+                else:
+                    out.write(f"{text}\t(absent)\n")
+                continue
+            if a.sparse:
+                cols, values = _nonzero_of(table, slot, a.raw)
+                if a.json:
+                    out.write(f'{{"key": {head}, "found": true, "dim": {table.dim}, "columns": ')
+                    _write_list(out, cols, ", ", lambda c: json.dumps(c)[1:-1], "[", "]")
+                    out.write(', "values": ')
+                    _write_list(out, values, ", ", lambda c: json.dumps(c)[1:-1], "[", "]")
+                    out.write("}\n")
+                else:
+                    out.write(f"{text}\t")
+                    _write_list(out, list(zip(cols, values)), " ", lambda c: " ".join(f"{i}:{v:g}" for i, v in c), "", "")
+                    out.write("\n")
+                continue
+            row = table.raw_at(slot) if a.raw else table.row_at(slot)
             if a.json:
-                print(json.dumps({"key": text, "found": bool(ok), "row": values}, ensure_ascii=False))
-            elif ok:
-                shown = " ".join(f"{v:g}" for v in values)
-                print(f"{text}\t{shown}")
+                out.write(f'{{"key": {head}, "found": true, "row": ')
+                _write_list(out, row, ", ", lambda c: json.dumps(c.tolist())[1:-1], "[", "]")
+                out.write("}\n")
             else:
-                print(f"{text}\t(absent)")
+                out.write(f"{text}\t")
+                _write_list(out, row, " ", lambda c: " ".join(f"{v:g}" for v in c.tolist()), "", "")
+                out.write("\n")
     return EXIT_OK
+
+
+def _write_list(out, items, sep: str, fmt, open_: str, close: str) -> None:
+    """Write items formatted _PRINT_CHUNK at a time (no string of the whole row)."""
+    out.write(open_)
+    for lo in range(0, len(items), _PRINT_CHUNK):
+        if lo:
+            out.write(sep)
+        out.write(fmt(items[lo : lo + _PRINT_CHUNK]))
+    out.write(close)
+
+
+def _nonzero_of(table, slot: int, raw: bool) -> tuple[list, list]:
+    """Columns and values of a row that differ from an absent column's (0.0, or with raw the
+    zero code); a sparse table's row is read in its stored form."""
+    from . import rows as R
+
+    if table.layout == "sparse":
+        row, cols, values = R.stored_entries(table, [slot], raw=raw)
+        keep = values != (R.zero_codes(table, [slot], row, cols) if raw else 0)
+        return cols[keep].tolist(), values[keep].tolist()
+    values = table.raw_at(slot) if raw else table.row_at(slot)
+    zero = R.zero_codes(table, [slot], np.zeros(table.dim, np.intp), np.arange(table.dim)) if raw else 0
+    cols = np.flatnonzero(values != zero)
+    return cols.tolist(), values[cols].tolist()
+
+
+def _check_output_bound(table, found: np.ndarray, a) -> None:
+    """--max-values: the most values one row of this lookup may print (dim; with --sparse,
+    a sparse table's stored values of the row) must not pass the limit."""
+    if not a.max_values or not found.size:
+        return
+    if a.sparse and table.layout == "sparse":
+        from .rows import row_lengths
+
+        widest = int(row_lengths(table, found).max())
+        what = f"a row stores {widest} values"
+    else:
+        widest = table.dim
+        what = f"table {table.name!r} has dim {widest}: a row prints {widest} values"
+    if widest > a.max_values:
+        hint = "raise --max-values (0: no limit)" if a.sparse else "print non-zero values only with --sparse, or raise --max-values (0: no limit)"
+        raise UsageError(f"{what}, more than --max-values {a.max_values}; {hint}")
 
 
 def _cmd_predict(a) -> int:
@@ -293,12 +388,12 @@ def _cmd_predict(a) -> int:
             text = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
             if a.json:
                 top = [{"label": clf.classes_[j].item(), ("probability" if a.proba else "score"): float(row[j])} for j in best]
-                print(json.dumps({"text": text, "label": label.item(), "top": top}, ensure_ascii=False))
+                print(json_text({"text": text, "label": label.item(), "top": top}))
             elif a.top == 1:
-                print(f"{label}\t{text}")
+                print(f"{safe_text(label)}\t{safe_text(text)}")
             else:
-                shown = "  ".join(f"{clf.classes_[j]}={row[j]:.4g}" for j in best)
-                print(f"{label}\t{text}\t{shown}")
+                shown = "  ".join(f"{safe_text(clf.classes_[j])}={row[j]:.4g}" for j in best)
+                print(f"{safe_text(label)}\t{safe_text(text)}\t{shown}")
     return EXIT_OK
 
 
@@ -328,7 +423,7 @@ def _cmd_validate(a) -> int:
             result = {"file": path, "valid": False, "code": e.code, "message": e.message, "offset": e.offset}
             msg = f"{path}: invalid: {e}"
             worst = max(worst, EXIT_INVALID)
-        print(json.dumps(result) if a.json else msg)
+        print(json.dumps(result) if a.json else safe_text(msg))
     return worst
 
 
@@ -339,12 +434,12 @@ def _cmd_diff(a) -> int:
         keys = read_keys(a.keys) if a.keys else None
         report = diff(a.a, a.b, atol=a.atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
     except FormatError as e:  # like h5diff, an unreadable file is an error (2), not a difference
-        print(f"phq diff: error: invalid file: {e}", file=sys.stderr)
+        print(safe_text(f"phq diff: error: invalid file: {e}"), file=sys.stderr)
         return EXIT_USAGE
     if a.json:
         print(report.to_json())
     elif not a.quiet:
-        print(report.text())
+        print(safe_text(report.text(), keep_newlines=True))
     return EXIT_OK if report.same else EXIT_INVALID
 
 
@@ -430,13 +525,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[a.command](a)
     except (FormatError, ProfileError) as e:
-        print(f"phq {a.command}: invalid file: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: invalid file: {e}"), file=sys.stderr)
         return EXIT_INVALID
     except (UsageError, OSError) as e:
-        print(f"phq {a.command}: error: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: error: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except PhqError as e:  # pragma: no cover - every PhqError is one of the two above
-        print(f"phq {a.command}: {e}", file=sys.stderr)
+        print(safe_text(f"phq {a.command}: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -48,7 +48,14 @@ copy are "same" when `atol`/`rtol` cover the quantization error.
   not compared (a data finding: the files could not be shown to be equal), as h5diff does
   for objects it cannot compare. Rows are read through `Table.rows_at` (dequantized
   float32, whatever the quantization scheme) in chunks of about 2^20 values, so a big
-  table is never held in memory at once.
+  table is never held in memory at once; rows of two sparse tables are compared at the
+  columns stored in either only (`phq.rows.stored_entries`, chunks of about 2^20 stored
+  values; a column stored in neither is 0.0 in both), with the same figures, so the work
+  follows the stored bytes, not num_keys × dim.
+
+Work bounded by max_report: every finding is counted, but only the first max(max_report, 3)
+of each area and class are built and kept in `report.findings` (the summary names the
+first three differences); `counts` and `omitted` stay exact.
 
 Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
 `|a - b| <= atol + rtol * |b|` (numpy.isclose, no NaN: valid files hold none). Reported
@@ -99,6 +106,7 @@ import math
 import mmap
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -106,6 +114,9 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
+from .inspect import _dtype_name
+from .output import json_text
+from .rows import stored_entries
 
 __all__ = ["diff", "read_keys", "DiffReport", "Finding"]
 
@@ -113,10 +124,12 @@ SCHEMA = "phq-diff/1"
 AREAS = ("header", "section", "metadata", "tensor", "table")
 CHUNK_VALUES = 1 << 20  # values per chunk of rows or tensor elements (float64 temporaries: ~8 MiB each)
 _BYTE_CHUNK = 1 << 22  # bytes per chunk of a byte comparison
+_KEY_CHUNK = 1 << 16  # keys hashed per batch by the per-key comparison
 _TABLE_PARAMS = ("num_keys", "dim", "quant", "layout", "scale_granularity", "scale_block_rows", "fingerprint_bits",
                  "gamma", "seed", "num_partitions", "nnz", "hash_scheme")
 _DATA_PARAMS = ("num_keys", "dim")  # the other parameters change the encoding, not the answers
 _TITLES = {"header": "header:", "section": "sections:", "metadata": "metadata:", "tensor": "tensors:", "table": "tables:"}
+_TENSOR_HEAD = struct.Struct("<BBHI").unpack_from  # L.TENSOR_HEADER: dtype, ndim, name_len, reserved
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
 
@@ -184,12 +197,18 @@ class DiffReport:
     a: str
     b: str
     options: dict
-    findings: list = field(default_factory=list)
+    findings: list = field(default_factory=list)  # the findings kept: at most max(max_report, 3) per area and class
     tensors: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)  # (area, class) -> number of findings, kept or not
+
+    def _count(self, area: str | None = None, cls: str | None = None) -> int:
+        if not self.counts and self.findings:  # a report put together by hand: count its list
+            return sum(1 for f in self.findings if area in (None, f.area) and cls in (None, f.cls))
+        return sum(n for (ar, c), n in self.counts.items() if area in (None, ar) and cls in (None, c))
 
     def _area(self, area: str) -> list:
-        """The findings of one area, data findings first (so max_report never hides them)."""
+        """The kept findings of one area, data findings first (so max_report never hides them)."""
         return sorted((f for f in self.findings if f.area == area), key=lambda f: f.cls != "data")
 
     def _of(self, cls: str) -> list:
@@ -197,27 +216,29 @@ class DiffReport:
 
     @property
     def differences(self) -> list:
-        """The findings that make the files different (data ones; all with strict)."""
+        """The kept findings that make the files different (data ones; all with strict)."""
         return list(self.findings) if self.options["strict"] else self._of("data")
 
     @property
     def same(self) -> bool:
-        return not self.differences
+        return not self._count(cls=None if self.options["strict"] else "data")
 
     def summary(self) -> str:
-        diffs = self.differences
-        enc = [] if self.options["strict"] else self._of("encoding")
-        note = f" (+{len(enc)} encoding change{'s' if len(enc) != 1 else ''})" if enc else ""
-        if not diffs:
-            if len(enc) == 1:
-                note = f" (1 encoding change: {enc[0].label()})"
+        diffs = self.differences  # the first three differences are always kept
+        n_diffs = self._count(cls=None if self.options["strict"] else "data")
+        n_enc = 0 if self.options["strict"] else self._count(cls="encoding")
+        note = f" (+{n_enc} encoding change{'s' if n_enc != 1 else ''})" if n_enc else ""
+        if not n_diffs:
+            if n_enc == 1:
+                note = f" (1 encoding change: {self._of('encoding')[0].label()})"
             return "same" + note
-        shown = "; ".join(f.label() for f in diffs[:3]) + (f"; ... ({len(diffs) - 3} more)" if len(diffs) > 3 else "")
-        return f"{len(diffs)} difference{'s' if len(diffs) != 1 else ''}: {shown}" + note
+        shown = "; ".join(f.label() for f in diffs[:3]) + (f"; ... ({n_diffs - 3} more)" if n_diffs > 3 else "")
+        return f"{n_diffs} difference{'s' if n_diffs != 1 else ''}: {shown}" + note
 
     def to_dict(self) -> dict:
         cap = self.options["max_report"]
         by_area = {area: self._area(area) for area in AREAS}
+        counts = {area: self._count(area) for area in AREAS}
         return {
             "schema": SCHEMA,
             "a": self.a,
@@ -225,32 +246,33 @@ class DiffReport:
             "same": self.same,
             "summary": self.summary(),
             "options": dict(self.options),
-            "counts": {"data": len(self._of("data")), "encoding": len(self._of("encoding")),
-                       "by_area": {area: len(fs) for area, fs in by_area.items()}},
+            "counts": {"data": self._count(cls="data"), "encoding": self._count(cls="encoding"), "by_area": counts},
             "findings": {area: [f.to_dict() for f in fs[:cap]] for area, fs in by_area.items()},
-            "omitted": {area: max(0, len(fs) - cap) for area, fs in by_area.items()},
+            "omitted": {area: counts[area] - min(cap, counts[area]) for area in AREAS},
             "tensors": self.tensors,
             "tables": self.tables,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+        """RFC 8259 JSON for every pair of valid files: huge integers exactly, numbers beyond
+        binary64 (held as infinity) as 1e999 / -1e999 (phq.output.json_text)."""
+        return json_text(self.to_dict(), indent=indent)
 
     def text(self) -> str:
         """The readable report: the summary line, then the details by area."""
         cap = self.options["max_report"]
         lines = [self.summary(), f"--- {self.a}", f"+++ {self.b}"]
         for area in AREAS:
-            fs = self._area(area)
-            if not fs:
+            fs, total = self._area(area), self._count(area)
+            if not total:
                 continue
             lines.append(_TITLES[area])
             for f in fs[:cap]:
                 tag = "" if f.cls == "data" else "  [encoding]"
                 lines.append(f"  {f.label()}{tag}")
                 lines.extend(f"      {x}" for x in _examples(f.detail, cap))
-            if len(fs) > cap:
-                lines.append(f"  ... {len(fs) - cap} more (--max-report)")
+            if total > cap:
+                lines.append(f"  ... {total - cap} more (--max-report)")
         for name, t in self.tables.items():
             rows = t.get("rows") or {}
             if t["status"] == "same" and rows.get("method"):
@@ -258,6 +280,32 @@ class DiffReport:
                 of = f" of {max(t['a']['num_keys'], t['b']['num_keys'])}" if rows["method"] == "keys" else ""
                 lines.append(f"table {name!r}: same ({rows['rows_compared']}{of} rows, {via})")
         return "\n".join(lines)
+
+
+class _Sink:
+    """Where a diff puts its findings: every finding is counted, the first max(max_report, 3)
+    of each area and class are kept (the summary shows the first three differences), the
+    rest are never built: the work stays bounded by max_report, not by the differences."""
+
+    def __init__(self, report: DiffReport):
+        self.report = report
+        self.keep = max(report.options["max_report"], 3)
+        self.total = self.data = 0
+
+    def room(self, area: str, cls: str) -> bool:
+        return self.report.counts.get((area, cls), 0) < self.keep
+
+    def count(self, area: str, cls: str, n: int = 1) -> None:
+        c = self.report.counts
+        c[(area, cls)] = c.get((area, cls), 0) + n
+        self.total += n
+        if cls == "data":
+            self.data += n
+
+    def append(self, f: Finding) -> None:
+        if self.room(f.area, f.cls):
+            self.report.findings.append(f)
+        self.count(f.area, f.cls)
 
 
 def _examples(detail: dict, cap: int) -> list[str]:
@@ -310,6 +358,31 @@ class _Stats:
             for i, mx in zip(idx, row_max):
                 self.examples.append({**label(int(i)), "max_abs": float(mx)})
 
+    def add_entries(self, va: np.ndarray, vb: np.ndarray, row: np.ndarray, nrows: int, label) -> None:
+        """Compare nrows rows given only at some of their columns: va[i] and vb[i] are the
+        values of row row[i] (ascending) in A and B; every other column is 0 in both. The
+        same counts and examples as add() of the dense rows, in work proportional to the
+        entries."""
+        self.rows += nrows
+        if not va.size:
+            return
+        a64, b64 = va.astype(np.float64), vb.astype(np.float64)
+        d = np.abs(a64 - b64)
+        absb = np.abs(b64)
+        bad = (va != vb) & ~(d <= self.atol + self.rtol * absb)
+        m = np.maximum(np.abs(a64), absb)
+        rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
+        self.values += va.size
+        self.values_differ += int(np.count_nonzero(bad))
+        self.max_abs = max(self.max_abs, float(d.max()))
+        self.max_rel = max(self.max_rel, float(rel.max()))
+        bad_rows = np.unique(row[bad])
+        self.rows_differ += int(bad_rows.size)
+        if bad_rows.size and len(self.examples) < self.cap:
+            for r in bad_rows[: self.cap - len(self.examples)]:
+                lo, hi = np.searchsorted(row, [r, r + 1])
+                self.examples.append({**label(int(r)), "max_abs": float(d[lo:hi].max())})
+
     def values_dict(self) -> dict:
         return {"compared": self.values, "values_differ": self.values_differ, "max_abs": self.max_abs, "max_rel": self.max_rel}
 
@@ -347,9 +420,9 @@ class _File:
             self.table_of[base + (occurrence,)] = table
 
     def _tensor_name(self, s) -> str:
-        t = L.TENSOR_HEADER.parse(self.mm[s.offset : s.offset + L.TENSOR_HEADER_SIZE])
-        at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
-        return self.mm[at : at + t.name_len].decode("utf-8")
+        _, ndim, name_len, _ = _TENSOR_HEAD(self.mm, s.offset)  # struct, not construct: 65,536 sections are allowed
+        at = s.offset + L.TENSOR_HEADER_SIZE + 8 * ndim
+        return self.mm[at : at + name_len].decode("utf-8")
 
     def close(self) -> None:
         self.model.close()
@@ -410,40 +483,81 @@ def _jsonable(v):
     return str(v) if type(v).__name__ == "Decimal" else v
 
 
-def _json_diff(a, b, parts: list, out: list) -> None:
+def _parts(path) -> list:
+    """The member names and indices of a linked path (None | (parent, name or index))."""
+    parts = []
+    while path is not None:
+        path, p = path
+        parts.append(p)
+    return parts[::-1]
+
+
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+_CONTAINER_TYPES = (list, dict)
+
+
+def _json_diff(a, b, path, out: _Sink) -> None:
+    """Metadata findings of a against b. `path` is linked ((parent, name or index), None at the
+    root) so that descending costs no list copy; a finding builds its path only when kept.
+    Arrays of scalars of one type are compared inline (no call per element)."""
     ta, tb = _json_type(a), _json_type(b)
     if ta != tb:
-        out.append(Finding("metadata", None, _path_text(parts), "changed", "data", _jsonable(a), _jsonable(b), {"path": list(parts)}))
+        _meta_finding(out, "changed", path, a, b)
     elif ta == "object":
-        for k in a:
+        for k, v in a.items():
             if k not in b:
-                out.append(Finding("metadata", None, _path_text(parts + [k]), "removed", "data", a[k], None, {"path": parts + [k]}))
+                _meta_finding(out, "removed", (path, k), v, None)
             else:
-                _json_diff(a[k], b[k], parts + [k], out)
-        for k in b:
+                _json_diff(v, b[k], (path, k), out)
+        for k, v in b.items():
             if k not in a:
-                out.append(Finding("metadata", None, _path_text(parts + [k]), "added", "data", None, b[k], {"path": parts + [k]}))
+                _meta_finding(out, "added", (path, k), None, v)
     elif ta == "array":
-        for i in range(max(len(a), len(b))):
-            if i >= len(b):
-                out.append(Finding("metadata", None, _path_text(parts + [i]), "removed", "data", a[i], None, {"path": parts + [i]}))
-            elif i >= len(a):
-                out.append(Finding("metadata", None, _path_text(parts + [i]), "added", "data", None, b[i], {"path": parts + [i]}))
+        # one C-level pass skips equal scalars and equal empty containers; what is left is
+        # a difference or a container to descend into
+        todo = [i for i, (x, y) in enumerate(zip(a, b)) if x.__class__ is not y.__class__ or x != y or (x and x.__class__ in _CONTAINER_TYPES)]
+        uncounted = 0
+        for i in todo:
+            x, y = a[i], b[i]
+            if x.__class__ is y.__class__ and x.__class__ in _SCALAR_TYPES:  # same type, different value
+                if uncounted or not out.room("metadata", "data"):
+                    uncounted += 1  # past max_report: counted, not built
+                else:
+                    _meta_finding(out, "changed", (path, i), x, y)
             else:
-                _json_diff(a[i], b[i], parts + [i], out)
+                _json_diff(x, y, (path, i), out)
+        if uncounted:
+            out.count("metadata", "data", uncounted)
+        common = min(len(a), len(b))
+        longer, change = (a, "removed") if len(a) > common else (b, "added")
+        if len(longer) > common:
+            if not out.room("metadata", "data"):  # count the rest without building them
+                out.count("metadata", "data", len(longer) - common)
+                return
+            for i in range(common, len(longer)):
+                v = longer[i]
+                _meta_finding(out, change, (path, i), v if change == "removed" else None, v if change == "added" else None)
     elif a != b:
-        out.append(Finding("metadata", None, _path_text(parts), "changed", "data", _jsonable(a), _jsonable(b), {"path": list(parts)}))
+        _meta_finding(out, "changed", path, a, b)
+
+
+def _meta_finding(out: _Sink, change: str, path, a, b) -> None:
+    if not out.room("metadata", "data"):
+        out.count("metadata", "data")
+        return
+    parts = _parts(path)
+    out.append(Finding("metadata", None, _path_text(parts), change, "data", _jsonable(a), _jsonable(b), {"path": parts}))
 
 
 # -- tensors -------------------------------------------------------------------------------------
 def _tensor_info(arr) -> dict:
-    return {"dtype": str(arr.dtype.newbyteorder("=")), "shape": list(arr.shape)}
+    return {"dtype": _dtype_name(arr.dtype), "shape": list(arr.shape)}
 
 
-def _diff_tensor(name, ta, tb, opts, out: list) -> dict:
+def _diff_tensor(name, ta, tb, opts, out: _Sink) -> dict:
     ia, ib = _tensor_info(ta), _tensor_info(tb)
     entry = {"status": "same", "a": ia, "b": ib, "values": None}
-    before = len(out)
+    before = out.total
     if ia["dtype"] != ib["dtype"]:
         out.append(Finding("tensor", name, "dtype", "changed", "data", ia["dtype"], ib["dtype"]))
     if ia["shape"] != ib["shape"]:
@@ -456,7 +570,7 @@ def _diff_tensor(name, ta, tb, opts, out: list) -> dict:
         entry["values"] = st.values_dict()
         if st.values_differ:
             out.append(Finding("tensor", name, "values", "changed", "data", None, None, st.values_dict()))
-    if len(out) > before:
+    if out.total > before:
         entry["status"] = "different"
     return entry
 
@@ -483,11 +597,42 @@ def _rows_chunk(dim: int) -> int:
     return max(1, CHUNK_VALUES // max(dim, 1))
 
 
-def _diff_table(name, fa: _File, fb: _File, opts, keys, out: list) -> dict:
+def _entry_chunks(lengths: np.ndarray, limit: int = CHUNK_VALUES):
+    """[lo, hi) runs of rows holding about `limit` entries each (a longer row alone)."""
+    n = lengths.size
+    cum = np.cumsum(lengths)
+    lo = 0
+    while lo < n:
+        base = int(cum[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, base + limit, side="right")))
+        yield lo, min(hi, n)
+        lo = hi
+
+
+def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -> None:
+    """Rows sa[i] of A against sb[i] of B, two sparse tables of one dim, compared at the
+    columns stored in either (work and memory proportional to the stored values read)."""
+    dim = ta.dim
+    for lo in range(0, sa.size, CHUNK_VALUES):
+        ca, cb = sa[lo : lo + CHUNK_VALUES], sb[lo : lo + CHUNK_VALUES]
+        wa, wb = ta._row_index, tb._row_index
+        per_row = (wa[ca + 1].astype(np.int64) - wa[ca].astype(np.int64)) + (wb[cb + 1].astype(np.int64) - wb[cb].astype(np.int64))
+        for r0, r1 in _entry_chunks(per_row):
+            ra, xa, va = stored_entries(ta, ca[r0:r1])
+            rb, xb, vb = stored_entries(tb, cb[r0:r1])
+            ka, kb = ra * dim + xa, rb * dim + xb  # rows < CHUNK_VALUES, dim <= 2^24: no overflow
+            keys = np.union1d(ka, kb)
+            ua, ub = np.zeros(keys.size, np.float32), np.zeros(keys.size, np.float32)
+            ua[np.searchsorted(keys, ka)] = va
+            ub[np.searchsorted(keys, kb)] = vb
+            st.add_entries(ua, ub, keys // dim, r1 - r0, lambda i, base=lo + r0: label(base + i))
+
+
+def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
     ta, tb = fa.model.tables[name], fb.model.tables[name]
     pa, pb = _params(ta), _params(tb)
     entry = {"status": "same", "a": pa, "b": pb, "rows": None}
-    before = len(out)
+    before = out.data
     for k in _TABLE_PARAMS:
         if pa[k] != pb[k]:
             out.append(Finding("table", name, k, "changed", "data" if k in _DATA_PARAMS else "encoding", pa[k], pb[k]))
@@ -527,7 +672,10 @@ def _diff_table(name, fa: _File, fb: _File, opts, keys, out: list) -> dict:
     elif mph_same:
         rows["method"] = "slots"
         n = ta.num_keys
-        if pa["dim"] == pb["dim"]:
+        if pa["dim"] == pb["dim"] and ta._sparse and tb._sparse:
+            every = np.arange(n, dtype=np.int64)
+            _compare_sparse(ta, tb, every, every, st, lambda i: {"slot": i})
+        elif pa["dim"] == pb["dim"]:
             step = _rows_chunk(pa["dim"])
             for lo in range(0, n, step):
                 slots = np.arange(lo, min(n, lo + step), dtype=np.int64)
@@ -553,12 +701,12 @@ def _diff_table(name, fa: _File, fb: _File, opts, keys, out: list) -> dict:
             out.append(Finding("table", name, "rows", "changed", "data", None, None, detail))
     elif rows["method"] is None and pa["dim"] == pb["dim"]:
         out.append(Finding("table", name, "rows", "not_compared", "data", None, None, {"reason": rows["reason"]}))
-    if len(out) > before and any(f.cls == "data" for f in out[before:]):
+    if out.data > before:
         entry["status"] = "different"
     return entry
 
 
-def _check_fingerprints(name, fa, ta, fb, tb, out: list) -> None:
+def _check_fingerprints(name, fa, ta, fb, tb, out: _Sink) -> None:
     """Same MPH: a slot whose fingerprints differ (in their common low bits, spec §7.5:
     fingerprint = h2 mod 2^bits) belongs to different keys in the two tables."""
     bits = min(ta.fingerprint_bits, tb.fingerprint_bits)
@@ -583,7 +731,8 @@ def _check_fingerprints(name, fa, ta, fb, tb, out: list) -> None:
 
 def _compare_keys(ta, tb, keys: list, st: _Stats, rows_too: bool, cap: int) -> dict:
     res = {"given": len(keys), "only_a": 0, "only_b": 0, "in_neither": 0, "only_a_examples": [], "only_b_examples": []}
-    step = _rows_chunk(max(ta.dim, tb.dim))
+    sparse = rows_too and ta._sparse and tb._sparse  # compared at the stored columns only
+    step, rstep = _KEY_CHUNK, _rows_chunk(max(ta.dim, tb.dim))  # keys hashed per chunk; dense rows per rstep
     for lo in range(0, len(keys), step):
         chunk = keys[lo : lo + step]
         sa, sb = ta.slots(chunk), tb.slots(chunk)
@@ -595,8 +744,12 @@ def _compare_keys(ta, tb, keys: list, st: _Stats, rows_too: bool, cap: int) -> d
             res[f"only_{side}_examples"] += [_key_text(chunk[i]) for i in idx[: max(room, 0)]]
         res["in_neither"] += int(np.count_nonzero(~fa & ~fb))
         both = np.flatnonzero(fa & fb)
-        if rows_too:
-            st.add(ta.rows_at(sa[both]), tb.rows_at(sb[both]), lambda i, both=both, chunk=chunk: {"key": _key_text(chunk[both[i]])})
+        if sparse:
+            _compare_sparse(ta, tb, sa[both], sb[both], st, lambda i, both=both, chunk=chunk: {"key": _key_text(chunk[both[i]])})
+        elif rows_too:
+            for r in range(0, both.size, rstep):
+                part = both[r : r + rstep]
+                st.add(ta.rows_at(sa[part]), tb.rows_at(sb[part]), lambda i, part=part, chunk=chunk: {"key": _key_text(chunk[part[i]])})
     return res
 
 
@@ -635,7 +788,8 @@ def diff(
     tables   restrict the comparison to these tables (header, metadata, tensors and other
              sections are then not compared); a name in neither file is a UsageError
     strict   count encoding changes as differences too
-    max_report  the most items listed per area and per list (counts stay complete)
+    max_report  the most items listed per area and per list (counts stay complete; findings
+             past max(max_report, 3) per area and class are counted, not built)
     """
     opts = {"atol": _check_tolerance("atol", atol), "rtol": _check_tolerance("rtol", rtol), "strict": bool(strict),
             "tables": None, "keys": None, "max_report": max_report}
@@ -667,7 +821,7 @@ def diff(
 def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
     ma, mb = fa.model, fb.model
     report = DiffReport(fa.path, fb.path, opts)
-    out = report.findings
+    out = _Sink(report)
     if selected is not None:
         missing = [n for n in selected if n not in ma.tables and n not in mb.tables]
         if missing:
@@ -708,7 +862,7 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
         out.append(Finding("section", _section_label(key), "section", change, cls, info(sa), info(sb), detail))
 
     if whole:
-        _json_diff(ma.metadata, mb.metadata, [], out)
+        _json_diff(ma.metadata, mb.metadata, None, out)
         for name in list(ma.tensors) + [n for n in mb.tensors if n not in ma.tensors]:
             ta, tb = ma.tensors.get(name), mb.tensors.get(name)
             if ta is None or tb is None:

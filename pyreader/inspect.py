@@ -8,6 +8,17 @@ from . import layout as L
 from .reader import Model
 
 
+_DTYPE_NAMES: dict = {}
+
+
+def _dtype_name(dtype) -> str:
+    """"float32" for <f4 (cached: a file may hold 65,536 tensors and numpy's str of a dtype is slow)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype.newbyteorder("="))
+    return name
+
+
 def describe(model: Model) -> dict:
     h = model.header
     out = {
@@ -32,7 +43,7 @@ def describe(model: Model) -> dict:
         "skipped_sections": [s.index for s in model.skipped_sections],
         "tables": {},
         "tensors": {
-            name: {"dtype": str(a.dtype.newbyteorder("=")), "shape": list(a.shape), "bytes": a.nbytes}
+            name: {"dtype": _dtype_name(a.dtype), "shape": list(a.shape), "bytes": a.nbytes}
             for name, a in model.tensors.items()
         },
         "metadata": model.metadata,

@@ -8,9 +8,12 @@ allocated in proportion to a count the file merely claims.
 from __future__ import annotations
 
 import decimal
+import gc
 import json
 import mmap
 import os
+import struct
+import stat
 from dataclasses import dataclass
 
 import crc32c as _crc32c
@@ -18,7 +21,14 @@ import numpy as np
 
 from . import layout as L
 from .errors import FormatError, UsageError
-from .table import Table
+from .table import AccelModel, Table
+
+
+_ENTRY_DTYPE = np.dtype([("kind", "<u2"), ("flags", "<u2"), ("owner", "<u4"), ("offset", "<u8"), ("size", "<u8"),
+                         ("checksum", "<u4"), ("reserved", "<u4")])  # L.SECTION_ENTRY as a numpy record
+assert _ENTRY_DTYPE.itemsize == L.SECTION_ENTRY_SIZE
+_TENSOR_HEAD = struct.Struct("<BBHI").unpack_from  # L.TENSOR_HEADER
+_SHAPES = [struct.Struct(f"<{n}Q").unpack_from for n in range(L.MAX_TENSOR_NDIM + 1)]  # a tensor's shape, by ndim
 
 
 @dataclass(frozen=True)
@@ -53,47 +63,84 @@ def _signature_error(head: bytes) -> FormatError:
     return FormatError("E_SIGNATURE", f"not a phq file (starts with {head[:8]!r})", 0)
 
 
+def _pairs(items):
+    """object_pairs_hook: a dict, refusing a member name given twice (§5.2). One C-level dict
+    build per object; the names are looked at one by one only when there is a duplicate."""
+    obj = dict(items)
+    if len(obj) != len(items):
+        seen = set()
+        for k, _ in items:
+            if k in seen:
+                raise ValueError(f"duplicate key {k!r}")
+            seen.add(k)
+    return obj
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _integer(digits: str):
+    # Python refuses int() of more than 4300 digits (sys.get_int_max_str_digits); JSON does
+    # not: keep them exact
+    try:
+        return int(digits)
+    except ValueError:
+        return decimal.Decimal(digits)
+
+
 def _json_object(raw: bytes, offset: int):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise FormatError("E_METADATA", f"metadata is not UTF-8 ({e.reason})", offset + e.start) from None
-
-    def pairs(items):
-        obj = {}
-        for k, v in items:
-            if k in obj:
-                raise ValueError(f"duplicate key {k!r}")
-            obj[k] = v
-        return obj
-
-    def no_constants(name):
-        raise ValueError(f"{name} is not JSON")
-
-    def integer(digits: str):
-        # Python refuses int() of more than 4300 digits; JSON does not: keep them exact
-        return int(digits) if len(digits) <= 4000 else decimal.Decimal(digits)
-
+    # the cyclic garbage collector would walk every container made so far, again and again,
+    # while millions are made (16 MiB of "[]," holds 5.6 million): off while parsing
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants, parse_int=integer)
+        try:  # integers parsed in C; Python refuses int() of more than 4300 digits, JSON does not
+            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
+        except ValueError as e:
+            if "integer string conversion" not in str(e):
+                raise
+            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_integer)
+        deep = json_depth(value) > L.MAX_METADATA_DEPTH if isinstance(value, dict) else False
     except (ValueError, RecursionError) as e:
         raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
+    finally:
+        if enabled:
+            gc.enable()
     if not isinstance(value, dict):
         raise FormatError("E_METADATA", "metadata must be a JSON object", offset)
-    if json_depth(value) > L.MAX_METADATA_DEPTH:
+    if deep:
         raise FormatError("E_METADATA", f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels", offset)
     return value
 
 
+_CONTAINERS = (dict, list)
+_SCALARS = frozenset((str, int, float, bool, type(None), decimal.Decimal))  # what json.loads makes besides containers
+
+
 def json_depth(value) -> int:
-    """Nesting depth of arrays/objects (§5.2: the top-level object is level 1)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (dict, list)):
-            deepest = max(deepest, d)
-            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
-    return deepest
+    """Nesting depth of arrays/objects (§5.2: the top-level object is level 1). Level by
+    level, each container's children filtered in one comprehension (no call per value)."""
+    if not isinstance(value, _CONTAINERS):
+        return 0
+    depth, level = 1, [value]
+    while True:
+        below = []
+        for v in level:
+            kids = v.values() if isinstance(v, dict) else v
+            if _SCALARS.issuperset(map(type, kids)):  # C-level pass: no container below v
+                continue
+            below += [c for c in kids if isinstance(c, _CONTAINERS)]
+        if not below:
+            return depth
+        depth += 1
+        level = [c for c in below if c]  # empty containers count for depth but have no children
+        if not level:
+            return depth
 
 
 def _name(raw: bytes, what: str, offset: int) -> str:
@@ -103,6 +150,30 @@ def _name(raw: bytes, what: str, offset: int) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError("E_NAME", f"{what} name is not UTF-8", offset) from None
+
+
+_NO_BLOCK = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _open_regular(path: str):
+    """The file at path, opened for reading, after checking that it is a regular file
+    (spec §10: a FIFO, a device or a directory is refused with UsageError before any read;
+    opening with O_NONBLOCK keeps even the open of a FIFO without a writer from blocking)."""
+    try:
+        fd = os.open(path, _NO_BLOCK)
+    except IsADirectoryError:  # Windows
+        raise UsageError(f"{path!r} is a directory, not a phq file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise UsageError(f"{path!r} is {what}, not a regular file: a phq file is read from a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class Model:
@@ -117,7 +188,7 @@ class Model:
             raise UsageError(f"max_version must be one of {sorted(L.VERSIONS)}, got {max_version!r}")
         self._known_required = sum(1 << bit for bit in spec["required_features"])
         self._known_kinds = frozenset(spec["section_kinds"])
-        with open(self.path, "rb") as f:
+        with _open_regular(self.path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(L.HEADER_SIZE)
             if head[:8] != L.SIGNATURE:
@@ -167,9 +238,35 @@ class Model:
         self._read_sections(buf)
 
     def _read_section_table(self, buf, count: int, table_end: int, size: int) -> list[Section]:
+        """The entries checked in one vectorized pass; the first entry that fails a check
+        (if any) is then checked alone, in the spec's order, for its exact error."""
+        e = np.frombuffer(buf, _ENTRY_DTYPE, count, L.HEADER_SIZE)
+        off, sz = e["offset"], e["size"]
+        prev_end = np.empty(count, np.uint64)
+        prev_end[:1] = table_end
+        np.add(off[:-1], sz[:-1], out=prev_end[1:])  # may wrap only past a failing entry
+        expected = (prev_end + np.uint64(L.ALIGNMENT - 1)) & ~np.uint64(L.ALIGNMENT - 1)
+        fsize = np.uint64(size)
+        bad = (e["flags"] & ~np.uint16(L.KNOWN_SECTION_FLAGS)).astype(bool) | (e["reserved"] != 0)
+        bad |= (e["kind"] == L.KIND_META) & (sz > L.MAX_METADATA_BYTES)
+        bad |= (off % np.uint64(L.ALIGNMENT)) != 0
+        bad |= off != expected
+        bad |= (off > fsize) | (sz > fsize - np.minimum(off, fsize))
+        first_bad = int(np.argmax(bad)) if count and bad.any() else count
+        if first_bad < count:  # raises the exact error of the first bad entry
+            start = table_end if first_bad == 0 else int(off[first_bad - 1]) + int(sz[first_bad - 1])
+            self._check_entries(buf, first_bad, first_bad + 1, start, size)
+            raise AssertionError("a section entry failed a vectorized check but no scalar one")  # pragma: no cover
+        last_end = int(off[-1]) + int(sz[-1]) if count else table_end
+        if L.align(last_end) != size:
+            raise FormatError("E_SECTION_GAP", f"the last section ends at {last_end}; the file has {size} bytes", last_end)
+        return list(map(Section, range(count), e["kind"].tolist(), e["flags"].tolist(), e["owner"].tolist(), off.tolist(),
+                        sz.tolist(), e["checksum"].tolist()))
+
+    def _check_entries(self, buf, lo: int, hi: int, prev_end: int, size: int) -> list[Section]:
+        """§10.1 checks of section entries lo..hi-1 one by one, in the spec's order."""
         sections = []
-        prev_end = table_end
-        for i in range(count):
+        for i in range(lo, hi):
             at = L.HEADER_SIZE + i * L.SECTION_ENTRY_SIZE
             e = L.SECTION_ENTRY.parse(buf[at : at + L.SECTION_ENTRY_SIZE])
             if e.flags & ~L.KNOWN_SECTION_FLAGS or e.reserved:
@@ -187,8 +284,6 @@ class Model:
                 raise FormatError("E_SECTION_BOUNDS", f"section {i} ends at {e.offset + e.size}, past {size}", at + 16)
             prev_end = e.offset + e.size
             sections.append(Section(i, e.kind, e.flags, e.owner, e.offset, e.size, e.checksum))
-        if L.align(prev_end) != size:
-            raise FormatError("E_SECTION_GAP", f"the last section ends at {prev_end}; the file has {size} bytes", prev_end)
         return sections
 
     def padding_spans(self) -> list[tuple[int, int]]:
@@ -202,7 +297,7 @@ class Model:
 
     @staticmethod
     def _check_zero(buf, start: int, end: int) -> None:
-        if end > start and any(buf[start:end]):
+        if end > start and buf[start:end].tobytes().count(0) != end - start:
             raise FormatError("E_PADDING", "padding bytes are not zero", start)
 
     def _read_sections(self, buf) -> None:
@@ -210,6 +305,7 @@ class Model:
         self.tensors: dict[str, np.ndarray] = {}
         self.tables: dict[str, Table] = {}
         self.skipped_sections: list[Section] = []
+        self._accel = AccelModel(buf)  # one C reader (one phq_open) for all the tables, at their first lookup
         seen_meta = False
         group: list[Section] | None = None  # the open TABLE group: [TABLE, parts...]
         for s in self.sections:
@@ -258,22 +354,24 @@ class Model:
         return L.HEADER_SIZE + s.index * L.SECTION_ENTRY_SIZE
 
     def _tensor(self, buf, s: Section):
+        # per-section work kept to plain struct reads and one numpy view: a file may hold
+        # 65,536 sections (§5.1 limit), every one a tensor
         if s.size < L.TENSOR_HEADER_SIZE:
             raise FormatError("E_SECTION_SIZE", f"tensor section {s.index} is {s.size} bytes", s.offset)
-        t = L.TENSOR_HEADER.parse(buf[s.offset : s.offset + L.TENSOR_HEADER_SIZE])
-        if t.reserved:
+        dtype_code, ndim, name_len, reserved = _TENSOR_HEAD(buf, s.offset)
+        if reserved:
             raise FormatError("E_RESERVED", "tensor reserved field is not zero", s.offset + 4)
-        if t.dtype not in L.TENSOR_DTYPES:
-            raise FormatError("E_ENUM", f"tensor dtype {t.dtype} is undefined", s.offset)
-        if t.ndim > L.MAX_TENSOR_NDIM:
-            raise FormatError("E_LIMIT", f"tensor has {t.ndim} dimensions (limit {L.MAX_TENSOR_NDIM})", s.offset + 1)
-        prefix = L.TENSOR_HEADER_SIZE + 8 * t.ndim + t.name_len
+        dtype = L.TENSOR_DTYPES.get(dtype_code)
+        if dtype is None:
+            raise FormatError("E_ENUM", f"tensor dtype {dtype_code} is undefined", s.offset)
+        if ndim > L.MAX_TENSOR_NDIM:
+            raise FormatError("E_LIMIT", f"tensor has {ndim} dimensions (limit {L.MAX_TENSOR_NDIM})", s.offset + 1)
+        prefix = L.TENSOR_HEADER_SIZE + 8 * ndim + name_len
         if prefix > s.size:
             raise FormatError("E_SECTION_SIZE", "tensor header runs past its section", s.offset)
-        shape = [int(x) for x in np.frombuffer(buf, "<u8", t.ndim, s.offset + L.TENSOR_HEADER_SIZE)]
-        name_at = s.offset + L.TENSOR_HEADER_SIZE + 8 * t.ndim
-        name = _name(bytes(buf[name_at : name_at + t.name_len]), "tensor", name_at)
-        dtype = L.TENSOR_DTYPES[t.dtype]
+        shape = _SHAPES[ndim](buf, s.offset + L.TENSOR_HEADER_SIZE)
+        name_at = s.offset + L.TENSOR_HEADER_SIZE + 8 * ndim
+        name = _name(bytes(buf[name_at : name_at + name_len]), "tensor", name_at)
         # §5.3: the span (itemsize x the non-zero dimensions) must stay below 2^63, even
         # for a tensor with a zero dimension, so every size fits a signed 64-bit integer
         span, count = dtype.itemsize, 1
@@ -281,17 +379,17 @@ class Model:
             span *= d or 1
             count *= d
         if span >= 1 << 63:
-            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {shape} spans 2^63 bytes or more", s.offset + 8)
+            raise FormatError("E_OVERFLOW", f"tensor {name!r}: shape {list(shape)} spans 2^63 bytes or more", s.offset + 8)
         nbytes = count * dtype.itemsize
         data_at = L.align(prefix)
         if data_at + nbytes != s.size:
             raise FormatError("E_SECTION_SIZE", f"tensor {name!r}: section is {s.size} bytes, shape needs {data_at + nbytes}", s.offset)
         self._check_zero(buf, s.offset + prefix, s.offset + data_at)
-        arr = np.frombuffer(buf, dtype, count, s.offset + data_at).reshape(shape)
-        return name, arr
+        arr = np.frombuffer(buf, dtype, count, s.offset + data_at)
+        return name, arr if ndim == 1 else arr.reshape(shape)
 
     def _close_group(self, group: list[Section]) -> None:
-        table = Table(self._buf, group, self._mm, required_features=self.header.required_features)
+        table = Table(self._buf, group, self._mm, required_features=self.header.required_features, accel=self._accel)
         if table.name in self.tables:
             raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
         self.tables[table.name] = table

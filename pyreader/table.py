@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 from functools import cached_property, partial
 
 import mmh3
@@ -25,7 +26,7 @@ import numpy as np
 from . import layout as L
 from .errors import FormatError, UsageError
 from .nibbles import NibbleArray, NibbleRows
-from .hashing import MASK64, fingerprint_of_np, hash_keys, level_hash, partition_of_np
+from .hashing import MASK64, fingerprint_of_np, hash_keys, partition_of_np
 
 try:  # the optional compiled accelerator (setup.py: the C reader bound for Python)
     from . import _accel
@@ -98,6 +99,30 @@ def accel_enabled() -> bool:
     return _accel is not None and os.environ.get("PHQ_PURE", "") in ("", "0")
 
 
+class AccelModel:
+    """The C reader's view of one open file (phq._accel.Model: one phq_open over the mapped
+    bytes), made at the first accelerated lookup of any of the file's tables and shared by
+    all of them: the file's checks (its metadata included) run once per file, however
+    many tables it holds. None when the C reader refuses the file (Python answers)."""
+
+    def __init__(self, buf):
+        self._buf = buf
+        self._lock = threading.Lock()
+        self._model = None
+        self._done = False
+
+    def get(self):
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    try:
+                        self._model = _accel.Model(self._buf)
+                    except Exception:
+                        self._model = None
+                    self._done = True
+        return self._model
+
+
 def _accel_table(table: "Table"):
     """phq._accel's view of a table (the C reader over the same mapped bytes), or None:
     accelerator off, or the C reader refused the file or read another descriptor. The
@@ -108,7 +133,12 @@ def _accel_table(table: "Table"):
         cols = ()
         if table._quant in L.LINEAR_QUANTS and table._granularity == L.SCALE_COLUMN:  # rows: raw codes + §8.1
             cols = (table.scales["scale"].astype(np.float32), table.scales["zero_point"].astype(np.int32))
-        acc = _accel.Model(table._buf).table(table.name.encode(), partial(np.empty, table.dim, np.float32), *cols)
+        if table._accel_model is None:
+            table._accel_model = AccelModel(table._buf)
+        model = table._accel_model.get()
+        if model is None:
+            return None
+        acc = model.table(table.name.encode(), partial(np.empty, table.dim, np.float32), *cols)
         i = acc.info
         if (i["num_keys"], i["dim"], i["seed"], i["num_partitions"], i["fingerprint_bits"], i["quant"], i["itemsize"]) != (
             table.num_keys, table.dim, table.seed, table.num_partitions, table.fingerprint_bits, table._quant,
@@ -123,7 +153,8 @@ def _accel_table(table: "Table"):
 class Table:
     """One hashed table of an open model: `table[key]` -> float32 row."""
 
-    def __init__(self, buf, group, mm=None, required_features: int = L.KNOWN_REQUIRED_FEATURES):
+    def __init__(self, buf, group, mm=None, required_features: int = L.KNOWN_REQUIRED_FEATURES, accel: AccelModel | None = None):
+        self._accel_model = accel  # the file's shared C reader (reader.Model passes one per file)
         head = group[0]
         self.sections = list(group)
         at = head.offset
@@ -388,9 +419,6 @@ class Table:
 
     def _pure_slot(self, key) -> int:
         """slot() on the Python path."""
-        # The hot path: one function, locals only, every constant a literal. fmix64 stops
-        # after its second multiply: the last `k ^= k >> 33` leaves the top 32 bits (all
-        # that level_position uses) unchanged.
         if type(key) is str:
             try:
                 key = key.encode()
@@ -399,13 +427,26 @@ class Table:
         elif type(key) is not bytes:
             key = encode_key(key)
         h1, h2 = _digest(key, self.seed)
+        slot = self._walk(h1, h2)
+        if slot >= 0 and self._fp_read is not None and self._fp_get(slot) != h2 & self._fp_mask:
+            return -1
+        return slot
+
+    def _walk(self, h1: int, h2: int, start: int = 0) -> int:
+        """§7.2 for a digest, fingerprint unchecked: its partition's levels from `start` on
+        (the batch path's tail passes the level its keys reached), then the fallback list;
+        the slot or -1. The one scalar definition of the walk, shared by single lookups and
+        the batch path (which vectorizes the levels and hands every other case here)."""
+        # The hot path: locals only, every constant a literal. fmix64 stops after its second
+        # multiply: the last `k ^= k >> 33` leaves the top 32 bits (all that
+        # level_position uses) unchanged.
         if self._p0 is not None:
             first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._p0
         else:
             first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._partition(((h2 >> 32) * self.num_partitions) >> 32)
         buf = self._buf
-        k = acc = h1
-        for base, bits in levels:  # §7.2
+        k = acc = (h1 + start * h2) & 0xFFFFFFFFFFFFFFFF if start else h1
+        for base, bits in levels[start:] if start else levels:  # §7.2
             k ^= k >> 33
             k = (k * 0xFF51AFD7ED558CCD) & 0xFFFFFFFFFFFFFFFF
             k ^= k >> 33
@@ -424,19 +465,10 @@ class Table:
                 r += (int.from_bytes(self._mm[sub : sub + 64], "little") & _LOW_MASKS[b & 511]).bit_count()
                 if r >= ones:
                     _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
-                slot = first + r
-                break
+                return first + r
             acc += h2
             k = acc & 0xFFFFFFFFFFFFFFFF
-        else:
-            if not fb_count:
-                return -1
-            slot = self._fallback_slot(h1, h2, first, ones, fb_start, fb_count)
-            if slot < 0:
-                return -1
-        if self._fp_read is not None and self._fp_get(slot) != h2 & self._fp_mask:
-            return -1
-        return slot
+        return self._fallback_slot(h1, h2, first, ones, fb_start, fb_count) if fb_count else -1
 
     def _fallback_slot(self, h1, h2, first, ones, fb_start, fb_count) -> int:
         lo, hi = 0, fb_count
@@ -588,22 +620,29 @@ class Table:
         todo = np.arange(k)  # keys not placed yet, and their digests (compacted level by level)
         t1, t2 = h1, h2
         hits = []  # per level: (key indices, bit, partition) of the keys placed there
+        past = []  # keys that went past their partition's last level unplaced: (indices, h1, h2)
         for level in range(self._max_levels):
+            if not todo.size:
+                break
             if one:
                 pt, wb = None, 0
                 bits, base = int(self._level_bits[level]), int(self._level_base[level])
             else:
                 live = level < self._p_level_count[p[todo]]
                 if not live.all():
-                    todo, t1, t2 = todo[live], t1[live], t2[live]
+                    # partitions with fewer levels (any count 0..64 is valid, §5.5.1): their
+                    # keys not placed so far may be in the fallback list (§7.4), looked up below
+                    dead, live = np.flatnonzero(~live), np.flatnonzero(live)
+                    past.append((todo.take(dead), t1.take(dead), t2.take(dead)))
+                    todo, t1, t2 = todo.take(live), t1.take(live), t2.take(live)
                 pt = p[todo]
                 li = self._p_level_start[pt] + level
                 bits, base, wb = self._level_bits[li], self._level_base[li], self._p_word_base[pt]
             if todo.size <= _SCALAR_TAIL:
                 # a few keys left: finish them one by one (each numpy call of a level costs
-                # about as much as a whole scalar lookup)
+                # about as much as a whole scalar lookup), through the scalar path's own walk
                 for j in range(todo.size):
-                    out[todo[j]] = self._slot_from_level(int(t1[j]), int(t2[j]), level)
+                    out[todo[j]] = self._walk(int(t1[j]), int(t2[j]), level)
                 todo = todo[:0]
                 break
             # level_position (§6) in place; fmix64's last xor-shift leaves the top 32 bits alone
@@ -642,10 +681,13 @@ class Table:
             if (r >= ones).any():
                 _fail("E_RANK", f"table {self.name!r}: a rank is past its partition's key count")
             out[idx] = r if one else self._p_first_slot[hp] + r
+        if past:  # every key that left the level walk unplaced, whatever its partition's level count
+            past.append((todo, t1, t2))
+            todo, t1, t2 = (np.concatenate(x) for x in zip(*past))
         if todo.size:
             pp = np.zeros(todo.size, np.intp) if one else p[todo]
             fb = np.flatnonzero(self._p_fb_count[pp] > 0)
-            for j in fb:  # the fallback list holds a handful of keys, if any
+            for j in fb:  # the fallback lists hold few keys, if any: the scalar search (§7.4)
                 first, ones, *_rest, fb_start, fb_count = self._partition(int(pp[j]))
                 out[todo[j]] = self._fallback_slot(int(t1[j]), int(t2[j]), first, ones, fb_start, fb_count)
         if self.fingerprint_bits:
@@ -653,23 +695,6 @@ class Table:
             want = fingerprint_of_np(h2[found], self.fingerprint_bits).astype(self._fingerprints.dtype)
             out[found[self._fingerprints[out[found]] != want]] = -1
         return out
-
-    def _slot_from_level(self, h1: int, h2: int, level: int) -> int:
-        """slot() of a digest that missed levels 0..level-1, fingerprint unchecked."""
-        P = self.num_partitions
-        first, ones, bitmap_at, rank_q, levels, fb_start, fb_count = self._partition(((h2 >> 32) * P) >> 32 if P > 1 else 0)
-        for i in range(level, len(levels)):
-            base, bits = levels[i]
-            b = base + ((level_hash(h1, h2, i) >> 32) * bits >> 32)
-            if (self._buf[bitmap_at + (b >> 3)] >> (b & 7)) & 1:
-                e = self._rank_read(rank_q + (b >> 11))  # §7.3, as in slot()
-                r = (e & 0xFFFFFFFF) + sum((e >> (32 + 10 * j)) & 0x3FF for j in range((b >> 9) & 3))
-                sub = bitmap_at + ((b >> 9) << 6)
-                r += (int.from_bytes(self._mm[sub : sub + 64], "little") & _LOW_MASKS[b & 511]).bit_count()
-                if r >= ones:
-                    _fail("E_RANK", f"table {self.name!r}: rank {r} is past the partition's {ones} keys")
-                return first + r
-        return self._fallback_slot(h1, h2, first, ones, fb_start, fb_count) if fb_count else -1
 
     def _rank_of(self, b: np.ndarray, word_base) -> np.ndarray:
         """Vectorized §7.3 rank of bit b (relative to its partition; word_base a number or

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -236,8 +237,12 @@ def test_input_errors(tmp_path):
     b = write_tsv(tmp_path / "b.tsv", [b"y"], [[1, 2, 3]])
     with pytest.raises(phq.UsageError, match="rows of 3 weights|of 2"):
         W.build_partitioned([a, b], tmp_path / "x.phq", partitions=1)
-    c = write_tsv(tmp_path / "c.tsv", [b"nan"], [[float("nan"), 1]])
-    with pytest.raises(phq.UsageError, match="NaN"):
+    c = write_tsv(tmp_path / "c.tsv", [b"nan"], [[float("nan"), 1]])  # not a number in TSV's grammar (§13.6)
+    with pytest.raises(phq.UsageError, match="c.tsv:1: a weight is not a number: weight 1 is 'nan'"):
+        W.build_partitioned([a, c], tmp_path / "x.phq", partitions=1, engine="processes", workers=1)
+    c = write_jsonl(tmp_path / "c.jsonl", [b"nan"], [[1e308, 1]])
+    c.write_text(c.read_text().replace("1e+308", "1e400"))  # valid JSON, beyond float64: infinity
+    with pytest.raises(phq.UsageError, match="NaN and infinity are refused"):
         W.build_partitioned([a, c], tmp_path / "x.phq", partitions=1, engine="processes", workers=1)
     with pytest.raises(phq.UsageError, match="no such input"):
         W.build_partitioned([tmp_path / "missing.tsv"], tmp_path / "x.phq", partitions=1)
@@ -384,3 +389,142 @@ def test_bench_partitioned_quick(tmp_path):
         else:
             assert 1 <= len(peaks) <= r["workers"] and all(v > 0 for v in peaks)
     assert "engine" in p.stdout  # the printed table
+
+
+# --- inputs that change during the build (spec §13.8) ---------------------------------------------
+def _previous_output(path: Path) -> bytes:
+    W.write(path, {"features": {"old": [1.0]}})
+    return path.read_bytes()
+
+
+def _change(path: Path, how: str) -> None:
+    """Change a shard the way the outside review did, keeping its modification time (so that
+    only size or content can tell): cut it in half, or change one digit of its last number."""
+    st = path.stat()
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        i = max(data.rfind(bytes([d])) for d in b"0123456789")
+        path.write_bytes(data[:i] + (b"1" if data[i : i + 1] != b"1" else b"2") + data[i + 1 :])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["truncate", "digit"])
+@pytest.mark.parametrize("engine", ["local", "processes", "dask"])
+def test_a_shard_changed_between_passes_fails_the_build(tmp_path, cluster, monkeypatch, engine, how):
+    from phq.writer import partitioned
+
+    keys, rows = model(900, 3)
+    shards = shard(tmp_path, keys, rows, 3, "tsv")
+    target = tmp_path / "out.phq"
+    before = _previous_output(target)
+    seen = []
+
+    def hook(stage, name):  # the driver, after every route task read its shard
+        seen.append(stage)
+        if stage == "route":
+            _change(shards[1], how)
+
+    monkeypatch.setattr(partitioned, "_TEST_HOOK", hook)
+    kw = {"local": {}, "processes": dict(workers=2), "dask": dict(scheduler=cluster[1])}[engine]
+    what = "size" if how == "truncate" else r"content \(SHA-256\)"
+    with pytest.raises(W.InputChangedError, match=rf"shard1.tsv: the input changed during the build \({what}"):
+        W.build_partitioned([str(s) for s in shards], target, partitions=2, engine=engine, **kw)
+    assert seen[0] == "route" and seen[-1] == "write"
+    assert target.read_bytes() == before  # the previous output is untouched
+    assert W.stale_temp_files(target) == [] and not list(tmp_path.glob(".out.phq.work-*"))
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
+def test_a_shard_truncated_while_it_is_read_fails_the_build(tmp_path, monkeypatch, fmt):
+    """The review's case: a shard cut while the route pass read it gave exit 0 and half its keys."""
+    from phq.writer import inputs
+
+    keys, rows = model(1000, 2)
+    shards = shard(tmp_path, keys, rows, 2, fmt)
+    target = tmp_path / "out.phq"
+    before = _previous_output(target)
+    cut = []
+
+    def hook(path, records):  # between two batches of one shard
+        if not cut:
+            cut.append(path)
+            data = Path(path).read_bytes()
+            Path(path).write_bytes(data[: len(data) // 2])
+
+    monkeypatch.setattr(inputs, "_TEST_HOOK", hook)
+    args = [str(s) for s in shards]
+    with pytest.raises(W.InputChangedError, match="changed while it was being read"):
+        W.build_partitioned(args, target, partitions=2, batch_rows=50)
+    assert cut and target.read_bytes() == before
+    # the same through the command line: exit 2, a message, no traceback, the old file kept
+    monkeypatch.setitem(W.build_partitioned.__kwdefaults__, "batch_rows", 50)
+    monkeypatch.setattr(inputs.iter_tsv, "__defaults__", (50,))
+    monkeypatch.setattr(inputs.iter_jsonl, "__defaults__", (50,))
+    for plain in (False, True):
+        cut.clear()
+        shards = shard(tmp_path, keys, rows, 2, fmt, seed=1)
+        argv = [str(shards[0])] if plain else [*map(str, shards), "--table", "features"]
+        assert cli(["build", *argv, "-o", str(target), "--quiet"]) == 2
+        assert cut and target.read_bytes() == before
+
+
+def test_plain_build_checks_every_input_before_replacing(tmp_path, monkeypatch, capsys):
+    """`phq build` reads each input once, then writes: a change in between (table, --metadata
+    or --tensor file, same size and modification time) fails the build and keeps the old file."""
+    keys, rows = model(200, 2)
+    tsv = write_tsv(tmp_path / "features.tsv", keys, rows)
+    meta = tmp_path / "meta.json"
+    meta.write_text('{"labels": ["a", "b"], "version": 7}')
+    bias = tmp_path / "bias.txt"
+    bias.write_text("0.5 0.25\n")
+    target = tmp_path / "out.phq"
+    before = _previous_output(target)
+    real_write = W.write
+    for changed in (tsv, meta, bias):
+        original = changed.read_bytes()
+
+        def write(*args, _changed=changed, **kw):  # between the reading pass and the write
+            _change(_changed, "digit")
+            return real_write(*args, **kw)
+
+        monkeypatch.setattr(W, "write", write)
+        argv = ["build", str(tsv), "-o", str(target), "--metadata", str(meta), "--tensor", f"bias={bias}", "--quiet"]
+        assert cli(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{changed}: the input changed during the build" in err and "Traceback" not in err
+        assert target.read_bytes() == before and W.stale_temp_files(target) == []
+        changed.write_bytes(original)
+    monkeypatch.setattr(W, "write", real_write)
+    assert cli(argv) == 0  # unchanged inputs build
+    with phq.open(target) as m:
+        assert m.metadata["version"] == 7 and m.tables["features"].num_keys == 200
+
+
+def test_a_bad_record_in_a_changed_file_is_reported_as_the_change(tmp_path):
+    from phq.writer import inputs
+
+    p = tmp_path / "a.tsv"
+    p.write_text("k\t1\n")
+    state = inputs.input_state(p)
+
+    def read():  # a parser meeting a cut record of a file that changed meanwhile
+        p.write_text("k\t")
+        raise phq.UsageError("a.tsv:1: a weight is not a number")
+
+    with pytest.raises(W.InputChangedError, match="a.tsv: the input changed during the build"):
+        inputs.reading(state, read)
+    p.write_text("k\t1\n")
+    state = inputs.input_state(p)
+    with pytest.raises(phq.UsageError, match="not a number") as e:  # an unchanged file: the parser's own error
+        inputs.reading(state, lambda: (_ for _ in ()).throw(phq.UsageError("a.tsv:1: a weight is not a number")))
+    assert not isinstance(e.value, W.InputChangedError)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_input_is_refused_without_blocking(tmp_path, capsys):
+    fifo = tmp_path / "t.tsv"
+    os.mkfifo(fifo)  # open() for reading would block until a writer came
+    assert cli(["build", str(fifo), "-o", str(tmp_path / "o.phq"), "--quiet"]) == 2
+    assert "not a regular file" in capsys.readouterr().err

@@ -15,13 +15,13 @@ import os
 from typing import Callable
 
 from .build import Options, Table, build_sections
-from .inputs import read_jsonl, read_npz, read_parquet, read_table_file, read_tsv
+from .inputs import InputChangedError, read_jsonl, read_npz, read_parquet, read_table_file, read_tsv
 from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
 __all__ = [
     "write", "from_sklearn", "from_crfsuite", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
-    "read_table_file", "stale_temp_files",
+    "read_table_file", "stale_temp_files", "InputChangedError",
 ]
 
 
@@ -42,6 +42,7 @@ def write(
     partitions: int | None = None,
     max_levels: int = 64,
     progress: Callable[[str, int, int], None] | None = None,
+    before_replace: Callable[[], None] | None = None,
 ) -> int:
     """Build a phq file at `path` atomically and return its size in bytes.
 
@@ -59,6 +60,9 @@ def write(
       partitions       number of MPH partitions (None: 1 unless the table is huge)
       max_levels       levels per partition before the fallback list (0..64)
       progress         callable(stage, done, total), e.g. for a progress bar
+      before_replace   callable() run when the new file is complete, just before it
+                       replaces `path`; if it raises, `path` is left as it was (phq build
+                       checks there that no input file changed, spec §13.8)
     """
     defaults = Options(
         gamma=gamma,
@@ -73,7 +77,7 @@ def write(
         max_levels=max_levels,
     )
     sections = build_sections(tables, tensors, metadata, defaults, progress)
-    return write_sections(path, sections, progress)
+    return write_sections(path, sections, progress, before_replace)
 
 
 def from_sklearn(model, path: str | os.PathLike, **options) -> int:

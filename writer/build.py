@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -13,12 +14,15 @@ import numpy as np
 from phq import layout as L
 from phq.errors import UsageError
 from phq.hashing import fingerprint_of_np, hash_keys
-from phq.reader import json_depth  # one nesting rule for readers and writers: §5.2
 from phq.table import encode_key  # one rule for readers and writers: §6
 
 from . import quant as Q
 from .mph import HashCollision, build_mph, default_partitions
+from .inputs import json_too_deep
 from .serialize import SectionOut
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 QUANTS = {
     "f32": L.QUANT_F32, "f16": L.QUANT_F16, "linear8": L.QUANT_LINEAR8,
@@ -289,13 +293,19 @@ def tensor_section(name: str, value) -> SectionOut:
 def metadata_section(metadata) -> SectionOut:
     if not isinstance(metadata, Mapping):
         raise UsageError(f"metadata must be a mapping (a JSON object), got {type(metadata).__name__}")
+    if json_too_deep(dict(metadata), L.MAX_METADATA_DEPTH):  # before json.dumps, which recurses
+        raise UsageError(f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels")
     try:
         text = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise UsageError(f"metadata is not JSON-serializable: {e}") from None
-    raw = text.encode("utf-8")
-    if json_depth(dict(metadata)) > L.MAX_METADATA_DEPTH:
-        raise UsageError(f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels")
+        raise UsageError(f"metadata is not JSON-serializable ({e}; NaN, infinity and numbers beyond binary64 "
+                         "such as 1e400 cannot be written)") from None
+    # §5.2/§13.3: a lone surrogate (which UTF-8 cannot encode) is written as a \uXXXX escape;
+    # a high and a low surrogate in a row would read back as one character: refused
+    if _SURROGATE_PAIR.search(text):
+        raise UsageError("metadata holds a surrogate pair as two code points (it would read back as one "
+                         "character); pass the character itself")
+    raw = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
     if len(raw) > L.MAX_METADATA_BYTES:
         raise UsageError(f"metadata is {len(raw)} bytes; the limit is {L.MAX_METADATA_BYTES}")
     return SectionOut(L.KIND_META, buffers=[raw])

@@ -3,13 +3,136 @@ whole or in batches (the partitioned build reads shards batch by batch)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import stat
+import zipfile
+from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
+from phq import layout as L
 from phq.errors import UsageError
+
+# §13.6: a TSV weight is an ASCII decimal number; no spaces, underscores, hex, nan or inf
+# (Python's float() would accept "1_0" as 10 and " 1 " as 1). Possessive: linear time.
+_NUMBER = rb"[+-]?(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?[0-9]++)?+"
+_NUMBER_RE = re.compile(_NUMBER)
+_WEIGHTS_RE = re.compile(rb"(?:\t" + _NUMBER + rb")*+")
+_HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})*+")
+MAX_JSON_DEPTH = L.MAX_METADATA_DEPTH  # a JSONL record or --metadata nests at most this deep (§5.2's rule)
+NPZ_MAX_BYTES = 1 << 32  # default bound on the inflated size of an NPZ input's two arrays
+
+# Test-only: called as _TEST_HOOK(path, records_so_far) between two batches of a TSV or
+# JSONL read (tests change a file there, deterministically, to check §13.8).
+_TEST_HOOK = None
+
+
+class InputChangedError(UsageError):
+    """An input file changed while a build read it (spec §13.8): the build is refused and
+    the previous output, if any, is left as it was."""
+
+
+@dataclass(frozen=True)
+class InputState:
+    """What a build records of an input file at its first reading pass (§13.8)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    sha256: str
+
+    def stat_fields(self) -> tuple:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode)
+
+
+def _stat_fields(st: os.stat_result) -> tuple:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def input_state(path: str | os.PathLike) -> InputState:
+    """Stat and SHA-256 of an input file, read once; refuses a file that changes meanwhile."""
+    p = os.fspath(path)
+    h = hashlib.sha256()
+    if not stat.S_ISREG(os.stat(p).st_mode):  # before open(): opening a FIFO would block
+        raise UsageError(f"{p}: not a regular file (a build reads its inputs more than once)")
+    with open(p, "rb") as f:
+        before = os.fstat(f.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise UsageError(f"{p}: not a regular file")
+        read = 0
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            read += len(chunk)
+        after = os.fstat(f.fileno())
+    if read != before.st_size or _stat_fields(after) != _stat_fields(before):
+        raise InputChangedError(f"{p}: the file changed while it was being read; nothing was written; "
+                                "build again once it is complete")
+    return InputState(p, *_stat_fields(before), h.hexdigest())
+
+
+def check_stat(state: InputState) -> None:
+    """The cheap check after a reading pass, in the process that read: size, modification
+    and change times, inode unchanged."""
+    try:
+        now = _stat_fields(os.stat(state.path))
+    except OSError as e:
+        raise InputChangedError(f"{state.path}: the file disappeared during the build ({e.strerror})") from None
+    if now != state.stat_fields():
+        raise InputChangedError(_changed(state, now[0], now[1]))
+
+
+def reading(state: InputState, read):
+    """read() under §13.8 rule 2: the stat is checked after it, and an error it raises for a
+    file that changed meanwhile is reported as the change."""
+    try:
+        value = read()
+    except InputChangedError:
+        raise
+    except UsageError:
+        check_stat(state)
+        raise
+    check_stat(state)
+    return value
+
+
+def check_unchanged(state: InputState) -> None:
+    """The last check, before the output replaces its target: size, modification time and
+    SHA-256 read again (portable across the machines of a shared filesystem, whose device
+    numbers and change times need not agree)."""
+    try:
+        again = input_state(state.path)
+    except OSError as e:
+        raise InputChangedError(f"{state.path}: the file cannot be read again ({e.strerror})") from None
+    if (again.size, again.mtime_ns, again.sha256) != (state.size, state.mtime_ns, state.sha256):
+        raise InputChangedError(_changed(state, again.size, again.mtime_ns, again.sha256))
+
+
+def _changed(state: InputState, size: int, mtime_ns: int, digest: str | None = None) -> str:
+    what = []
+    if size != state.size:
+        what.append(f"size {state.size} -> {size} bytes")
+    if mtime_ns != state.mtime_ns:
+        what.append("modification time")
+    if digest is not None and digest != state.sha256:
+        what.append("content (SHA-256)")
+    return (f"{state.path}: the input changed during the build ({', '.join(what) or 'change time or inode'}); "
+            "nothing was written; build again once the input is complete")
+
+
+def _end_of_read(path, f, consumed: int, opened: tuple) -> None:
+    """After reading a text input to its end: every byte present at open was read and
+    the file did not change meanwhile (a truncation would otherwise look like a shorter file)."""
+    now = _stat_fields(os.fstat(f.fileno()))
+    if consumed != opened[0] or now != opened:
+        raise InputChangedError(f"{path}: the file changed while it was being read ({opened[0]} bytes at open, "
+                                f"{consumed} read, {now[0]} now); nothing was written")
+
 
 _ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|[tnr\\])")
 _SIMPLE = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}
@@ -26,34 +149,88 @@ def _unescape(raw: bytes) -> bytes:
 def iter_tsv(path: str | os.PathLike, batch: int = 1 << 16):
     """read_tsv in batches of at most `batch` records: yields (keys, rows float64 (k, dim)).
     Memory is bounded by the batch, not the file (partitioned builds, writer/partitioned.py)."""
+    return _changes_first(path, _iter_tsv(path, batch))
+
+
+def _changes_first(path, batches):
+    """A bad record in a file that changed while it was read is reported as the change
+    (a cut in mid-line looks like a short row otherwise)."""
+    opened = None
+    try:
+        opened = _stat_fields(os.stat(path))
+        yield from batches
+    except InputChangedError:
+        raise
+    except UsageError:
+        try:
+            now = _stat_fields(os.stat(path))
+        except OSError:
+            now = None
+        if opened is not None and now != opened:
+            raise InputChangedError(f"{path}: the file changed while it was being read; nothing was written") from None
+        raise
+
+
+def _iter_tsv(path, batch: int):
     dim = None
     keys: list[bytes] = []
-    rows: list[list[float]] = []
+    parts: list[bytes] = []  # each line's weights with their tabs: b"\t1\t-2.5"
+    first = 1  # line number of parts[0]
     with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 1 and f.read(1) == b"\n":
+        opened = _stat_fields(os.fstat(f.fileno()))
+        if opened[0] == 1 and f.read(1) == b"\n":
+            _end_of_read(path, f, 1, opened)
             return  # a lone final newline: no record (read_tsv's rule)
         f.seek(0)
+        consumed = 0
         for number, line in enumerate(f, 1):
+            consumed += len(line)
             if line.endswith(b"\n"):
                 line = line[:-1]
             if line.endswith(b"\r"):
                 line = line[:-1]
-            fields = line.split(b"\t")
-            try:
-                row = [float(x) for x in fields[1:]]
-            except ValueError:
-                raise UsageError(f"{path}:{number}: a weight is not a number") from None
-            if dim is None:
-                dim = len(row)
-            elif len(row) != dim:
-                raise UsageError(f"{path}:{number}: {len(row)} weights, expected {dim} like line 1")
-            keys.append(_unescape(fields[0]))
-            rows.append(row)
+            tab = line.find(b"\t")
+            keys.append(_unescape(line if tab < 0 else line[:tab]))
+            parts.append(b"" if tab < 0 else line[tab:])
             if len(keys) >= batch:
-                yield keys, np.asarray(rows, dtype=np.float64).reshape(len(keys), dim)
-                keys, rows = [], []
+                rows, dim = _tsv_rows(path, first, parts, dim)
+                yield keys, rows
+                keys, parts, first = [], [], number + 1
+                if _TEST_HOOK is not None:
+                    _TEST_HOOK(path, number)
+        _end_of_read(path, f, consumed, opened)
     if keys:
-        yield keys, np.asarray(rows, dtype=np.float64).reshape(len(keys), dim)
+        yield keys, _tsv_rows(path, first, parts, dim)[0]
+
+
+def _tsv_rows(path, first: int, parts: list[bytes], dim: int | None) -> tuple[np.ndarray, int]:
+    """The weights of a batch of lines, checked and parsed in a few C calls (no Python
+    float() per value): one tab per weight, every line as many weights as line 1, the
+    whole batch in the grammar of §13.6, then numpy's text parser (correctly rounded,
+    like float())."""
+    if dim is None:
+        dim = parts[0].count(b"\t")
+    blob = b"".join(parts)
+    if set(map(bytes.count, parts, repeat(b"\t", len(parts)))) != {dim} or not _WEIGHTS_RE.fullmatch(blob):
+        for i, weights in enumerate(parts):  # the first bad line, in line order (error path)
+            if not _WEIGHTS_RE.fullmatch(weights):
+                raise UsageError(f"{path}:{first + i}: {_bad_weight(weights)}")
+            count = weights.count(b"\t")
+            if count != dim:
+                raise UsageError(f"{path}:{first + i}: {count} weights, expected {dim} like line 1")
+    values = np.fromstring(blob, dtype=np.float64, sep=" ") if dim else np.zeros(0)
+    if values.size != len(parts) * dim:  # cannot happen after the grammar check; never guess
+        raise UsageError(f"{path}:{first}: cannot parse the weights of lines {first}..{first + len(parts) - 1}")
+    return values.reshape(len(parts), dim), dim
+
+
+def _bad_weight(weights: bytes) -> str:
+    for i, field in enumerate(weights[1:].split(b"\t"), 1):
+        if not _NUMBER_RE.fullmatch(field):
+            shown = field[:40].decode("ascii", "backslashreplace") + ("..." if len(field) > 40 else "")
+            return (f"a weight is not a number: weight {i} is {shown!r} (a weight is an ASCII decimal number "
+                    "such as -1.5, 2 or 3e-4: no spaces, underscores, nan or inf)")
+    return "a weight is not a number"
 
 
 def read_tsv(path: str | os.PathLike) -> tuple[list[bytes], np.ndarray]:
@@ -65,21 +242,21 @@ def read_tsv(path: str | os.PathLike) -> tuple[list[bytes], np.ndarray]:
 
 def iter_jsonl(path: str | os.PathLike, batch: int = 1 << 16):
     """read_jsonl in batches of at most `batch` records: yields (keys, rows float64 (k, dim))."""
+    return _changes_first(path, _iter_jsonl(path, batch))
+
+
+def _iter_jsonl(path, batch: int):
     keys: list = []
     rows: list = []
     dim = None
     with open(path, "rb") as f:
+        opened = _stat_fields(os.fstat(f.fileno()))
+        consumed = 0
         for number, line in enumerate(f, 1):
+            consumed += len(line)
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-                key = bytes.fromhex(obj["key_hex"]) if "key_hex" in obj else obj["key"]
-                weights = obj["weights"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise UsageError(f"{path}:{number}: expected {{'key' or 'key_hex', 'weights'}}: {e}") from None
-            if not isinstance(key, (str, bytes)) or not isinstance(weights, list):
-                raise UsageError(f"{path}:{number}: key must be a string and weights a list")
+            key, weights = _jsonl_record(path, number, line)
             if dim is None:
                 dim = len(weights)
             elif len(weights) != dim:
@@ -89,15 +266,73 @@ def iter_jsonl(path: str | os.PathLike, batch: int = 1 << 16):
             if len(keys) >= batch:
                 yield keys, _jsonl_rows(path, rows, dim)
                 keys, rows = [], []
+                if _TEST_HOOK is not None:
+                    _TEST_HOOK(path, number)
+        _end_of_read(path, f, consumed, opened)
     if keys:
         yield keys, _jsonl_rows(path, rows, dim)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays/objects nest deeper than `limit` (the top level is level 1); stops
+    as soon as it knows, so a cyclic Python structure also answers True."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if d > limit:
+                return True
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def load_json(where: str, text: bytes | str):
+    """Strict JSON (RFC 8259: no NaN/Infinity) nesting at most MAX_JSON_DEPTH levels; UsageError otherwise."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise UsageError(f"{where}: JSON nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as e:  # also UnicodeDecodeError and Python's int-digit limit
+        raise UsageError(f"{where}: not JSON, or a number the writer cannot hold ({e})") from None
+    depth_marks = text.count(b"[" if isinstance(text, bytes) else "[") + text.count(b"{" if isinstance(text, bytes) else "{")
+    if depth_marks > MAX_JSON_DEPTH and json_too_deep(value):
+        raise UsageError(f"{where}: JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _jsonl_record(path, number: int, line: bytes):
+    where = f"{path}:{number}"
+    obj = load_json(where, line)
+    if not isinstance(obj, dict):
+        raise UsageError(f"{where}: expected an object {{'key' or 'key_hex', 'weights'}}")
+    if "key_hex" in obj:
+        h = obj["key_hex"]
+        if not (isinstance(h, str) and _HEX_RE.fullmatch(h)):
+            raise UsageError(f"{where}: key_hex must be a string of hex digit pairs")
+        key = bytes.fromhex(h)
+    elif "key" in obj:
+        key = obj["key"]
+        if not isinstance(key, str):
+            raise UsageError(f"{where}: key must be a string")
+    else:
+        raise UsageError(f"{where}: expected {{'key' or 'key_hex', 'weights'}}: no key")
+    weights = obj.get("weights")
+    if not isinstance(weights, list):
+        raise UsageError(f"{where}: weights must be a list of numbers")
+    if not set(map(type, weights)) <= {int, float}:  # bool is not a number in JSON
+        raise UsageError(f"{where}: weights must be numbers")
+    return key, weights
 
 
 def _jsonl_rows(path, rows: list, dim: int) -> np.ndarray:
     try:
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), dim)
-    except (TypeError, ValueError) as e:
-        raise UsageError(f"{path}: weights must be numbers ({e})") from None
+    except (TypeError, ValueError, OverflowError) as e:
+        raise UsageError(f"{path}: weights must be numbers within binary64's range ({e})") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> tuple[list, np.ndarray]:
@@ -116,19 +351,57 @@ def _concat(batches) -> tuple[list, np.ndarray]:
     return keys, np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def read_npz(path: str | os.PathLike) -> tuple[list, np.ndarray]:
+def read_npz(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[list, np.ndarray]:
     """Arrays `keys` (str or bytes dtype; note numpy 'S' strips trailing NUL bytes) and
-    `weights` (num_keys x dim). Object arrays are refused (no pickle)."""
+    `weights` (num_keys x dim). Object arrays are refused (no pickle). Before anything is
+    inflated, each array's header (shape x itemsize) must agree with the size the archive
+    declares for it, and the two together must be at most `max_bytes` (default
+    NPZ_MAX_BYTES, 4 GiB)."""
+    _check_npz_sizes(path, NPZ_MAX_BYTES if max_bytes is None else max_bytes)
     try:
         with np.load(path, allow_pickle=False) as z:
             keys, weights = z["keys"], z["weights"]
     except KeyError as e:
         raise UsageError(f"{path}: missing array {e}") from None
-    except ValueError as e:
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:
         raise UsageError(f"{path}: {e}") from None
+    except MemoryError:
+        raise UsageError(f"{path}: not enough memory to load its arrays") from None
     if keys.dtype.kind not in "US":
         raise UsageError(f"{path}: keys must be a str or bytes array, got {keys.dtype}")
     return keys.tolist(), weights
+
+
+def _check_npz_sizes(path, max_bytes: int) -> None:
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in ("keys", "weights"):
+                try:
+                    info = z.getinfo(name + ".npy")
+                except KeyError:
+                    raise UsageError(f"{path}: missing array '{name}'") from None
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read_header = np.lib.format.read_array_header_2_0 if version >= (2, 0) else np.lib.format.read_array_header_1_0
+                    shape, _, dtype = read_header(f)
+                    header = f.tell()
+                if dtype.hasobject:
+                    raise UsageError(f"{path}: array '{name}' holds Python objects (pickles are refused)")
+                data = dtype.itemsize
+                for d in shape:
+                    data *= int(d)
+                if header + data != info.file_size:
+                    raise UsageError(f"{path}: array '{name}' declares {data} bytes of data but the archive "
+                                     f"declares {info.file_size - header}")
+                total += info.file_size
+    except zipfile.BadZipFile as e:
+        raise UsageError(f"{path}: not an NPZ (zip) archive ({e})") from None
+    except (ValueError, EOFError) as e:
+        raise UsageError(f"{path}: bad array header ({e})") from None
+    if total > max_bytes:
+        raise UsageError(f"{path}: its arrays inflate to {total} bytes, more than the bound {max_bytes} "
+                         f"(read_npz(max_bytes=...)); split large inputs into Parquet or TSV shards")
 
 
 def iter_parquet(path: str | os.PathLike, batch: int = 1 << 16):

@@ -52,7 +52,7 @@ from phq.hashing import fingerprint_of_np, hash_keys, partition_of_np
 
 from . import quant as Q
 from .build import QUANTS, SCALES, Options, check_name, encode_keys, finite_float32, metadata_section, raw_keys_repr, tensor_section
-from .inputs import iter_table_file, parquet_dim
+from .inputs import InputChangedError, InputState, check_unchanged, input_state, iter_table_file, parquet_dim, reading
 from .mph import HashCollision, build_mph
 from .serialize import SectionOut, write_sections
 
@@ -61,6 +61,16 @@ INPUT_EXTENSIONS = (".tsv", ".txt", ".jsonl", ".npz", ".parquet")
 _CHUNK_BYTES = 4 << 20  # assembly reads partition files in chunks of about this size
 
 Progress = Callable[[str, int, int], None]
+
+# Test-only: the driver calls _TEST_HOOK(stage, table name) after each stage ("route",
+# "build", "quantize") and before the final input check ("write"), whatever the engine;
+# tests change a shard there to check §13.8 without timing races.
+_TEST_HOOK = None
+
+
+def _hook(stage: str, name: str) -> None:
+    if _TEST_HOOK is not None:
+        _TEST_HOOK(stage, name)
 
 
 def build_partitioned(
@@ -87,6 +97,7 @@ def build_partitioned(
     batch_rows: int = 1 << 16,
     progress: Progress | None = None,
     report: dict | None = None,
+    before_replace: Callable[[], None] | None = None,
 ) -> int:
     """Build a phq file at `path` from sharded input files; return its size in bytes.
 
@@ -105,6 +116,13 @@ def build_partitioned(
     batch_rows  records read at a time from a shard (a route task's memory bound).
     report      if a dict, receives the key count of each table ("keys") and per-task
                 figures ("tasks": stage, pid, seconds, peak RSS).
+    before_replace  as in `phq.writer.write`: run just before the file replaces `path`.
+
+    Inputs that change during the build (spec §13.8): each route task records its shard's
+    size, times and SHA-256 before parsing it and checks the stat again after; just before
+    the file replaces `path`, every shard is read again and must have the recorded size,
+    modification time and SHA-256. Otherwise `phq.writer.InputChangedError` (a UsageError)
+    is raised and `path` is left as it was.
     Every other option is `phq.writer.write`'s and has the same meaning and default.
     """
     opts = Options(
@@ -139,14 +157,23 @@ def build_partitioned(
         raise UsageError(f"cannot create a work directory in {base}: {e}") from None
     tasks: list[dict] = []
     keys: dict[str, int] = {}
+    states: list[InputState] = []
     runner = _Runner(engine, scheduler, workers)
+
+    def last_check() -> None:  # §13.8: every shard as it was at its first reading
+        _hook("write", "")
+        _check(runner.map(_verify, [(st,) for st in states]))
+        if before_replace is not None:
+            before_replace()
+
     try:
         sections = list(pre)
         for t, (name, shards) in enumerate(tables.items()):
-            sections += _table(runner, t, name, shards, opts, work / f"t{t}", len(sections), batch_rows, progress, tasks, keys)
+            sections += _table(runner, t, name, shards, opts, work / f"t{t}", len(sections), batch_rows, progress, tasks,
+                               keys, states)
         if len(sections) > L.MAX_SECTIONS:
             raise UsageError(f"{len(sections)} sections exceed the limit {L.MAX_SECTIONS}")
-        size = write_sections(path, sections, progress)
+        size = write_sections(path, sections, progress, last_check)
     finally:
         runner.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -200,6 +227,8 @@ def _run_task(fn, *args):
     t0 = time.perf_counter()
     try:
         out = fn(*args)
+    except InputChangedError as e:
+        out = {"error": ("changed", str(e))}
     except UsageError as e:
         out = {"error": ("usage", str(e))}
     except OSError as e:
@@ -224,6 +253,15 @@ def _peak_rss_kib() -> int | None:
 def _route(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: int, granularity: int,
            drop_now: bool, batch_rows: int) -> dict:
     """Stage 1: one shard -> per-partition spill files, counts and column ranges."""
+    state = input_state(shard)  # §13.8: size, times and SHA-256 at the first reading pass
+    # the stat is checked after the pass; a bad record in a changed shard is the change
+    out = reading(state, lambda: _route_pass(shard, shard_id, spill_dir, P, seed, quant, granularity, drop_now, batch_rows))
+    out["state"] = state
+    return out
+
+
+def _route_pass(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: int, granularity: int,
+                drop_now: bool, batch_rows: int) -> dict:
     dim = parquet_dim(shard) if shard.lower().endswith(".parquet") else None
     counts = np.zeros(P, dtype=np.int64)
     cmin = cmax = None
@@ -272,6 +310,12 @@ def _route(shard: str, shard_id: int, spill_dir: str, P: int, seed: int, quant: 
     return {"dim": dim, "records": records, "counts": counts, "cmin": cmin, "cmax": cmax}
 
 
+def _verify(state: InputState) -> dict:
+    """The last check of one shard (§13.8): size, modification time and SHA-256 as recorded."""
+    check_unchanged(state)
+    return {}
+
+
 def _load_spills(spill_dir: str, p: int, shard_ids: list[int], dim: int):
     dt = _spill_dtype(dim)
     parts, owners = [], []
@@ -290,7 +334,7 @@ def _key_at(shard: str, rec: int, batch_rows: int) -> bytes:
         if rec < seen + len(raw_keys):
             return encode_keys([raw_keys[rec - seen]])[0]
         seen += len(raw_keys)
-    raise RuntimeError(f"{shard}: record {rec} not found")  # the shard changed during the build
+    raise InputChangedError(f"{shard}: record {rec} is gone: the input changed during the build; nothing was written")
 
 
 def _build(p: int, spill_dir: str, out_dir: str, shard_ids: list[int], shards: list[str], dim: int, o: dict,
@@ -442,13 +486,16 @@ def _check(results: list[dict]) -> list[dict]:
             continue
         if err[0] == "os":
             raise OSError(err[1], err[2])
+        if err[0] == "changed":
+            raise InputChangedError(err[1])
         raise UsageError(err[1])
     return results
 
 
 # --- one table -----------------------------------------------------------------------------------
 def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options, work: Path, owner: int,
-           batch_rows: int, progress: Progress | None, tasks: list[dict], keys: dict) -> list[SectionOut]:
+           batch_rows: int, progress: Progress | None, tasks: list[dict], keys: dict,
+           states: list[InputState]) -> list[SectionOut]:
     name_bytes = check_name("table", name)
     P = opts.partitions
     quant = QUANTS[opts.quant]
@@ -473,6 +520,8 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
     routed = _check(runner.map(_route, [(s, i, str(spill), P, opts.seed, quant, granularity, drop_now, batch_rows)
                                         for i, s in enumerate(shards)]))
     log("route", routed, range(len(shards)))
+    states += [r["state"] for r in routed]
+    _hook("route", name)
     dims = [(s, r["dim"]) for s, r in zip(shards, routed) if r["records"]] or \
            [(s, r["dim"]) for s, r in zip(shards, routed) if r["dim"] is not None]
     dim = dims[0][1] if dims else 0
@@ -502,8 +551,7 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
         elif granularity == L.SCALE_TABLE:
             out[0] = Q.range_scale(float(ranges[0].min()), float(ranges[1].max()))
         else:
-            for c in range(G):
-                out[c] = Q.range_scale(float(ranges[0][c]), float(ranges[1][c]))
+            out[:] = Q.range_scales(ranges[0], ranges[1])
         return out
 
     # scales known after routing: linear8 table/column (without drop), or none at all
@@ -527,6 +575,7 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
         (p, str(spill), pdirs[p], has_spill[p], shards, dim, o, s1 if drop_scaled else None, scales,
          first_slots[p] if stats == "block" else None, stats) for p in range(P)]))
     log("build", built, range(P))
+    _hook("build", name)
     shutil.rmtree(spill, ignore_errors=True)
     key_counts = [r["key_count"] for r in built]
     n = keys[name] = sum(key_counts)
@@ -545,9 +594,8 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
                     g0, blo, bhi = r["stats"]
                     np.minimum(lo[g0 : g0 + blo.size], blo, out=lo[g0 : g0 + blo.size])
                     np.maximum(hi[g0 : g0 + bhi.size], bhi, out=hi[g0 : g0 + bhi.size])
-            scales = np.zeros(G, dtype=L.SCALE_DTYPE)
-            for g in range(G):
-                scales[g] = Q.range_scale(lo[g], hi[g]) if lo[g] <= hi[g] else (np.float32(1.0), 0)
+            seen = lo <= hi  # a block no partition reported is empty: scale 1.0, zero point 0
+            scales = Q.range_scales(np.where(seen, lo, 0.0), np.where(seen, hi, 0.0))
             args = []
             for p in range(P):  # each partition gets the scales of its own blocks only
                 g0 = first_slots[p] // opts.block_rows
@@ -555,6 +603,7 @@ def _table(runner: _Runner, t: int, name: str, shards: list[str], opts: Options,
                 args.append((pdirs[p], o, scales[g0:max(g0, g1)], first_slots[p] - g0 * opts.block_rows))
         quantized = _check(runner.map(_quantize, args))
         log("quantize", quantized, range(P))
+        _hook("quantize", name)
         nnzs = [r["nnz"] for r in quantized]
     else:
         nnzs = [r["nnz"] for r in built]

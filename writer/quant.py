@@ -59,6 +59,26 @@ def range_scale(vmin: float, vmax: float, max_code: int = 255) -> tuple[np.float
     return scale, zero_point
 
 
+def range_scales(vmin: np.ndarray, vmax: np.ndarray, max_code: int = 255) -> np.ndarray:
+    """range_scale of many groups at once (SCALE_DTYPE records): the same binary64
+    arithmetic element by element, so a table of 10^6 columns costs no Python loop."""
+    lo = np.minimum(0.0, np.asarray(vmin, dtype=np.float64))
+    hi = np.maximum(0.0, np.asarray(vmax, dtype=np.float64))
+    flat = hi == lo
+    scale = ((hi - lo) / max_code).astype(np.float32)
+    scale[(scale == 0) & ~flat] = _SMALLEST_SUBNORMAL_F32
+    scale[flat] = 1.0
+    wide = scale.astype(np.float64) * 255 > L.F32_MAX
+    if wide.any():
+        g = int(np.flatnonzero(wide)[0])
+        range_scale(float(lo[g]), float(hi[g]), max_code)  # raises its UsageError
+    zero_point = np.clip(np.rint(-lo / scale.astype(np.float64)), 0, max_code)
+    zero_point[flat] = 0
+    out = np.zeros(scale.size, dtype=L.SCALE_DTYPE)
+    out["scale"], out["zero_point"] = scale, zero_point.astype(np.int64)
+    return out
+
+
 def _linear8_codes(values: np.ndarray, scale, zero_point, max_code: int = 255) -> np.ndarray:
     """values float32 (any shape); scale/zero_point broadcastable float64/int arrays."""
     q = np.rint(values.astype(np.float64) / np.asarray(scale, dtype=np.float64)) + zero_point
@@ -134,12 +154,36 @@ def quantize_codebook(rows: np.ndarray, quant: int, granularity: int) -> Quantiz
     elif granularity == L.SCALE_COLUMN:
         levels = np.zeros((dim, k), dtype=np.float32)
         codes = np.zeros((n, dim), dtype=np.uint8)
-        for c in range(dim):
+        few = _few_distinct_columns(rows, k, levels, codes) if n else np.ones(dim, dtype=bool)
+        for c in np.flatnonzero(~few):  # k-means (v1.1 §5.2 step 3), column by column
             levels[c] = codebook_levels(rows[:, c], k)
-            codes[:, c] = codebook_codes(rows[:, c], levels[c]) if n else codes[:, c]
+            codes[:, c] = codebook_codes(rows[:, c], levels[c])
     else:
         raise UsageError("codebook quantization has table or column codebooks, not row-block")
     return Quantized(codes.reshape(n, dim), np.zeros(0, dtype=L.SCALE_DTYPE), np.uint8(0), levels)
+
+
+def _few_distinct_columns(rows: np.ndarray, k: int, levels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """v1.1 §5.2 steps 1, 2 and 4 for every column at once: a column whose weights outside
+    the dead zone take at most k - 1 distinct values gets those values as its levels and
+    each weight the index of its own value (distance 0: no other level is as near). Fills
+    `levels` and `codes` for those columns; returns which columns they are (a wide table
+    with few rows is all of them: no per-column Python loop)."""
+    w = rows.astype(np.float64)
+    s = range_scales(rows.min(axis=0), rows.max(axis=0))["scale"].astype(np.float64)
+    dz = np.rint(w / s[None, :]) == 0
+    order = np.argsort(np.where(dz, np.nan, w), axis=0, kind="stable")  # dead zone (NaN) last
+    srt = np.take_along_axis(np.where(dz, np.nan, w), order, axis=0)
+    live = ~np.isnan(srt)
+    new = live.copy()
+    new[1:] &= srt[1:] != srt[:-1]
+    rank = np.cumsum(new, axis=0)  # 1-based index of each sorted value among the distinct ones
+    few = rank[-1] <= k - 1
+    r, c = np.nonzero(new & few[None, :])
+    levels[c, rank[r, c]] = srt[r, c].astype(np.float32)
+    code = np.where(live, rank, 0)
+    np.put_along_axis(codes, order, np.where(few[None, :], code, 0).astype(np.uint8), axis=0)
+    return few
 
 
 def pack_nibbles(codes: np.ndarray) -> np.ndarray:
@@ -172,11 +216,14 @@ def quantize(rows: np.ndarray, quant: int, granularity: int, block_rows: int) ->
         if granularity == L.SCALE_TABLE:
             scales[0] = group_scale(rows, top)
         elif granularity == L.SCALE_COLUMN:
-            for c in range(dim):
-                scales[c] = group_scale(rows[:, c], top)
-        else:
-            for g in range(scales.size):
-                scales[g] = group_scale(rows[g * block_rows : (g + 1) * block_rows], top)
+            if n:
+                scales[:] = range_scales(rows.min(axis=0), rows.max(axis=0), top)
+            else:
+                scales[:] = (1.0, 0)
+        elif scales.size:  # row blocks: every block holds at least one row
+            starts = np.arange(scales.size) * block_rows
+            scales[:] = range_scales(np.minimum.reduceat(rows.min(axis=1), starts) if dim else np.zeros(scales.size),
+                                     np.maximum.reduceat(rows.max(axis=1), starts) if dim else np.zeros(scales.size), top)
     return quantize_scaled(rows, quant, granularity, block_rows, scales)
 
 

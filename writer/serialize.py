@@ -132,8 +132,13 @@ def write_sections(
     path: str | os.PathLike,
     sections: list[SectionOut],
     progress: Callable[[str, int, int], None] | None = None,
+    before_replace: Callable[[], None] | None = None,
 ) -> int:
     """Write header, table and sections to `path` atomically; return the file size.
+
+    `before_replace`, if given, runs once the temporary file is complete and fsynced,
+    just before it replaces `path`; an exception it raises removes the temporary file and
+    leaves `path` as it was (a build checks there that its inputs did not change, §13.8).
 
     The bytes go to a temporary file in the target's directory, which is flushed and
     fsynced, then renamed over the target (os.replace is atomic on POSIX and Windows).
@@ -176,6 +181,8 @@ def write_sections(
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp_name, target)
     except BaseException as e:
         try:

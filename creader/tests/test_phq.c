@@ -18,6 +18,9 @@
 #include "../phq_posix.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1100,6 +1103,102 @@ static void test_v11_files(void)
     }
 }
 
+/* Issue 15 item 7 (spec 10): phq_map_file refuses a FIFO (whose plain open would wait for
+ * a writer forever), a device and a directory with EINVAL, before reading and without
+ * blocking (an alarm ends the test instead of letting it hang). */
+static void test_special_files(void)
+{
+    char dir[] = "/tmp/phq-test-XXXXXX", fifo[64];
+    phq_mapping mp;
+    int rc;
+    struct itimerval limit = {{0, 0}, {20, 0}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &limit, NULL); /* SIGALRM ends the process if a call blocks */
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(fifo, sizeof fifo, "%s/model.phq", dir);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    errno = 0;
+    rc = phq_map_file(fifo, &mp);
+    CHECK(rc == -1 && errno == EINVAL && mp.data == NULL, "a FIFO is refused with EINVAL (rc %d, errno %d)", rc, errno);
+    errno = 0;
+    rc = phq_map_file("/dev/null", &mp);
+    CHECK(rc == -1 && errno == EINVAL, "a character device is refused with EINVAL");
+    errno = 0;
+    rc = phq_map_file(dir, &mp);
+    CHECK(rc == -1 && errno == EINVAL, "a directory is refused with EINVAL");
+    remove(fifo);
+    remove(dir);
+    setitimer(ITIMER_REAL, &off, NULL);
+}
+
+#ifdef PHQ_TEST_COUNTERS
+extern unsigned long long phq_test_name_compares; /* phq.c, -DPHQ_TEST_COUNTERS builds */
+
+static double log2_of(double x) { return log(x) / log(2.0); }
+
+/* Issue 15 item 1: phq_open without a workspace (the default path) finds duplicate metadata
+ * members and duplicate tensor names with O(k log k) name comparisons, however many there
+ * are (it used to take them 256 at a time: O(k^2 / 256)), and still finds a duplicate. */
+static void test_open_cost(void)
+{
+    const size_t K = 300000, T = 20000;
+    size_t k, n = 0, len, cap;
+    char *meta = (char *)malloc(16 * K + 64);
+    unsigned char *file, (*tens)[80];
+    xsec *s;
+    phq_model m;
+    phq_error e;
+    unsigned long long used;
+    meta[n++] = '{';
+    for (k = 0; k < K; k++) n += (size_t)sprintf(meta + n, "%s\"m%lu\":0", k ? "," : "", (unsigned long)k);
+    meta[n++] = '}';
+    cap = n + 4096;
+    file = (unsigned char *)malloc(cap);
+    s = (xsec *)malloc(sizeof *s * (T + 1));
+    s[0].kind = 1, s[0].flags = 0, s[0].owner = 0xFFFFFFFFu, s[0].data = (unsigned char *)meta, s[0].size = n;
+    len = assemble(file, cap, 0, 0, s, 1);
+    phq_test_name_compares = 0;
+    CHECK(len && phq_open(file, len, &m, &e) == PHQ_OK, "META of %lu members opens: %s", (unsigned long)K, e.msg);
+    used = phq_test_name_compares;
+    CHECK((double)used <= 4.0 * (double)K * log2_of((double)K), "%lu members: %llu name comparisons, more than 4 k log2 k",
+          (unsigned long)K, used);
+    memcpy(meta + n - 1, ",\"m\\u0031\":1}", 13); /* "m1" again, escaped */
+    s[0].size = n + 12;
+    len = assemble(file, cap, 0, 0, s, 1);
+    CHECK(len && phq_open(file, len, &m, &e) == PHQ_E_METADATA, "a late duplicate member among %lu: %s", (unsigned long)K,
+          phq_error_name(e.code));
+    free(file);
+    /* T scalar u8 tensors "t0".."t{T-1}" */
+    tens = (unsigned char (*)[80])calloc(T, sizeof *tens);
+    for (k = 0; k < T; k++) {
+        int nl = sprintf((char *)tens[k] + 8, "t%lu", (unsigned long)k);
+        tens[k][0] = 8; /* u8, ndim 0 */
+        tens[k][2] = (unsigned char)nl;
+        tens[k][64] = (unsigned char)k;
+        s[k].kind = 2, s[k].flags = 0, s[k].owner = 0xFFFFFFFFu, s[k].data = tens[k], s[k].size = 65;
+    }
+    cap = 64 + 32 * T + 128 * T + 64;
+    file = (unsigned char *)malloc(cap);
+    len = assemble(file, cap, 0, 0, s, (uint32_t)T);
+    phq_test_name_compares = 0;
+    CHECK(len && phq_open(file, len, &m, &e) == PHQ_OK && phq_tensor_count(&m) == T, "%lu tensors open: %s", (unsigned long)T, e.msg);
+    used = phq_test_name_compares;
+    CHECK((double)used <= 4.0 * (double)T * log2_of((double)T), "%lu tensor names: %llu name comparisons, more than 4 k log2 k",
+          (unsigned long)T, used);
+    memset(tens[T - 1] + 8, 0, 56);
+    sprintf((char *)tens[T - 1] + 8, "t7");
+    tens[T - 1][2] = 2;
+    len = assemble(file, cap, 0, 0, s, (uint32_t)T);
+    CHECK(len && phq_open(file, len, &m, &e) == PHQ_E_DUPLICATE_NAME && e.section == T - 1, "a late duplicate tensor name: %s",
+          phq_error_name(e.code));
+    free(file);
+    free(tens);
+    free(s);
+    free(meta);
+}
+#else
+static void test_open_cost(void) {}
+#endif
+
 int main(int argc, char **argv)
 {
     test_hash_kat();
@@ -1111,6 +1210,8 @@ int main(int argc, char **argv)
     v11 = phq_supported_minor() >= 1;
     test_v11_kat();
     test_v11_files();
+    test_open_cost();
+    test_special_files();
     if (argc > 1) {
         DIR *d = opendir(argv[1]);
         struct dirent *de;
