@@ -235,3 +235,56 @@ def test_cli_predict_joint(tmp_path, crf, classifier, capsys):
     assert main(["predict", str(p), "--input", str(texts)]) == 0
     out = capsys.readouterr().out
     assert "PlayMusic" in out and "artist=Queen" in out
+
+
+def joint_parts(classifier, crf):
+    from phq.writer.crfsuite_convert import convert as convert_crf
+    from phq.writer.sklearn_convert import convert as convert_sklearn
+
+    ctables, ctensors, cmeta, _ = convert_sklearn(classifier)
+    ttables, ttensors, tagger = convert_crf(crf, templates=TEMPLATES)
+    clf_obj = {k: v for k, v in cmeta["phq.nlu"].items() if k not in ("profile", "unicode")}
+    return {**ctables, **ttables}, {**ctensors, **ttensors}, clf_obj, tagger
+
+
+@pytest.mark.parametrize("case, code", [
+    ("classifier_has_profile", "E_NLU_SCHEMA"),
+    ("classifier_dict_input", "E_NLU_SCHEMA"),
+    ("classifier_schema_error", "E_NLU_SCHEMA"),
+    ("shared_name", "E_NLU_REFERENCE"),
+    ("classifier_table_missing", "E_NLU_REFERENCE"),
+])
+def test_bad_joint_profiles(tmp_path, classifier, crf, case, code):
+    from phq.errors import ProfileError
+
+    tables, tensors, clf_obj, tagger = joint_parts(classifier, crf)
+    if case == "classifier_has_profile":
+        clf_obj["profile"] = 2
+    elif case == "classifier_dict_input":
+        clf_obj["input"] = "dict"
+    elif case == "classifier_schema_error":
+        clf_obj["proba"] = "bogus"
+    elif case == "shared_name":
+        tagger["state_table"] = "features"  # the classifier's score table
+    elif case == "classifier_table_missing":
+        clf_obj["table"] = "nope"
+    prof = {"profile": 3, "unicode": "14.0.0", "classifier": clf_obj, "tagger": tagger}
+    p = tmp_path / "bad.phq"
+    phq.writer.write(p, tables, tensors=tensors, metadata={"phq.nlu": prof})
+    with pytest.raises(ProfileError) as e:
+        phq.nlu.load(p)
+    assert e.value.code == code, str(e.value)
+    if case == "shared_name":
+        assert "share" in str(e.value)
+
+
+def test_profile2_runtime_view_refuses_profile3(tmp_path, crf):
+    """A runtime reading profiles 1 and 2 only (phq.nlu.Classifier) refuses a profile 3 file with E_NLU_VERSION."""
+    from phq.errors import ProfileError
+    from phq.reader import open_model
+
+    p = tmp_path / "t.phq"
+    phq.writer.from_crfsuite(crf, p, templates=TEMPLATES)
+    with open_model(p) as model, pytest.raises(ProfileError) as e:
+        phq.nlu.Classifier(model)
+    assert e.value.code == "E_NLU_VERSION"
