@@ -8,7 +8,7 @@ DEMO   := examples/demo
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test test-py bench bench-nlu clinc150 install creader creader-test fuzz fuzz-py clean
+.PHONY: demo test test-py bench bench-nlu clinc150 snips snips-quick install creader creader-test fuzz fuzz-py clean
 
 install: $(STAMP)
 
@@ -64,6 +64,15 @@ bench-nlu: $(STAMP)
 clinc150: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,report]'
 	$(PY) examples/clinc150/report.py
+
+# The SNIPS intent + slots report (examples/snips/README.md): a CRF tagger (sklearn-crfsuite)
+# and an intent classifier, converted into one phq file; writes examples/snips/results/.
+# snips-quick: a subset, for a smoke test (numbers not meaningful).
+snips: $(STAMP)
+	$(PY) examples/snips/report.py --per-intent
+
+snips-quick: $(STAMP)
+	$(PY) examples/snips/report.py --quick --out build/snips-quick
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -323,7 +323,7 @@ def invalid_models() -> list[tuple]:
 
     return [
         _bad("n_not_an_nlu_model", "E_NLU_MISSING", no_profile),
-        _bad("n_profile_3", "E_NLU_VERSION", _set(profile=3)),
+        _bad("n_profile_4", "E_NLU_VERSION", _set(profile=4)),  # profile 3 exists (spec/nlu-profile-v3.md)
         _bad("n_unicode_15", "E_NLU_VERSION", _set(unicode="15.0.0")),
         _bad("n_profile_not_integer", "E_NLU_SCHEMA", _set(profile="2")),
         _bad("n_unknown_member", "E_NLU_SCHEMA", _set(threshold=0.5)),

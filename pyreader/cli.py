@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
     dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
 
-    pr = sub.add_parser("predict", help="classify texts with an NLU model (phq.nlu; spec/nlu-profile-v2.md)")
+    pr = sub.add_parser("predict", help="classify texts with an NLU model, or parse them (intent + slots) with a joint model (phq.nlu; spec/nlu-profile-v2.md, v3)")
     pr.add_argument("file")
     pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
     pr.add_argument("--input", metavar="PATH", help="also read documents from a file, one per line ('-' for stdin)")
@@ -367,6 +367,8 @@ def _cmd_predict(a) -> int:
     if a.top < 1:
         raise UsageError("--top must be at least 1")
     with nlu.load(a.file) as clf:
+        if isinstance(clf, nlu.Parser):  # profile 3: intent + slots (spec/nlu-profile-v3.md §7.2)
+            return _print_parses(clf, docs, a)
         if clf.input == "dict":
             try:
                 docs = [json.loads(d) for d in docs]
@@ -392,6 +394,19 @@ def _cmd_predict(a) -> int:
             else:
                 shown = "  ".join(f"{safe_text(clf.classes_[j])}={row[j]:.4g}" for j in best)
                 print(f"{safe_text(label)}\t{safe_text(text)}\t{shown}")
+    return EXIT_OK
+
+
+def _print_parses(parser, docs: list, a) -> int:
+    if a.top != 1 or a.proba:
+        raise UsageError("--top and --proba apply to classifiers; a joint model prints its parse (intent, score, slots)")
+    for doc, res in zip(docs, parser.parse(docs)):
+        if a.json:
+            print(json.dumps({"text": doc, **res}, ensure_ascii=False))
+        else:
+            intent = res["intent"]["name"] if res["intent"] is not None else "-"
+            slots = " ".join(f"{s['slot']}={s['value']}" for s in res["slots"])
+            print(f"{intent}\t{doc}\t{slots}")
     return EXIT_OK
 
 

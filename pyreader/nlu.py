@@ -7,6 +7,10 @@
         clf.decision_function(texts)      # (n,) for two classes, (n, n_classes) otherwise
         clf.predict_proba(texts)          # when the model defines probabilities
 
+Joint intent + slots models (profile 3, spec/nlu-profile-v3.md; `phq.writer.from_crfsuite`) load
+as a `Parser`: `parse(texts)` gives {"intent": {"name", "score"}, "slots": [...]} per text, and
+`tokenize` / `token_features` compute exactly the tagger features to train a CRF on (phq.tagger).
+
 The file follows the NLU profile (spec/nlu-profile-v2.md; profile 1 files too): its metadata object
 "phq.nlu" describes the featurizers (scikit-learn's CountVectorizer, TfidfVectorizer and
 DictVectorizer semantics, reproduced in `phq.featurize`), the table of per-class feature
@@ -25,6 +29,7 @@ import numpy as np
 from .errors import FormatError, ProfileError, UsageError
 from .featurize import MAX_PREFIX_BYTES, ConfigError, check_members, make_featurizer, utf8_len
 from .reader import Model, open_model
+from .tagger import Parser, token_features, tokenize  # profile 3 (spec/nlu-profile-v3.md)
 
 try:  # the C NLU runtime (creader/phq_nlu.c), when setup.py could build it
     from . import _accel_nlu
@@ -33,7 +38,7 @@ except ImportError:  # pragma: no cover - pure installs
 
 PROFILE_KEY = "phq.nlu"
 PROFILE_VERSION = 2  # what the converter writes (spec/nlu-profile-v2.md)
-PROFILE_VERSIONS = (1, 2)  # what this runtime reads (profile 1 through spec §12)
+PROFILE_VERSIONS = (1, 2)  # what Classifier reads (profile 1 through spec §12); load() also reads 3 (phq.tagger)
 UNICODE_VERSION = "14.0.0"
 PROBA_RULES = (None, "logistic", "softmax", "modified_huber")
 CLASS_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
@@ -45,7 +50,7 @@ MEMBERS = frozenset({"profile", "unicode", "input", "classes", "classes_type", "
 # scoring works in chunks of at most this many (document, term) pairs x output columns
 CHUNK_ELEMENTS = 1 << 22
 
-__all__ = ["load", "Classifier", "PROFILE_KEY", "PROFILE_VERSION"]
+__all__ = ["load", "Classifier", "Parser", "tokenize", "token_features", "PROFILE_KEY", "PROFILE_VERSION"]
 
 
 def _schema(msg: str) -> ProfileError:
@@ -195,10 +200,11 @@ def _sequential_sums(n_docs: int, doc_of: np.ndarray, values: np.ndarray) -> np.
 class Classifier:
     """A linear classifier read from a phq file of the NLU profile. Use `phq.nlu.load`."""
 
-    def __init__(self, model: Model, *, owns_model: bool = False):
+    def __init__(self, model: Model, *, owns_model: bool = False, profile: Mapping | None = None):
         self.model = model
         self._owns = owns_model
-        prof = model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
+        # profile: the classifier object of a profile 3 model, as a profile 2 object (phq.tagger)
+        prof = profile if profile is not None else model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
         if prof is None:
             raise ProfileError("E_NLU_MISSING", f"{model.path}: the metadata has no {PROFILE_KEY!r} object (not an NLU model)")
         if not isinstance(prof, Mapping):
@@ -418,11 +424,15 @@ class Classifier:
         )
 
 
-def load(path: str | os.PathLike) -> Classifier:
-    """Open a phq file of the NLU profile. Raises phq.FormatError for bad bytes and
+def load(path: str | os.PathLike) -> "Classifier | Parser":
+    """Open a phq file of the NLU profile: a Classifier (profiles 1 and 2), or a Parser (profile 3:
+    classifier and/or tagger, spec/nlu-profile-v3.md). Raises phq.FormatError for bad bytes and
     phq.ProfileError for a valid file that is not a scorable model."""
     model = open_model(path)
     try:
+        prof = model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
+        if isinstance(prof, Mapping) and prof.get("profile") == 3 and not isinstance(prof.get("profile"), bool):
+            return Parser(model, prof, owns_model=True)
         return Classifier(model, owns_model=True)
     except BaseException:
         model.close()

@@ -209,7 +209,7 @@ def test_lone_surrogates_are_skipped(tmp_path):
 
 BAD = {
     "E_NLU_MISSING": dict(metadata={"labels": CLASSES}),
-    "E_NLU_VERSION": dict(prof=profile(profile=3)),
+    "E_NLU_VERSION": dict(prof=profile(profile=4)),
     "version: unicode": dict(prof=profile(unicode="15.0.0")),
     "schema: profile type": dict(prof=profile(profile="2")),
     "schema: unicode type": dict(prof=profile(unicode=14)),

@@ -134,7 +134,7 @@ def test_the_c_tool_classifies_lines(tmp_path):
     for g, p in zip(got, proba):
         assert len(g["top"]) == 2 and g["top"][0]["label"] == g["label"]
         assert g["top"][0]["probability"] == pytest.approx(float(p.max()), rel=1e-12)
-    bad = subprocess.run([str(c_binary("phq-nlu")), str(suite.NLU_DIR / "n_profile_3.phq")], input=b"x\n", capture_output=True, timeout=60)
+    bad = subprocess.run([str(c_binary("phq-nlu")), str(suite.NLU_DIR / "n_profile_4.phq")], input=b"x\n", capture_output=True, timeout=60)
     assert bad.returncode == 1 and b"E_NLU_VERSION" in bad.stderr
 
 

@@ -20,7 +20,7 @@ from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
 __all__ = [
-    "write", "from_sklearn", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
+    "write", "from_sklearn", "from_crfsuite", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
     "read_table_file", "stale_temp_files", "InputChangedError",
 ]
 
@@ -84,5 +84,14 @@ def from_sklearn(model, path: str | os.PathLike, **options) -> int:
     """Write a fitted scikit-learn text classifier as an NLU-profile phq file (see
     phq.writer.sklearn_convert and spec/nlu-profile-v2.md); returns the file size."""
     from .sklearn_convert import from_sklearn as convert
+
+    return convert(model, path, **options)
+
+
+def from_crfsuite(model, path: str | os.PathLike, **options) -> int:
+    """Write a CRFsuite sequence tagger (sklearn_crfsuite.CRF, pycrfsuite.Tagger or a model file),
+    optionally with an intent classifier (`classifier=` a scikit-learn pipeline), as a phq file of
+    NLU profile 3 (see phq.writer.crfsuite_convert and spec/nlu-profile-v3.md); returns its size."""
+    from .crfsuite_convert import from_crfsuite as convert
 
     return convert(model, path, **options)
