@@ -2088,7 +2088,7 @@ check_fp:
 }
 
 /* 7.5: 1 when the fingerprint stored for slot s is that of h2 (always with 0 bits) */
-static int fp_match(const phq_table *t, uint64_t s, uint64_t h2)
+static inline int fp_match(const phq_table *t, uint64_t s, uint64_t h2)
 {
     switch (t->fingerprint_bits) {
     case 8: return t->fingerprints[s] == (u8)h2;
@@ -2346,10 +2346,10 @@ static void batch_fail(bctx *c, size_t i, const phq_error *e)
 }
 
 /* the address of the bitmap word holding a key's current bit */
-static const u8 *bword(const phq_table *t, const bkey *k) { return t->bitmap + 8 * (size_t)(k->fw + k->bit / 64); }
+static inline const u8 *bword(const phq_table *t, const bkey *k) { return t->bitmap + 8 * (size_t)(k->fw + k->bit / 64); }
 
 /* position of level k->lvl (7.2) */
-static void blevel(const phq_table *t, bkey *k)
+static inline void blevel(const phq_table *t, bkey *k)
 {
     k->m = 64 * (uint64_t)rd32(t->levels + 4 * (size_t)(k->fl + k->lvl));
     k->bit = k->base + (((phq_fmix64(k->h1 + (uint64_t)k->lvl * k->h2) >> 32) * k->m) >> 32);
@@ -2361,6 +2361,7 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
 {
     const phq_table *t = c->t;
     unsigned char act[PHQ_GROUP], hit[PHQ_GROUP], fb[PHQ_GROUP];
+    signed char sg[PHQ_GROUP]; /* statuses: a local array, whose stores cannot alias *t */
     size_t j, a, na = 0, nh = 0, nf = 0;
     for (j = 0; j < cnt; j++) { /* 1. digests, partitions, level 0 */
         bkey *k = &st[j];
@@ -2393,7 +2394,7 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
         }
         k->lvl = 0;
         k->base = 0;
-        status[i0 + j] = PHQ_ABSENT;
+        sg[j] = PHQ_ABSENT;
         if (k->lc) {
             blevel(t, k);
             PHQ_PREFETCH(bword(t, k));
@@ -2436,11 +2437,11 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
             fail(&e2, PHQ_E_RANK, t->section, PHQ_NO_OFFSET, "rank %llu >= ones %llu in partition %u",
                  (unsigned long long)r, (unsigned long long)k->ones, k->p);
             batch_fail(c, i0 + jj, &e2);
-            status[i0 + jj] = PHQ_ERROR;
+            sg[jj] = PHQ_ERROR;
             continue;
         }
         k->slot = k->fs + r;
-        status[i0 + jj] = PHQ_FOUND;
+        sg[jj] = PHQ_FOUND;
         if (t->fingerprint_bits) PHQ_PREFETCH(t->fingerprints + (size_t)k->slot * (t->fingerprint_bits / 8));
     }
     for (a = 0; a < nf; a++) { /* fallback list (7.4): binary search on (h1, h2) */
@@ -2453,7 +2454,7 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
             uint64_t a1 = rd64(f + 16 * (size_t)mid), a2 = rd64(f + 16 * (size_t)mid + 8);
             if (a1 == k->h1 && a2 == k->h2) {
                 k->slot = k->fs + k->ones + mid;
-                status[i0 + jj] = PHQ_FOUND;
+                sg[jj] = PHQ_FOUND;
                 break;
             }
             if (a1 < k->h1 || (a1 == k->h1 && a2 < k->h2)) lo = mid + 1;
@@ -2461,22 +2462,33 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
         }
     }
     for (j = 0; j < cnt; j++) /* 4. fingerprints (7.5) */
-        if (status[i0 + j] == PHQ_FOUND && !fp_match(t, st[j].slot, st[j].h2)) status[i0 + j] = PHQ_ABSENT;
+        if (sg[j] == PHQ_FOUND && !fp_match(t, st[j].slot, st[j].h2)) sg[j] = PHQ_ABSENT;
+    memcpy(status + i0, sg, cnt);
 }
 
-/* prefetch what reading the row of slot s needs first */
-static void prefetch_row(const phq_table *t, uint64_t s)
-{
-    if (t->layout == PHQ_LAYOUT_DENSE) {
-        size_t bytes = (size_t)t->dim * t->code_bits / 8, o;
-        const u8 *p = t->rows + (size_t)(s * t->dim * t->code_bits / 8);
-        if (bytes > 1024) bytes = 1024; /* the start of long rows: the rest streams */
-        for (o = 0; o < bytes; o += 64) PHQ_PREFETCH(p + o);
-        if (bytes) PHQ_PREFETCH(p + bytes - 1);
-    } else {
-        PHQ_PREFETCH(t->row_index + (size_t)s * t->index_width);
-    }
-}
+/* Prefetch what reading the row of slot s needs first: the lines of a dense row (its first
+ * 1 KiB; the rest streams), the row index entry of a sparse one. A macro, not a function:
+ * GCC finds a function of prefetches alone free of side effects and deletes its calls. */
+#define PHQ_PF_LINE(p, bytes, k) \
+    if ((bytes) > 64 * (k)) PHQ_PREFETCH((p) + 64 * (k))
+#define PHQ_PREFETCH_ROW(t, s)                                                                  \
+    do {                                                                                        \
+        if ((t)->layout == PHQ_LAYOUT_DENSE) {                                                  \
+            size_t pf_bytes = (size_t)(t)->dim * (t)->code_bits / 8;                            \
+            const u8 *pf_p = (t)->rows + (size_t)((s) * (t)->dim * (t)->code_bits / 8);         \
+            if (pf_bytes) PHQ_PREFETCH(pf_p + pf_bytes - 1);                                    \
+            PHQ_PF_LINE(pf_p, pf_bytes, 0); PHQ_PF_LINE(pf_p, pf_bytes, 1);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 2); PHQ_PF_LINE(pf_p, pf_bytes, 3);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 4); PHQ_PF_LINE(pf_p, pf_bytes, 5);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 6); PHQ_PF_LINE(pf_p, pf_bytes, 7);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 8); PHQ_PF_LINE(pf_p, pf_bytes, 9);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 10); PHQ_PF_LINE(pf_p, pf_bytes, 11);                   \
+            PHQ_PF_LINE(pf_p, pf_bytes, 12); PHQ_PF_LINE(pf_p, pf_bytes, 13);                   \
+            PHQ_PF_LINE(pf_p, pf_bytes, 14); PHQ_PF_LINE(pf_p, pf_bytes, 15);                   \
+        } else {                                                                                \
+            PHQ_PREFETCH((t)->row_index + (size_t)(s) * (t)->index_width);                      \
+        }                                                                                       \
+    } while (0)
 
 /* 5. rows of the found keys of a group: dense linear8 here, anything else per row */
 static void batch_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out, int what, signed char *status)
@@ -2548,30 +2560,34 @@ static void batch_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out
     }
 }
 
+/* Groups are pipelined: the rows of group g are read after the slots of group g + 1 are
+ * found, so that the prefetches of g's rows have that whole stage to arrive. */
 static size_t batch_run(const phq_table *t, const void *const *keys, const size_t *lens, const uint64_t *hashes,
                         size_t n, uint64_t *slots, void *out, int what, signed char *status, phq_error *err)
 {
-    bkey st[PHQ_GROUP];
+    bkey st[2][PHQ_GROUP];
     bctx c;
-    size_t i0, j, found = 0;
+    size_t i0, j, found = 0, prev = 0, pcnt = 0;
+    int g = 0;
     clear_err(err);
     c.t = t;
     c.err = err;
     c.err_at = (size_t)-1;
-    for (i0 = 0; i0 < n; i0 += PHQ_GROUP) {
+    for (i0 = 0; i0 < n; i0 += PHQ_GROUP, g ^= 1) {
         size_t cnt = n - i0 < PHQ_GROUP ? n - i0 : PHQ_GROUP;
-        batch_slots(&c, st, i0, cnt, keys, lens, hashes, status);
-        if (what != OUT_SLOTS) {
-            for (j = 0; j < cnt; j++)
-                if (status[i0 + j] == PHQ_FOUND) prefetch_row(t, st[j].slot);
-            batch_rows(&c, st, i0, cnt, out, what, status);
-        }
+        batch_slots(&c, st[g], i0, cnt, keys, lens, hashes, status);
         for (j = 0; j < cnt; j++)
             if (status[i0 + j] == PHQ_FOUND) {
-                found++;
-                if (slots) slots[i0 + j] = st[j].slot;
+                if (what != OUT_SLOTS) PHQ_PREFETCH_ROW(t, st[g][j].slot);
+                if (slots) slots[i0 + j] = st[g][j].slot;
             }
+        if (what == OUT_SLOTS) continue;
+        if (pcnt) batch_rows(&c, st[g ^ 1], prev, pcnt, out, what, status);
+        prev = i0;
+        pcnt = cnt;
     }
+    if (pcnt) batch_rows(&c, st[g ^ 1], prev, pcnt, out, what, status);
+    for (j = 0; j < n; j++) found += status[j] == PHQ_FOUND;
     return found;
 }
 
