@@ -2355,14 +2355,23 @@ static inline void blevel(const phq_table *t, bkey *k)
     k->bit = k->base + (((phq_fmix64(k->h1 + (uint64_t)k->lvl * k->h2) >> 32) * k->m) >> 32);
 }
 
-/* slots of keys [i0, i0 + cnt): status PHQ_FOUND (fingerprint checked) / ABSENT / ERROR, st[j].slot */
-static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *const *keys, const size_t *lens,
-                        const uint64_t *hashes, signed char *status)
+/* one group of keys [i0, i0 + cnt) */
+typedef struct {
+    bkey k[PHQ_GROUP];
+    unsigned char act[PHQ_GROUP], fb[PHQ_GROUP]; /* keys at a level / bound for the fallback list */
+    size_t i0, cnt, na, nf;
+} bgroup;
+
+/* 1. digests, partitions, level-0 positions, prefetch of the level-0 words */
+static void batch_begin(bctx *c, bgroup *gr, size_t i0, size_t cnt, const void *const *keys, const size_t *lens,
+                        const uint64_t *hashes)
 {
     const phq_table *t = c->t;
-    unsigned char act[PHQ_GROUP], hit[PHQ_GROUP], fb[PHQ_GROUP];
-    signed char sg[PHQ_GROUP]; /* statuses: a local array, whose stores cannot alias *t */
-    size_t j, a, na = 0, nh = 0, nf = 0;
+    bkey *st = gr->k;
+    unsigned char *act = gr->act, *fb = gr->fb;
+    size_t j, na = 0, nf = 0;
+    gr->i0 = i0;
+    gr->cnt = cnt;
     for (j = 0; j < cnt; j++) { /* 1. digests, partitions, level 0 */
         bkey *k = &st[j];
         const u8 *rec;
@@ -2394,7 +2403,6 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
         }
         k->lvl = 0;
         k->base = 0;
-        sg[j] = PHQ_ABSENT;
         if (k->lc) {
             blevel(t, k);
             PHQ_PREFETCH(bword(t, k));
@@ -2403,6 +2411,20 @@ static void batch_slots(bctx *c, bkey *st, size_t i0, size_t cnt, const void *co
             fb[nf++] = (unsigned char)j;
         }
     }
+    gr->na = na;
+    gr->nf = nf;
+}
+
+/* 2-4. levels, ranks, fingerprints: status[i] PHQ_FOUND (fingerprint checked) / ABSENT /
+ * ERROR, gr->k[j].slot */
+static void batch_finish(bctx *c, bgroup *gr, signed char *status)
+{
+    const phq_table *t = c->t;
+    bkey *st = gr->k;
+    unsigned char *act = gr->act, *fb = gr->fb, hit[PHQ_GROUP];
+    signed char sg[PHQ_GROUP]; /* statuses: a local array, whose stores cannot alias *t */
+    size_t j, a, na = gr->na, nh = 0, nf = gr->nf, i0 = gr->i0, cnt = gr->cnt;
+    for (j = 0; j < cnt; j++) sg[j] = PHQ_ABSENT;
     while (na) { /* 2. levels: one round per level, unresolved keys only */
         size_t nn = 0;
         for (a = 0; a < na; a++) {
@@ -2560,33 +2582,37 @@ static void batch_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out
     }
 }
 
-/* Groups are pipelined: the rows of group g are read after the slots of group g + 1 are
- * found, so that the prefetches of g's rows have that whole stage to arrive. */
+/* Groups are pipelined: the digests of group g + 1 are computed (and its level-0 words
+ * prefetched) before the levels of group g are walked, and the rows of group g are read
+ * after the slots of group g + 1 are found, so that every prefetch has a whole stage of
+ * another group to arrive. */
 static size_t batch_run(const phq_table *t, const void *const *keys, const size_t *lens, const uint64_t *hashes,
                         size_t n, uint64_t *slots, void *out, int what, signed char *status, phq_error *err)
 {
-    bkey st[2][PHQ_GROUP];
+    bgroup gr[3]; /* rotating: rows pending (g - 1), slots (g), begun (g + 1) */
     bctx c;
-    size_t i0, j, found = 0, prev = 0, pcnt = 0;
-    int g = 0;
+    size_t i0, j, found = 0;
+    unsigned g = 0, pending = 0; /* pending: gr[(g + 2) % 3] holds rows to read */
     clear_err(err);
     c.t = t;
     c.err = err;
     c.err_at = (size_t)-1;
-    for (i0 = 0; i0 < n; i0 += PHQ_GROUP, g ^= 1) {
-        size_t cnt = n - i0 < PHQ_GROUP ? n - i0 : PHQ_GROUP;
-        batch_slots(&c, st[g], i0, cnt, keys, lens, hashes, status);
+    if (n) batch_begin(&c, &gr[0], 0, n < PHQ_GROUP ? n : PHQ_GROUP, keys, lens, hashes);
+    for (i0 = 0; i0 < n; i0 += PHQ_GROUP, g = (g + 1) % 3) {
+        bgroup *cur = &gr[g], *prev = &gr[(g + 2) % 3];
+        size_t cnt = cur->cnt, i1 = i0 + PHQ_GROUP;
+        if (i1 < n) batch_begin(&c, &gr[(g + 1) % 3], i1, n - i1 < PHQ_GROUP ? n - i1 : PHQ_GROUP, keys, lens, hashes);
+        batch_finish(&c, cur, status);
         for (j = 0; j < cnt; j++)
             if (status[i0 + j] == PHQ_FOUND) {
-                if (what != OUT_SLOTS) PHQ_PREFETCH_ROW(t, st[g][j].slot);
-                if (slots) slots[i0 + j] = st[g][j].slot;
+                if (what != OUT_SLOTS) PHQ_PREFETCH_ROW(t, cur->k[j].slot);
+                if (slots) slots[i0 + j] = cur->k[j].slot;
             }
         if (what == OUT_SLOTS) continue;
-        if (pcnt) batch_rows(&c, st[g ^ 1], prev, pcnt, out, what, status);
-        prev = i0;
-        pcnt = cnt;
+        if (pending) batch_rows(&c, prev->k, prev->i0, prev->cnt, out, what, status);
+        pending = 1;
     }
-    if (pcnt) batch_rows(&c, st[g ^ 1], prev, pcnt, out, what, status);
+    if (pending) batch_rows(&c, gr[(g + 2) % 3].k, gr[(g + 2) % 3].i0, gr[(g + 2) % 3].cnt, out, what, status);
     for (j = 0; j < n; j++) found += status[j] == PHQ_FOUND;
     return found;
 }

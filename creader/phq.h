@@ -282,7 +282,7 @@ int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
  *     bytes) at (unsigned char *)out + i * dim * itemsize.
  * Rows of keys not found are left untouched. *err gets the error of the lowest-indexed key
  * whose status is PHQ_ERROR (code PHQ_OK when none). Returns the number of keys found.
- * No allocation (about 8 KiB of stack). */
+ * No allocation (about 24 KiB of stack with the default -DPHQ_GROUP=64 keys a group). */
 size_t phq_lookup_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
                        uint64_t *slots, signed char *status, phq_error *err);
 size_t phq_lookup_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, uint64_t *slots,
