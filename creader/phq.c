@@ -2448,12 +2448,18 @@ static void batch_finish(bctx *c, bgroup *gr, signed char *status)
     for (a = 0; a < nh; a++) { /* 3. ranks (7.3) */
         size_t jj = hit[a];
         bkey *k = &st[jj];
+        /* 7.3 without data-dependent branches: the sub-block counts before this one, then
+         * the bits before `bit` in its 512-bit block, every word of the block masked (the
+         * block is inside MPH_BITMAP: partitions are padded to 32 words, checked at open) */
         uint64_t bit = k->bit, e = rd64(t->rank + 8 * (size_t)(k->fw / 32 + bit / 2048));
-        uint64_t r = e & 0xFFFFFFFFu, w, wend = k->fw + bit / 64;
-        unsigned sb = (unsigned)((bit / 512) % 4), q;
-        for (q = 0; q < sb; q++) r += (e >> (32 + 10 * q)) & 0x3FFu;
-        for (w = k->fw + 8 * (bit / 512); w < wend; w++) r += (uint64_t)popcount64(rd64(t->bitmap + 8 * (size_t)w));
-        r += (uint64_t)popcount64(rd64(t->bitmap + 8 * (size_t)wend) & ((((uint64_t)1) << (bit % 64)) - 1));
+        uint64_t r = e & 0xFFFFFFFFu, low = (((uint64_t)1) << (bit % 64)) - 1;
+        const u8 *blk = t->bitmap + 8 * (size_t)(k->fw + 8 * (bit / 512));
+        unsigned sb = (unsigned)((bit / 512) % 4), wi = (unsigned)((bit / 64) % 8), q;
+        r += ((e >> 32) & 0x3FFu) & -(uint64_t)(sb > 0);
+        r += ((e >> 42) & 0x3FFu) & -(uint64_t)(sb > 1);
+        r += ((e >> 52) & 0x3FFu) & -(uint64_t)(sb > 2);
+        for (q = 0; q < 8; q++)
+            r += (uint64_t)popcount64(rd64(blk + 8 * q) & (-(uint64_t)(q < wi) | (low & -(uint64_t)(q == wi))));
         if (r >= k->ones) {
             phq_error e2;
             fail(&e2, PHQ_E_RANK, t->section, PHQ_NO_OFFSET, "rank %llu >= ones %llu in partition %u",
