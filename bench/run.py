@@ -586,8 +586,10 @@ def main(argv=None) -> int:
     return 0
 
 
-# keys that describe a whole run: a merge keeps the full run's
-RUN_KEYS = ("quick", "command", "timestamp_utc", "wall_seconds", "git_commit", "phq_version")
+# keys that describe a whole run: a merge keeps the full run's (the partial run's machine
+# goes into `{part}_remeasured`)
+RUN_KEYS = ("quick", "command", "timestamp_utc", "wall_seconds", "git_commit", "phq_version", "cpu_count", "cpu_model",
+            "mem_total_gib", "platform")
 
 
 def merge_summary(old: dict, new: dict, parts: list[str]) -> dict:
@@ -600,7 +602,8 @@ def merge_summary(old: dict, new: dict, parts: list[str]) -> dict:
     merged["plots"] = sorted(set(old.get("plots", [])) | set(new.get("plots", [])))
     for part in parts:
         merged[f"{part}_remeasured"] = {"command": new["command"], "timestamp_utc": new["timestamp_utc"],
-                                        "git_commit": new.get("git_commit"), "wall_seconds": new.get("wall_seconds")}
+                                        "git_commit": new.get("git_commit"), "wall_seconds": new.get("wall_seconds"),
+                                        "cpu_count": new.get("cpu_count"), "cpu_model": new.get("cpu_model")}
     return merged
 
 
@@ -629,7 +632,10 @@ def update_readme(s: dict) -> bool:
              "the same run on the same data; the machine's 2 cores are shared, so ratios move by about ±15 % between "
              "runs. Every table, the scaling and lookup plots: [bench/results/summary.md](bench/results/summary.md)."
              + "".join(f" {part.capitalize()} rows re-measured with `{s[part + '_remeasured']['command']}` at "
-                       f"{s[part + '_remeasured']['timestamp_utc']}." for part in PARTS if s.get(part + "_remeasured")), ""]
+                       f"{s[part + '_remeasured']['timestamp_utc']}"
+                       + (f" on {s[part + '_remeasured']['cpu_count']} CPUs ({s[part + '_remeasured']['cpu_model']})"
+                          if s[part + "_remeasured"].get("cpu_model") else "") + "."
+                       for part in PARTS if s.get(part + "_remeasured")), ""]
     README.write_text(head + MARK + "\n".join(block) + tail)
     return True
 
