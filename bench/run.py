@@ -25,18 +25,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 import bench_build  # noqa: E402
+import bench_c_bbhash  # noqa: E402
 import bench_c_lookup  # noqa: E402
 import bench_lookup  # noqa: E402
 import bench_open  # noqa: E402
 import bench_readers  # noqa: E402
 
-PARTS = ("build", "scaling", "lookup", "c_lookup", "open", "readers")
+PARTS = ("build", "scaling", "lookup", "c_lookup", "c_bbhash", "open", "readers")
 HEADLINE_KEYS = (
     "phq_bits_per_key_gamma1",
     "bbhash_bits_per_key_gamma1",
     "build_throughput_vs_bbhash",
     "batch_lookup_vs_bbhash",
     "c_lookup_vs_bbhash",
+    "c_slot_vs_bbhash",
+    "c_row_vs_bbhash",
     "open_time_ratio_large_vs_small",
     "open_rss_ratio_large_vs_small",
 )
@@ -50,8 +53,11 @@ def _mib(kib):
     return None if kib is None else kib / 1024
 
 
-def summarize_more(s: dict, scaling: dict | None, lookup: dict | None, clook: dict | None, readers: dict | None) -> None:
-    """Flat keys of the scaling, lookup, C lookup and readers parts."""
+def summarize_more(s: dict, scaling: dict | None, lookup: dict | None, clook: dict | None, readers: dict | None,
+                   cbb: dict | None = None) -> None:
+    """Flat keys of the scaling, lookup, C lookup, C/C++ vs BBHash and readers parts."""
+    if cbb is not None:
+        s.update(cbb["flat"])
     if scaling is not None:
         s["scaling_ns"] = scaling["ns"]
         s["wordfreq_available"] = scaling.get("wordfreq_available")
@@ -251,6 +257,16 @@ def headline_table(s: dict) -> list[str]:
     if "c_lookup_num_keys" in s:
         rows.append(f"| C reader batch key → row vs BBHash `lookup_many` of pre-hashed keys ({s['c_lookup_num_keys']:,} keys), ns | "
                     f"{f(s.get('c_batch_key_to_row_ns'), 1)} | BBHash {f(s.get('bbhash_lookup_many_ns'), 1)} | {f(s.get('c_lookup_vs_bbhash'), 2)} |")
+    if s.get("c_bbhash_headline_n"):
+        nn = f"{s['c_bbhash_headline_n']:,} keys"
+        rows += [
+            f"| C batched pre-hashed key → slot, BBHash's C++ `lookup` ({nn}, same flags), ns/key | {f(s.get('c_slot_ns'), 1)} | "
+            f"BBHash {f(s.get('bbhash_slot_ns'), 1)} | {f(s.get('c_slot_vs_bbhash'), 2)} |",
+            f"| C batched str → hash → slot → fingerprint → 150 linear8 → f32 row, same work in C++ for BBHash ({nn}), ns/key | "
+            f"{f(s.get('c_row_ns'), 1)} | BBHash {f(s.get('bbhash_row_ns'), 1)} | {f(s.get('c_row_vs_bbhash'), 2)} |",
+            f"| Python `table.lookup(keys)` (`phq._accel`), str → 150-wide f32 row ({nn}, {s.get('c_bbhash_batch')} a batch), ns/key | "
+            f"{f(s.get('accel_row_ns'), 1)} | BBHash C++ {f(s.get('bbhash_row_ns'), 1)} | {f(C.ratio(s.get('bbhash_row_ns'), s.get('accel_row_ns')), 2)} |",
+        ]
     if "open_small_mib" in s:
         rows.append(f"| open + first lookup, {s['open_large_mib']:.0f} MiB vs {s['open_small_mib']:.0f} MiB model (time ratio; near 1 = size-independent) | "
                     f"{f(s.get('open_plus_lookup_time_ratio_large_vs_small'), 2)} | .npy mmap {f(s.get('npy_open_plus_lookup_time_ratio_large_vs_small'), 2)} | |")
@@ -286,6 +302,30 @@ def details_more(s: dict, gammas: list[float]) -> list[str]:
                 f"{f(s.get(f'{tag}_build_throughput_vs_bbhash_{g}'), 2)}" for g in gs) + " |")
         if not s.get("wordfreq_available", True):
             out += ["", f"Real keys: n/a ({s.get('wordfreq_reason')})"]
+        out.append("")
+    if s.get("c_bbhash_ns"):
+        out += [f"C/C++ lookups against BBHash's own C++ (BooPHF.h from the bbhash {bench_c_bbhash.BBHASH_VERSION} sdist), "
+                f"both compiled with `{s.get('c_bbhash_cflags')}`, single thread; {bench_c_bbhash.DIM} linear8 columns, column "
+                f"scales, 16-bit fingerprints, γ = 2. ns/key: mean / p50 / p99 of per-{s.get('c_bbhash_batch')}-key batches "
+                "(thread CPU time), best of the passes. Member keys | non-member keys.", "",
+                "| n | figure | phq batched | phq single-key | BBHash | phq batched, non-members | BBHash, non-members |",
+                "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for n in s["c_bbhash_ns"]:
+            for what, label in (("slot", "pre-hashed key → slot"), ("row", "str → f32 row")):
+                def g(fig, who, _n=n):
+                    k = f"c_bbhash_n{_n}_{fig}_{who}_"
+                    return "n/a" if s.get(k + "mean_ns") is None else \
+                        f"{s[k + 'mean_ns']:.1f} / {s[k + 'p50_ns']:.1f} / {s[k + 'p99_ns']:.1f}"
+                out.append(f"| {n:,} | {label} | {g(f'phq_{what}', 'member')} | {g(f'phq_{what}_single', 'member')} | "
+                           f"{g(f'bbhash_{what}', 'member')} | {g(f'phq_{what}', 'nonmember')} | {g(f'bbhash_{what}', 'nonmember')} |")
+            if s.get(f"c_bbhash_n{n}_load_average") is not None:
+                out.append(f"| {n:,} | load average of the machine (2 cores shared with other jobs) when this size started | "
+                           f"{f(s[f'c_bbhash_n{n}_load_average'], 1)} | | | | |")
+            if s.get(f"accel_n{n}_row_member_ns") is not None:
+                out.append(f"| {n:,} | Python `table.lookup` (accelerated) str → f32 row, mean | {f(s[f'accel_n{n}_row_member_ns'], 1)} | | | "
+                           f"{f(s[f'accel_n{n}_row_nonmember_ns'], 1)} | |")
+        if not s.get("c_bbhash_available", True):
+            out += ["", f"C/C++ figures are n/a: {s.get('c_bbhash_reason')}"]
         out.append("")
     if "lookup_num_keys" in s:
         out += [f"Lookups, str key → float32 row, {s['lookup_num_keys']:,} keys × {s['lookup_dim']} columns (linear8, column "
@@ -454,6 +494,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lookup-dim", type=int, default=150, help="columns of the lookup model (default 150)")
     ap.add_argument("--lookup-repeats", type=int, help="fresh processes per lookup peer (default 3; 1 with --quick)")
     ap.add_argument("--c-lookup-n", type=int, help="keys of the C lookup benchmark (default 10,000,000; 20,000 with --quick)")
+    ap.add_argument("--c-bbhash-n", type=int, nargs="+", help="keys of the C/C++ vs BBHash benchmark (default 10^6 10^7; 20,000 with --quick)")
+    ap.add_argument("--c-bbhash-repeats", type=int, help="passes over all keys in the C/C++ vs BBHash benchmark (default 3; 1 with --quick)")
     ap.add_argument("--open-repeats", type=int, help="fresh processes per open case (default 9; 3 with --quick)")
     ap.add_argument("--format-repeats", type=int, help="fresh processes per other-format open case (default 5; 1 with --quick)")
     ap.add_argument("--small-mb", type=float, help="small model payload, MiB (default 10; 1 with --quick)")
@@ -485,7 +527,7 @@ def main(argv=None) -> int:
     machine = C.machine_info()
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    build = opened = scaling = lookup = clook = readers = None
+    build = opened = scaling = lookup = clook = readers = cbb = None
 
     def save(name: str, res: dict) -> None:
         res["machine"], res["command"] = machine, command
@@ -514,6 +556,12 @@ def main(argv=None) -> int:
         clook = bench_c_lookup.run_c_lookup(a.c_lookup_n or (20_000 if q else 10_000_000), 2.0, 3, cache, not a.no_bbhash)
         save("c_lookup", clook)
         log(f"[c_lookup] ratio bbhash lookup_many / C batch key->row: {clook['ratios']['bbhash_lookup_many_over_c_batch_key_to_row']}")
+    if "c_bbhash" in parts:
+        cbb = bench_c_bbhash.run_c_bbhash(a.c_bbhash_n or ([20_000] if q else [1_000_000, 10_000_000]),
+                                          a.c_bbhash_repeats or (1 if q else 3), 4096, cache, log=log)
+        cbb["flat"] = bench_c_bbhash.flat(cbb)
+        save("c_bbhash", cbb)
+        print(bench_c_bbhash.format_table(cbb), flush=True)
     if "open" in parts:
         opened = bench_open.run_open(small_mb, large_mb, a.dim, open_repeats, cache, True, not a.no_cold,
                                      format_repeats=a.format_repeats or (1 if q else 5), log=log)
@@ -525,7 +573,7 @@ def main(argv=None) -> int:
         save("readers", readers)
         print(bench_readers.format_table(readers), flush=True)
     summary = summarize(build, opened, a, machine, command)
-    summarize_more(summary, scaling, lookup, clook, readers)
+    summarize_more(summary, scaling, lookup, clook, readers, cbb)
     summary["plots"] = [p for p in ("scaling.png", "lookup.png") if (out / p).exists()]
     summary["wall_seconds"] = round(time.perf_counter() - t0, 1)
     if a.merge and (out / "summary.json").exists():
@@ -538,8 +586,10 @@ def main(argv=None) -> int:
     return 0
 
 
-# keys that describe a whole run: a merge keeps the full run's
-RUN_KEYS = ("quick", "command", "timestamp_utc", "wall_seconds", "git_commit", "phq_version")
+# keys that describe a whole run: a merge keeps the full run's (the partial run's machine
+# goes into `{part}_remeasured`)
+RUN_KEYS = ("quick", "command", "timestamp_utc", "wall_seconds", "git_commit", "phq_version", "cpu_count", "cpu_model",
+            "mem_total_gib", "platform")
 
 
 def merge_summary(old: dict, new: dict, parts: list[str]) -> dict:
@@ -552,7 +602,8 @@ def merge_summary(old: dict, new: dict, parts: list[str]) -> dict:
     merged["plots"] = sorted(set(old.get("plots", [])) | set(new.get("plots", [])))
     for part in parts:
         merged[f"{part}_remeasured"] = {"command": new["command"], "timestamp_utc": new["timestamp_utc"],
-                                        "git_commit": new.get("git_commit"), "wall_seconds": new.get("wall_seconds")}
+                                        "git_commit": new.get("git_commit"), "wall_seconds": new.get("wall_seconds"),
+                                        "cpu_count": new.get("cpu_count"), "cpu_model": new.get("cpu_model")}
     return merged
 
 
@@ -581,7 +632,10 @@ def update_readme(s: dict) -> bool:
              "the same run on the same data; the machine's 2 cores are shared, so ratios move by about ±15 % between "
              "runs. Every table, the scaling and lookup plots: [bench/results/summary.md](bench/results/summary.md)."
              + "".join(f" {part.capitalize()} rows re-measured with `{s[part + '_remeasured']['command']}` at "
-                       f"{s[part + '_remeasured']['timestamp_utc']}." for part in PARTS if s.get(part + "_remeasured")), ""]
+                       f"{s[part + '_remeasured']['timestamp_utc']}"
+                       + (f" on {s[part + '_remeasured']['cpu_count']} CPUs ({s[part + '_remeasured']['cpu_model']})"
+                          if s[part + "_remeasured"].get("cpu_model") else "") + "."
+                       for part in PARTS if s.get(part + "_remeasured")), ""]
     README.write_text(head + MARK + "\n".join(block) + tail)
     return True
 

@@ -161,7 +161,14 @@ static void run(const uint8_t *data, size_t size)
                 kp[j] = data + (j * 7 < size ? j * 7 : 0);
                 kl[j] = size > j * 7 + 5 ? 5 : 0;
             }
-            if ((uint64_t)t.dim * 8 <= MAX_DIM) phq_get_f32_many(&t, kp, kl, 8, f32_buf, st, &e);
+            if ((uint64_t)t.dim * 8 <= MAX_DIM) {
+                phq_get_f32_many(&t, kp, kl, 8, f32_buf, st, &e);
+                phq_get_f32_hash_many(&t, hs, 8, f32_buf, st, &e);
+            }
+            if ((uint64_t)t.dim * t.itemsize * 8 <= 4 * MAX_DIM) {
+                phq_get_raw_many(&t, kp, kl, 8, raw_buf, st, &e);
+                phq_get_raw_hash_many(&t, hs, 8, raw_buf, st, &e);
+            }
         }
         /* the partition index path */
         if (t.num_partitions <= 64 && phq_table_set_index(&t, idx, 64) == PHQ_OK)

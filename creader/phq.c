@@ -2150,7 +2150,7 @@ check_fp:
 }
 
 /* 7.5: 1 when the fingerprint stored for slot s is that of h2 (always with 0 bits) */
-static int fp_match(const phq_table *t, uint64_t s, uint64_t h2)
+static inline int fp_match(const phq_table *t, uint64_t s, uint64_t h2)
 {
     switch (t->fingerprint_bits) {
     case 8: return t->fingerprints[s] == (u8)h2;
@@ -2437,103 +2437,401 @@ int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
 }
 
 /* ---- batched lookups ---------------------------------------------------------------------
- * The same answers as phq_lookup / phq_get_f32 key by key, computed in groups of 16 keys
- * whose memory accesses overlap: all digests first, with a prefetch of each key's level-0
- * bitmap word and rank entry, then the slots, with a prefetch of each fingerprint, then
- * the fingerprint checks (and rows). Prefetching is a hint (GCC/Clang builtin, nothing
- * elsewhere); the results never depend on it. */
+ * The same answers as phq_lookup / phq_lookup_hash / phq_row_f32 / phq_row_raw key by key,
+ * computed in groups of PHQ_GROUP keys whose memory accesses overlap. Each stage of a group
+ * issues a prefetch of the next access of every key of the group before any key of the
+ * group needs it:
+ *   1. digests (or the caller's), partition, level-0 position: prefetch the level-0 bitmap word;
+ *   2. level by level, for the keys still unresolved: test the bit; on a hit prefetch the
+ *      rank entry, on a miss go to the next level and prefetch its word; keys that miss every
+ *      level go to the fallback list (7.4, a binary search: rare, not prefetched);
+ *   3. ranks (7.3) -> slots: prefetch the fingerprints (7.5);
+ *   4. fingerprint checks: prefetch the rows (every cache line of a dense row; the row index
+ *      entry of a sparse one);
+ *   5. rows: dense linear8 rows are dequantized here with the group's scale records read once
+ *      per block of columns (vectorizable loops, bit-exact: the same binary32 operations as
+ *      phq_linear8); every other layout and scheme goes through phq_row_f32 / phq_row_raw.
+ * Prefetching is a hint (GCC/Clang builtin, nothing elsewhere): results never depend on it. */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PHQ_PREFETCH(p) __builtin_prefetch((const void *)(p))
 #else
 #define PHQ_PREFETCH(p) ((void)(p))
 #endif
-#define PHQ_BATCH 16
+#ifndef PHQ_GROUP
+#define PHQ_GROUP 64 /* keys in flight, 1..256 (group indexes are bytes) */
+#endif
+#define PHQ_COLS 64 /* columns of scale records staged at a time (column scales) */
 
-static void prefetch_level0(const phq_table *t, uint64_t h1, uint64_t h2)
+#if PHQ_GROUP < 1 || PHQ_GROUP > 256
+#error "PHQ_GROUP must be within 1..256"
+#endif
+
+enum { OUT_SLOTS, OUT_F32, OUT_RAW };
+
+typedef struct {
+    uint64_t h1, h2;
+    uint64_t fl, fw, fs, ff; /* the partition's first level, word, slot, fallback (5.5.1) */
+    uint64_t base, m, bit;   /* bits of the levels before this one, bits of this level, bit */
+    uint64_t ones, slot;
+    uint32_t lvl, lc, fc, p;
+} bkey;
+
+typedef struct {
+    const phq_table *t;
+    phq_error *err;
+    size_t err_at; /* index of the key whose error *err holds, (size_t)-1 if none */
+} bctx;
+
+/* keep the error of the lowest-indexed key */
+static void batch_fail(bctx *c, size_t i, const phq_error *e)
 {
-    uint32_t p = 0;
-    uint64_t fl = 0, fw = 0, m, pos;
-    if (t->num_partitions > 1) {
-        if (!t->index_) return;
-        p = (uint32_t)(((h2 >> 32) * t->num_partitions) >> 32);
-        fl = t->index_[p].first_level;
-        fw = t->index_[p].first_word;
+    if (i < c->err_at) {
+        c->err_at = i;
+        if (c->err) *c->err = *e;
     }
-    if (rd32(t->partitions + 16 * (size_t)p + 8) == 0) return;
-    m = 64 * (uint64_t)rd32(t->levels + 4 * (size_t)fl);
-    pos = ((phq_fmix64(h1) >> 32) * m) >> 32;
-    PHQ_PREFETCH(t->bitmap + 8 * (size_t)(fw + pos / 64));
-    PHQ_PREFETCH(t->rank + 8 * (size_t)(fw / 32 + pos / 2048));
 }
 
-static size_t lookup_batch(const phq_table *t, const void *const *keys, const size_t *lens,
-                           const uint64_t *hashes, size_t n, uint64_t *slots, float *out,
-                           signed char *status, phq_error *err)
+/* the address of the bitmap word holding a key's current bit */
+static inline const u8 *bword(const phq_table *t, const bkey *k) { return t->bitmap + 8 * (size_t)(k->fw + k->bit / 64); }
+
+/* position of level k->lvl (7.2) */
+static inline void blevel(const phq_table *t, bkey *k)
 {
-    uint64_t h[PHQ_BATCH][2], sl[PHQ_BATCH];
-    size_t i0, j, found = 0;
-    int failed = 0;
-    clear_err(err);
-    for (i0 = 0; i0 < n; i0 += PHQ_BATCH) {
-        size_t cnt = n - i0 < PHQ_BATCH ? n - i0 : PHQ_BATCH;
-        for (j = 0; j < cnt; j++) {
-            if (hashes) {
-                h[j][0] = hashes[2 * (i0 + j)];
-                h[j][1] = hashes[2 * (i0 + j) + 1];
-            } else {
-                phq_murmur3_x64_128(keys[i0 + j], lens[i0 + j], t->seed, h[j]);
-            }
-            prefetch_level0(t, h[j][0], h[j][1]);
+    k->m = 64 * (uint64_t)rd32(t->levels + 4 * (size_t)(k->fl + k->lvl));
+    k->bit = k->base + (((phq_fmix64(k->h1 + (uint64_t)k->lvl * k->h2) >> 32) * k->m) >> 32);
+}
+
+/* one group of keys [i0, i0 + cnt) */
+typedef struct {
+    bkey k[PHQ_GROUP];
+    unsigned char act[PHQ_GROUP], fb[PHQ_GROUP]; /* keys at a level / bound for the fallback list */
+    size_t i0, cnt, na, nf;
+} bgroup;
+
+/* 1. digests, partitions, level-0 positions, prefetch of the level-0 words */
+static void batch_begin(bctx *c, bgroup *gr, size_t i0, size_t cnt, const void *const *keys, const size_t *lens,
+                        const uint64_t *hashes)
+{
+    const phq_table *t = c->t;
+    bkey *st = gr->k;
+    unsigned char *act = gr->act, *fb = gr->fb;
+    size_t j, na = 0, nf = 0;
+    gr->i0 = i0;
+    gr->cnt = cnt;
+    for (j = 0; j < cnt; j++) { /* 1. digests, partitions, level 0 */
+        bkey *k = &st[j];
+        const u8 *rec;
+        uint32_t kc;
+        if (hashes) {
+            k->h1 = hashes[2 * (i0 + j)];
+            k->h2 = hashes[2 * (i0 + j) + 1];
+        } else {
+            uint64_t h[2];
+            phq_murmur3_x64_128(keys[i0 + j], lens[i0 + j], t->seed, h);
+            k->h1 = h[0];
+            k->h2 = h[1];
         }
-        for (j = 0; j < cnt; j++) {
-            int rc = slot_of(t, h[j][0], h[j][1], &sl[j], failed ? NULL : err);
-            if (rc == PHQ_ERROR) failed = 1;
-            else if (rc == PHQ_FOUND && t->fingerprint_bits)
-                PHQ_PREFETCH(t->fingerprints + (size_t)sl[j] * (t->fingerprint_bits / 8));
-            status[i0 + j] = (signed char)rc;
+        k->p = t->num_partitions > 1 ? (uint32_t)(((k->h2 >> 32) * t->num_partitions) >> 32) : 0;
+        rec = t->partitions + 16 * (size_t)k->p;
+        kc = rd32(rec);
+        k->fc = rd32(rec + 4);
+        k->lc = rd32(rec + 8);
+        k->ones = (uint64_t)kc - k->fc;
+        if (k->p == 0) {
+            k->fl = k->fw = k->fs = k->ff = 0;
+        } else {
+            phq_part_info pi;
+            part_info(t, k->p, &pi);
+            k->fl = pi.first_level;
+            k->fw = pi.first_word;
+            k->fs = pi.first_slot;
+            k->ff = pi.first_fallback;
         }
-        for (j = 0; j < cnt; j++) {
-            if (status[i0 + j] != PHQ_FOUND) continue;
-            if (!fp_match(t, sl[j], h[j][1])) {
-                status[i0 + j] = PHQ_ABSENT;
+        k->lvl = 0;
+        k->base = 0;
+        if (k->lc) {
+            blevel(t, k);
+            PHQ_PREFETCH(bword(t, k));
+            act[na++] = (unsigned char)j;
+        } else {
+            fb[nf++] = (unsigned char)j;
+        }
+    }
+    gr->na = na;
+    gr->nf = nf;
+}
+
+/* 2-4. levels, ranks, fingerprints: status[i] PHQ_FOUND (fingerprint checked) / ABSENT /
+ * ERROR, gr->k[j].slot */
+static void batch_finish(bctx *c, bgroup *gr, signed char *status)
+{
+    const phq_table *t = c->t;
+    bkey *st = gr->k;
+    unsigned char *act = gr->act, *fb = gr->fb, hit[PHQ_GROUP];
+    signed char sg[PHQ_GROUP]; /* statuses: a local array, whose stores cannot alias *t */
+    size_t j, a, na = gr->na, nh = 0, nf = gr->nf, i0 = gr->i0, cnt = gr->cnt;
+    for (j = 0; j < cnt; j++) sg[j] = PHQ_ABSENT;
+    while (na) { /* 2. levels: one round per level, unresolved keys only */
+        size_t nn = 0;
+        for (a = 0; a < na; a++) {
+            bkey *k = &st[act[a]];
+            if ((rd64(bword(t, k)) >> (k->bit % 64)) & 1u) {
+                PHQ_PREFETCH(t->rank + 8 * (size_t)(k->fw / 32 + k->bit / 2048));
+                hit[nh++] = act[a];
                 continue;
             }
-            found++;
-            if (slots) slots[i0 + j] = sl[j];
-            if (out && t->dim) {
-                if (t->layout == PHQ_LAYOUT_DENSE) PHQ_PREFETCH(t->rows + (size_t)sl[j] * t->dim * t->code_bits / 8);
-                else PHQ_PREFETCH(t->row_index + (size_t)sl[j] * t->index_width);
+            k->base += k->m;
+            if (++k->lvl == k->lc) {
+                fb[nf++] = act[a];
+                continue;
+            }
+            blevel(t, k);
+            PHQ_PREFETCH(bword(t, k));
+            act[nn++] = act[a];
+        }
+        na = nn;
+    }
+    for (a = 0; a < nh; a++) { /* 3. ranks (7.3) */
+        size_t jj = hit[a];
+        bkey *k = &st[jj];
+        /* 7.3 without data-dependent branches: the sub-block counts before this one, then
+         * the bits before `bit` in its 512-bit block, every word of the block masked (the
+         * block is inside MPH_BITMAP: partitions are padded to 32 words, checked at open) */
+        uint64_t bit = k->bit, e = rd64(t->rank + 8 * (size_t)(k->fw / 32 + bit / 2048));
+        uint64_t r = e & 0xFFFFFFFFu, low = (((uint64_t)1) << (bit % 64)) - 1;
+        const u8 *blk = t->bitmap + 8 * (size_t)(k->fw + 8 * (bit / 512));
+        unsigned sb = (unsigned)((bit / 512) % 4), wi = (unsigned)((bit / 64) % 8), q;
+        r += ((e >> 32) & 0x3FFu) & -(uint64_t)(sb > 0);
+        r += ((e >> 42) & 0x3FFu) & -(uint64_t)(sb > 1);
+        r += ((e >> 52) & 0x3FFu) & -(uint64_t)(sb > 2);
+        for (q = 0; q < 8; q++)
+            r += (uint64_t)popcount64(rd64(blk + 8 * q) & (-(uint64_t)(q < wi) | (low & -(uint64_t)(q == wi))));
+        if (r >= k->ones) {
+            phq_error e2;
+            fail(&e2, PHQ_E_RANK, t->section, PHQ_NO_OFFSET, "rank %llu >= ones %llu in partition %u",
+                 (unsigned long long)r, (unsigned long long)k->ones, k->p);
+            batch_fail(c, i0 + jj, &e2);
+            sg[jj] = PHQ_ERROR;
+            continue;
+        }
+        k->slot = k->fs + r;
+        sg[jj] = PHQ_FOUND;
+        if (t->fingerprint_bits) PHQ_PREFETCH(t->fingerprints + (size_t)k->slot * (t->fingerprint_bits / 8));
+    }
+    for (a = 0; a < nf; a++) { /* fallback list (7.4): binary search on (h1, h2) */
+        size_t jj = fb[a];
+        bkey *k = &st[jj];
+        uint64_t lo = 0, hi = k->fc;
+        const u8 *f = t->fallback + 16 * (size_t)k->ff;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            uint64_t a1 = rd64(f + 16 * (size_t)mid), a2 = rd64(f + 16 * (size_t)mid + 8);
+            if (a1 == k->h1 && a2 == k->h2) {
+                k->slot = k->fs + k->ones + mid;
+                sg[jj] = PHQ_FOUND;
+                break;
+            }
+            if (a1 < k->h1 || (a1 == k->h1 && a2 < k->h2)) lo = mid + 1;
+            else hi = mid;
+        }
+    }
+    for (j = 0; j < cnt; j++) /* 4. fingerprints (7.5) */
+        if (sg[j] == PHQ_FOUND && !fp_match(t, st[j].slot, st[j].h2)) sg[j] = PHQ_ABSENT;
+    memcpy(status + i0, sg, cnt);
+}
+
+/* Prefetch what reading the row of slot s needs first: the lines of a dense row (its first
+ * 1 KiB; the rest streams), the row index entry of a sparse one. A macro, not a function:
+ * GCC finds a function of prefetches alone free of side effects and deletes its calls. */
+#define PHQ_PF_LINE(p, bytes, k) \
+    if ((bytes) > 64 * (k)) PHQ_PREFETCH((p) + 64 * (k))
+#define PHQ_PREFETCH_ROW(t, s)                                                                  \
+    do {                                                                                        \
+        if ((t)->layout == PHQ_LAYOUT_DENSE) {                                                  \
+            size_t pf_bytes = (size_t)(t)->dim * (t)->code_bits / 8;                            \
+            const u8 *pf_p = (t)->rows + (size_t)((s) * (t)->dim * (t)->code_bits / 8);         \
+            if (pf_bytes) PHQ_PREFETCH(pf_p + pf_bytes - 1);                                    \
+            PHQ_PF_LINE(pf_p, pf_bytes, 0); PHQ_PF_LINE(pf_p, pf_bytes, 1);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 2); PHQ_PF_LINE(pf_p, pf_bytes, 3);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 4); PHQ_PF_LINE(pf_p, pf_bytes, 5);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 6); PHQ_PF_LINE(pf_p, pf_bytes, 7);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 8); PHQ_PF_LINE(pf_p, pf_bytes, 9);                     \
+            PHQ_PF_LINE(pf_p, pf_bytes, 10); PHQ_PF_LINE(pf_p, pf_bytes, 11);                   \
+            PHQ_PF_LINE(pf_p, pf_bytes, 12); PHQ_PF_LINE(pf_p, pf_bytes, 13);                   \
+            PHQ_PF_LINE(pf_p, pf_bytes, 14); PHQ_PF_LINE(pf_p, pf_bytes, 15);                   \
+        } else {                                                                                \
+            PHQ_PREFETCH((t)->row_index + (size_t)(s) * (t)->index_width);                      \
+        }                                                                                       \
+    } while (0)
+
+/* 8 linear8 values (spec 8.1, as phq_linear8): the codes are read before any value is
+ * written (out may alias anything as far as the compiler knows), straight-line code that
+ * compilers turn into vector instructions at -O2 */
+static inline void deq8(float *o, const u8 *q, const int32_t *zp, const float *sc)
+{
+    int32_t a0 = (int32_t)q[0] - zp[0], a1 = (int32_t)q[1] - zp[1], a2 = (int32_t)q[2] - zp[2], a3 = (int32_t)q[3] - zp[3];
+    int32_t a4 = (int32_t)q[4] - zp[4], a5 = (int32_t)q[5] - zp[5], a6 = (int32_t)q[6] - zp[6], a7 = (int32_t)q[7] - zp[7];
+    float f0 = (float)((float)a0 * sc[0]), f1 = (float)((float)a1 * sc[1]), f2 = (float)((float)a2 * sc[2]);
+    float f3 = (float)((float)a3 * sc[3]), f4 = (float)((float)a4 * sc[4]), f5 = (float)((float)a5 * sc[5]);
+    float f6 = (float)((float)a6 * sc[6]), f7 = (float)((float)a7 * sc[7]);
+    o[0] = f0;
+    o[1] = f1;
+    o[2] = f2;
+    o[3] = f3;
+    o[4] = f4;
+    o[5] = f5;
+    o[6] = f6;
+    o[7] = f7;
+}
+
+/* 5. rows of the found keys of a group: dense linear8 here, anything else per row */
+static void batch_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out, int what, signed char *status)
+{
+    const phq_table *t = c->t;
+    size_t dim = t->dim, j, c0, cc;
+    phq_error e2;
+    if (dim == 0) return;
+    if (what == OUT_RAW) {
+        size_t rb = dim * t->itemsize;
+        for (j = 0; j < cnt; j++) {
+            u8 *o = (u8 *)out + (i0 + j) * rb;
+            if (status[i0 + j] != PHQ_FOUND) continue;
+            if (t->layout == PHQ_LAYOUT_DENSE && t->code_bits != 4 && st[j].slot < t->num_keys) {
+                memcpy(o, t->rows + (size_t)st[j].slot * rb, rb);
+            } else if (phq_row_raw(t, st[j].slot, o, &e2) != PHQ_OK) {
+                status[i0 + j] = PHQ_ERROR;
+                batch_fail(c, i0 + j, &e2);
             }
         }
-        if (out)
-            for (j = 0; j < cnt; j++)
-                if (status[i0 + j] == PHQ_FOUND &&
-                    phq_row_f32(t, sl[j], out + (i0 + j) * (size_t)t->dim, failed ? NULL : err) != PHQ_OK) {
-                    status[i0 + j] = PHQ_ERROR;
-                    failed = 1;
-                    found--;
-                }
+        return;
     }
+    if (t->layout != PHQ_LAYOUT_DENSE || t->quant != PHQ_QUANT_LINEAR8) {
+        for (j = 0; j < cnt; j++)
+            if (status[i0 + j] == PHQ_FOUND && phq_row_f32(t, st[j].slot, (float *)out + (i0 + j) * dim, &e2) != PHQ_OK) {
+                status[i0 + j] = PHQ_ERROR;
+                batch_fail(c, i0 + j, &e2);
+            }
+        return;
+    }
+    for (j = 0; j < cnt; j++) /* slots come from the MPH, < num_keys in an opened file; checked anyway */
+        if (status[i0 + j] == PHQ_FOUND && st[j].slot >= t->num_keys) {
+            phq_row_f32(t, st[j].slot, NULL, &e2); /* the single-row call's error (slot >= num_keys) */
+            status[i0 + j] = PHQ_ERROR;
+            batch_fail(c, i0 + j, &e2);
+        }
+    if (t->scale_granularity == PHQ_SCALE_COLUMN) {
+        float sc[PHQ_COLS];
+        int32_t zp[PHQ_COLS];
+        for (c0 = 0; c0 < dim; c0 += cc) { /* a block of columns' scale records, then every row's block */
+            cc = dim - c0 < PHQ_COLS ? dim - c0 : PHQ_COLS;
+            for (j = 0; j < cc; j++) {
+                const u8 *r = t->scales + 8 * (c0 + j);
+                sc[j] = bits_f32(rd32(r));
+                zp[j] = (int32_t)rd32(r + 4);
+            }
+            for (j = 0; j < cnt; j++) {
+                const u8 *q;
+                float *o;
+                size_t x;
+                if (status[i0 + j] != PHQ_FOUND) continue;
+                q = t->rows + (size_t)st[j].slot * dim + c0;
+                o = (float *)out + (i0 + j) * dim + c0;
+                for (x = 0; x + 8 <= cc; x += 8) deq8(o + x, q + x, zp + x, sc + x);
+                for (; x < cc; x++) o[x] = (float)((float)((int32_t)q[x] - zp[x]) * sc[x]);
+            }
+        }
+    } else {
+        float sc[8];
+        int32_t zp[8];
+        for (j = 0; j < cnt; j++) {
+            const u8 *q;
+            float *o, s1;
+            int32_t z1;
+            size_t x;
+            if (status[i0 + j] != PHQ_FOUND) continue;
+            scale_of(t, st[j].slot, 0, &s1, &z1);
+            q = t->rows + (size_t)st[j].slot * dim;
+            o = (float *)out + (i0 + j) * dim;
+            for (x = 0; x < 8; x++) {
+                sc[x] = s1;
+                zp[x] = z1;
+            }
+            for (x = 0; x + 8 <= dim; x += 8) deq8(o + x, q + x, zp, sc);
+            for (; x < dim; x++) o[x] = (float)((float)((int32_t)q[x] - z1) * s1);
+        }
+    }
+}
+
+/* Groups are pipelined: the digests of group g + 1 are computed (and its level-0 words
+ * prefetched) before the levels of group g are walked, and the rows of group g are read
+ * after the slots of group g + 1 are found, so that every prefetch has a whole stage of
+ * another group to arrive. */
+static size_t batch_run(const phq_table *t, const void *const *keys, const size_t *lens, const uint64_t *hashes,
+                        size_t n, uint64_t *slots, void *out, int what, signed char *status, phq_error *err)
+{
+    bgroup gr[3]; /* rotating: rows pending (g - 1), slots (g), begun (g + 1) */
+    bctx c;
+    size_t i0, j, found = 0;
+    unsigned g = 0, pending = 0; /* pending: gr[(g + 2) % 3] holds rows to read */
+    clear_err(err);
+    c.t = t;
+    c.err = err;
+    c.err_at = (size_t)-1;
+    if (n) batch_begin(&c, &gr[0], 0, n < PHQ_GROUP ? n : PHQ_GROUP, keys, lens, hashes);
+    for (i0 = 0; i0 < n; i0 += PHQ_GROUP, g = (g + 1) % 3) {
+        bgroup *cur = &gr[g], *prev = &gr[(g + 2) % 3];
+        size_t cnt = cur->cnt, i1 = i0 + PHQ_GROUP;
+        if (i1 < n) batch_begin(&c, &gr[(g + 1) % 3], i1, n - i1 < PHQ_GROUP ? n - i1 : PHQ_GROUP, keys, lens, hashes);
+        batch_finish(&c, cur, status);
+        for (j = 0; j < cnt; j++)
+            if (status[i0 + j] == PHQ_FOUND) {
+                if (what != OUT_SLOTS) PHQ_PREFETCH_ROW(t, cur->k[j].slot);
+                if (slots) slots[i0 + j] = cur->k[j].slot;
+            }
+        if (what == OUT_SLOTS) continue;
+        if (pending) batch_rows(&c, prev->k, prev->i0, prev->cnt, out, what, status);
+        pending = 1;
+    }
+    if (pending) batch_rows(&c, gr[(g + 2) % 3].k, gr[(g + 2) % 3].i0, gr[(g + 2) % 3].cnt, out, what, status);
+    for (j = 0; j < n; j++) found += status[j] == PHQ_FOUND;
     return found;
 }
 
 size_t phq_lookup_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
                        uint64_t *slots, signed char *status, phq_error *err)
 {
-    return lookup_batch(t, keys, lens, NULL, n, slots, NULL, status, err);
+    return batch_run(t, keys, lens, NULL, n, slots, NULL, OUT_SLOTS, status, err);
 }
 
 size_t phq_lookup_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, uint64_t *slots,
                             signed char *status, phq_error *err)
 {
-    return lookup_batch(t, NULL, NULL, hashes, n, slots, NULL, status, err);
+    return batch_run(t, NULL, NULL, hashes, n, slots, NULL, OUT_SLOTS, status, err);
 }
 
 size_t phq_get_f32_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
                         float *out, signed char *status, phq_error *err)
 {
-    return lookup_batch(t, keys, lens, NULL, n, NULL, out, status, err);
+    return batch_run(t, keys, lens, NULL, n, NULL, out, OUT_F32, status, err);
+}
+
+size_t phq_get_f32_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, float *out,
+                             signed char *status, phq_error *err)
+{
+    return batch_run(t, NULL, NULL, hashes, n, NULL, out, OUT_F32, status, err);
+}
+
+size_t phq_get_raw_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
+                        void *out, signed char *status, phq_error *err)
+{
+    return batch_run(t, keys, lens, NULL, n, NULL, out, OUT_RAW, status, err);
+}
+
+size_t phq_get_raw_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, void *out,
+                             signed char *status, phq_error *err)
+{
+    return batch_run(t, NULL, NULL, hashes, n, NULL, out, OUT_RAW, status, err);
 }
 
 /* ---- validation (10.2) ------------------------------------------------------------------------ */

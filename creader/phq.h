@@ -278,18 +278,33 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
 int phq_get_f32(const phq_table *t, const void *key, size_t key_len, float *out,
                 phq_error *err);
 
-/* Batched lookups: status[i] = PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR for keys[i] (lens[i]
- * bytes), exactly as phq_lookup / phq_get_f32 would answer, computed 16 keys at a time with
- * overlapping memory accesses (faster on tables larger than the caches). slots[i] is set
- * for found keys; phq_get_f32_many writes the row of found key i at out + i * dim and leaves
- * the others untouched. *err gets the first error. Returns the number of keys found. */
+/* Batched lookups: status[i] = PHQ_FOUND / PHQ_ABSENT / PHQ_ERROR for key i, exactly as the
+ * single-key calls answer it (phq_lookup / phq_lookup_hash, then phq_row_f32 / phq_row_raw
+ * for the row calls), computed in groups of keys whose memory accesses overlap (software
+ * prefetch of each next access: bitmap words level by level, rank entries, fingerprints,
+ * rows; much faster than a loop of single lookups on tables larger than the caches).
+ * String keys: keys[i], lens[i] bytes. Pre-hashed keys ("_hash_"): hashes[2i] = h1,
+ * hashes[2i+1] = h2 = MurmurHash3_x64_128(key i, t->seed).
+ *   phq_lookup_many / phq_lookup_hash_many: slots[i] set for found keys.
+ *   phq_get_f32_many / phq_get_f32_hash_many: the dequantized row of found key i at
+ *     out + i * dim (phq_row_f32's values, bit for bit).
+ *   phq_get_raw_many / phq_get_raw_hash_many: the raw row of found key i (phq_row_raw's
+ *     bytes) at (unsigned char *)out + i * dim * itemsize.
+ * Rows of keys not found are left untouched. *err gets the error of the lowest-indexed key
+ * whose status is PHQ_ERROR (code PHQ_OK when none). Returns the number of keys found.
+ * No allocation (about 24 KiB of stack with the default -DPHQ_GROUP=64 keys a group). */
 size_t phq_lookup_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
                        uint64_t *slots, signed char *status, phq_error *err);
-size_t phq_get_f32_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
-                        float *out, signed char *status, phq_error *err);
-/* The same from precomputed digests: hashes[2i] = h1, hashes[2i+1] = h2 of key i. */
 size_t phq_lookup_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, uint64_t *slots,
                             signed char *status, phq_error *err);
+size_t phq_get_f32_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
+                        float *out, signed char *status, phq_error *err);
+size_t phq_get_f32_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, float *out,
+                             signed char *status, phq_error *err);
+size_t phq_get_raw_many(const phq_table *t, const void *const *keys, const size_t *lens, size_t n,
+                        void *out, signed char *status, phq_error *err);
+size_t phq_get_raw_hash_many(const phq_table *t, const uint64_t *hashes, size_t n, void *out,
+                             signed char *status, phq_error *err);
 
 /* ---- primitives (exposed for tests and tools) ---------------------------------------- */
 

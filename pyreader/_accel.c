@@ -270,10 +270,6 @@ typedef struct {
     unsigned char *raw1; /* one raw row, for single lookups (under the GIL) */
 } TableObject;
 
-#ifndef STAGE_ROWS
-#define STAGE_ROWS 64 /* raw rows staged at a time by the batch lookups (column scales) */
-#endif
-
 /* The float32 row of a slot a lookup returned; raw: dim bytes of scratch (column scales). */
 static phq_code decode_row(const TableObject *self, uint64_t slot, float *out, unsigned char *raw, phq_error *err)
 {
@@ -459,15 +455,14 @@ static PyObject *Table_slots(TableObject *self, PyObject *args)
     return PyLong_FromSize_t(found);
 }
 
-/* lookup (rows = float32 rows) and lookup_raw (rows = stored codes) */
+/* lookup (rows = float32 rows) and lookup_raw (rows = stored codes): the C reader's batched
+ * calls (groups of keys with overlapping memory accesses, rows decoded in the group) */
 static PyObject *batch_rows(TableObject *self, PyObject *args, int raw)
 {
     PyObject *keys, *rows, *found_obj;
     key_batch b;
     Py_buffer rv, fv;
     signed char *status;
-    uint64_t *slots = NULL;
-    unsigned char *scratch = NULL;
     phq_error err;
     size_t found = 0, row = raw ? self->raw_bytes : self->row_bytes;
     Py_ssize_t i;
@@ -484,12 +479,7 @@ static PyObject *batch_rows(TableObject *self, PyObject *args, int raw)
         return NULL;
     }
     status = PyMem_Malloc((size_t)(b.n ? b.n : 1));
-    if (raw || self->col_scale) slots = PyMem_Malloc(sizeof(uint64_t) * (size_t)(b.n ? b.n : 1));
-    if (!raw && self->col_scale) scratch = PyMem_Malloc(STAGE_ROWS * (self->raw_bytes ? self->raw_bytes : 1));
-    if (!status || ((raw || self->col_scale) && !slots) || (!raw && self->col_scale && !scratch)) {
-        PyMem_Free(status);
-        PyMem_Free(slots);
-        PyMem_Free(scratch);
+    if (!status) {
         PyBuffer_Release(&fv);
         PyBuffer_Release(&rv);
         batch_free(&b);
@@ -497,38 +487,8 @@ static PyObject *batch_rows(TableObject *self, PyObject *args, int raw)
     }
     err.code = PHQ_OK;
     Py_BEGIN_ALLOW_THREADS
-    if (raw) {
-        found = phq_lookup_many(&self->table, b.ptrs, b.lens, (size_t)b.n, slots, status, &err);
-        bad = err.code != PHQ_OK; /* a lookup error: no rows (the row calls would clear err) */
-        for (i = 0; i < b.n && !bad; i++) {
-            if (status[i] == PHQ_FOUND &&
-                phq_row_raw(&self->table, slots[i], (unsigned char *)rv.buf + row * (size_t)i, &err) != PHQ_OK)
-                bad = 1;
-        }
-    } else if (self->col_scale) {
-        /* in blocks: first the raw rows of a block (independent copies: their cache misses
-         * overlap), then their decoding from the staging area (hot) */
-        Py_ssize_t lo, hi, j;
-        size_t rb = self->raw_bytes, dim = self->table.dim;
-        found = phq_lookup_many(&self->table, b.ptrs, b.lens, (size_t)b.n, slots, status, &err);
-        bad = err.code != PHQ_OK; /* a lookup error: no rows (the row calls would clear err) */
-        for (lo = 0; lo < b.n && !bad; lo = hi) {
-            hi = lo + STAGE_ROWS < b.n ? lo + STAGE_ROWS : b.n;
-            for (j = lo; j < hi && !bad; j++)
-                if (status[j] == PHQ_FOUND && phq_row_raw(&self->table, slots[j], scratch + rb * (size_t)(j - lo), &err) != PHQ_OK)
-                    bad = 1;
-            for (j = lo; j < hi && !bad; j++) {
-                if (status[j] == PHQ_FOUND) {
-                    const unsigned char *q = scratch + rb * (size_t)(j - lo);
-                    float *o = (float *)((unsigned char *)rv.buf + row * (size_t)j);
-                    size_t c;
-                    for (c = 0; c < dim; c++) o[c] = phq_linear8(q[c], self->col_scale[c], self->col_zp[c]);
-                }
-            }
-        }
-    } else {
-        found = phq_get_f32_many(&self->table, b.ptrs, b.lens, (size_t)b.n, (float *)rv.buf, status, &err);
-    }
+    if (raw) found = phq_get_raw_many(&self->table, b.ptrs, b.lens, (size_t)b.n, rv.buf, status, &err);
+    else found = phq_get_f32_many(&self->table, b.ptrs, b.lens, (size_t)b.n, (float *)rv.buf, status, &err);
     for (i = 0; i < b.n; i++) { /* absent rows are zeros (the callers pass np.empty) */
         ((unsigned char *)fv.buf)[i] = status[i] == PHQ_FOUND;
         if (status[i] != PHQ_FOUND) memset((unsigned char *)rv.buf + row * (size_t)i, 0, row);
@@ -536,8 +496,6 @@ static PyObject *batch_rows(TableObject *self, PyObject *args, int raw)
     }
     Py_END_ALLOW_THREADS
     PyMem_Free(status);
-    PyMem_Free(slots);
-    PyMem_Free(scratch);
     PyBuffer_Release(&fv);
     PyBuffer_Release(&rv);
     batch_free(&b);

@@ -102,7 +102,7 @@ def quick(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_quick_run_writes_all_files(quick):
     out, _ = quick
-    for name in ("build.json", "open.json", "scaling.json", "lookup.json", "c_lookup.json", "readers.json",
+    for name in ("build.json", "open.json", "scaling.json", "lookup.json", "c_lookup.json", "c_bbhash.json", "readers.json",
                  "summary.json", "summary.md"):
         assert (out / name).stat().st_size > 0, name
     for png in ("scaling.png", "lookup.png"):
@@ -170,6 +170,29 @@ def test_quick_summary_c_lookup(quick):
             _positive(s, "c_lookup_vs_bbhash")
     else:
         assert s["c_reason"] and s["c_lookup_vs_bbhash"] is None
+
+
+def test_quick_summary_c_bbhash(quick):
+    """The like-for-like C/C++ comparison (bench_c_bbhash): BooPHF.h comes from PyPI at run
+    time, so without a network or a C++ compiler its figures are null with a reason."""
+    out, s = quick
+    res = json.loads((out / "c_bbhash.json").read_text())
+    assert res["ns"] == [20_000] and s["c_bbhash_headline_n"] == 20_000
+    if s["c_bbhash_available"]:
+        for key in ("c_slot_ns", "c_row_ns", "bbhash_slot_ns", "bbhash_row_ns", "c_slot_vs_bbhash", "c_row_vs_bbhash",
+                    "c_bbhash_n20000_phq_row_nonmember_p99_ns", "c_bbhash_n20000_bbhash_slot_member_p50_ns"):
+            _positive(s, key)
+        assert s["c_bbhash_n20000_sanity_ok"] is True  # same rows from both peers, every member found
+        c = res["points"]["20000"]["c"]["sanity"]
+        assert c["phq_nonmembers_found"] < 20  # 16-bit fingerprints: about 0.3 expected of 20,000
+        assert "C batched pre-hashed key → slot" in (out / "summary.md").read_text()
+    else:
+        assert s["c_bbhash_reason"] and s["c_slot_vs_bbhash"] is None and s["c_row_vs_bbhash"] is None
+    if res["accel_available"]:
+        _positive(s, "accel_row_ns")
+        assert res["points"]["20000"]["accel"]["member"]["found"] == 20_000
+    else:
+        assert s["accel_row_ns"] is None
 
 
 def test_quick_summary_bbhash_figures(quick):
