@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 DEMO   := examples/demo
 
 FUZZ_SECONDS ?= 60
+FUZZ_NLU_SECONDS ?= 30
 
 .PHONY: demo test test-py bench bench-nlu clinc150 snips snips-quick install creader creader-test fuzz fuzz-py clean
 
@@ -43,6 +44,7 @@ creader-test: $(STAMP)
 
 fuzz: $(STAMP)
 	$(MAKE) -C creader fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) PY=$(abspath $(PY))
+	$(MAKE) -C creader fuzz-nlu FUZZ_SECONDS=$(FUZZ_NLU_SECONDS) PY=$(abspath $(PY))
 
 # Mutation fuzzing of the Python reader over the golden files (fuzz/README.md); the test
 # suite runs a short fixed-seed version.
