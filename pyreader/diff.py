@@ -494,6 +494,7 @@ def _parts(path) -> list:
 
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _CONTAINER_TYPES = (list, dict)
+_ARRAY_CHUNK = 1 << 16  # array elements compared per pass (bounded lists of indices)
 
 
 def _json_diff(a, b, path, out: _Sink) -> None:
@@ -513,19 +514,23 @@ def _json_diff(a, b, path, out: _Sink) -> None:
             if k not in a:
                 _meta_finding(out, "added", (path, k), None, v)
     elif ta == "array":
-        # one C-level pass skips equal scalars and equal empty containers; what is left is
-        # a difference or a container to descend into
-        todo = [i for i, (x, y) in enumerate(zip(a, b)) if x.__class__ is not y.__class__ or x != y or (x and x.__class__ in _CONTAINER_TYPES)]
+        # one C-level pass per chunk skips equal scalars and equal empty containers; what is
+        # left is a difference or a container to descend into
+        common = min(len(a), len(b))
         uncounted = 0
-        for i in todo:
-            x, y = a[i], b[i]
-            if x.__class__ is y.__class__ and x.__class__ in _SCALAR_TYPES:  # same type, different value
-                if uncounted or not out.room("metadata", "data"):
-                    uncounted += 1  # past max_report: counted, not built
+        for lo in range(0, common, _ARRAY_CHUNK):
+            hi = min(common, lo + _ARRAY_CHUNK)
+            todo = [i for i, x, y in zip(range(lo, hi), a[lo:hi], b[lo:hi])
+                    if x.__class__ is not y.__class__ or x != y or (x and x.__class__ in _CONTAINER_TYPES)]
+            for i in todo:
+                x, y = a[i], b[i]
+                if x.__class__ is y.__class__ and x.__class__ in _SCALAR_TYPES:  # same type, different value
+                    if uncounted or not out.room("metadata", "data"):
+                        uncounted += 1  # past max_report: counted, not built
+                    else:
+                        _meta_finding(out, "changed", (path, i), x, y)
                 else:
-                    _meta_finding(out, "changed", (path, i), x, y)
-            else:
-                _json_diff(x, y, (path, i), out)
+                    _json_diff(x, y, (path, i), out)
         if uncounted:
             out.count("metadata", "data", uncounted)
         common = min(len(a), len(b))
