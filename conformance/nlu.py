@@ -385,17 +385,19 @@ def _kept(line: str) -> bool:
 
 
 def generate(out: Path) -> None:
+    """Write the suite to `out`; PHQ_PURE is set while it runs and restored afterwards (left set,
+    it disabled the accelerator for every later test of the same process)."""
     import os
 
-    old = os.environ.get("PHQ_PURE")
+    saved = os.environ.get("PHQ_PURE")
     os.environ["PHQ_PURE"] = "1"  # expected answers come from the pure reference runtime
     try:
         _generate(out)
     finally:
-        if old is None:
+        if saved is None:
             del os.environ["PHQ_PURE"]
         else:
-            os.environ["PHQ_PURE"] = old
+            os.environ["PHQ_PURE"] = saved
 
 
 def _generate(out: Path) -> None:
