@@ -15,7 +15,6 @@ Terms are not filtered by a vocabulary here: the model's hashed table is the voc
 
 from __future__ import annotations
 
-import codecs
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -52,6 +51,7 @@ WHITE_SPACES = re.compile(uni.SPACE_CLASS + "{2,}")
 WORDS = TOKENIZERS["nonspace_runs"]
 
 MAX_NGRAM_WIDTH = 16
+UTF8_NAMES = ("utf-8", "utf8")
 MAX_PREFIX_BYTES = 1024
 MAX_STOP_WORDS = 65536
 MAX_SEPARATOR_BYTES = 256
@@ -151,11 +151,7 @@ def profile1_text_config(cfg: Mapping) -> dict:
     encoding = cfg.get("encoding")
     if not isinstance(encoding, str):
         raise ConfigError(f"encoding must be a string, got {encoding!r}")
-    try:
-        canonical = codecs.lookup(encoding).name if len(encoding) <= 64 and encoding.isascii() else None
-    except LookupError:
-        canonical = None
-    if canonical != "utf-8":
+    if encoding.lower() not in UTF8_NAMES:  # spec §12: exactly these spellings, ASCII case ignored
         raise ConfigError(f"encoding {encoding[:64]!r} is not UTF-8: profile 2 runtimes decode UTF-8 only")
     pattern = cfg.get("token_pattern")
     if cfg.get("analyzer") == "word":
