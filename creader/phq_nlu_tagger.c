@@ -18,62 +18,62 @@ typedef struct {
     uint16_t *back, *path;
     phq_nlu_slot *slots;
     size_t N, n;
-} t_ws;
+} nlu3t_ws;
 
 #define T_KEY(N) (48 * (N) + 64)
 
-static size_t t_align(size_t x) { return (x + 7) & ~(size_t)7; }
+static size_t nlu3t_align(size_t x) { return (x + 7) & ~(size_t)7; }
 
 /* bytes of the tagger's regions; SIZE_MAX when too large */
-static size_t t_size(size_t N, size_t L)
+static size_t nlu3t_size(size_t N, size_t L)
 {
     size_t s = 0;
     if (N > ((size_t)1 << 30) || N > (SIZE_MAX / 4 - 4096) / (2 * L + 120)) return SIZE_MAX;
-    s += t_align(4 * N) * 3;      /* D, ts, te */
-    s += t_align(4 * (N + 1));    /* wo */
-    s += t_align(12 * N);         /* W */
-    s += t_align(4 * N);          /* SH */
-    s += t_align(N);              /* flags */
-    s += t_align(T_KEY(N));       /* key */
-    s += t_align(8 * L) * 3;      /* state, dprev, dcur */
-    s += t_align(2 * N * L);      /* back */
-    s += t_align(2 * N);          /* path */
-    s += t_align(sizeof(phq_nlu_slot) * N); /* slots */
+    s += nlu3t_align(4 * N) * 3;      /* D, ts, te */
+    s += nlu3t_align(4 * (N + 1));    /* wo */
+    s += nlu3t_align(12 * N);         /* W */
+    s += nlu3t_align(4 * N);          /* SH */
+    s += nlu3t_align(N);              /* flags */
+    s += nlu3t_align(T_KEY(N));       /* key */
+    s += nlu3t_align(8 * L) * 3;      /* state, dprev, dcur */
+    s += nlu3t_align(2 * N * L);      /* back */
+    s += nlu3t_align(2 * N);          /* path */
+    s += nlu3t_align(sizeof(phq_nlu_slot) * N); /* slots */
     return s + 16;
 }
 
-static unsigned char *t_carve(unsigned char **p, size_t n)
+static unsigned char *nlu3t_carve(unsigned char **p, size_t n)
 {
     unsigned char *r = *p;
-    *p += t_align(n);
+    *p += nlu3t_align(n);
     return r;
 }
 
-static void t_ws_init(t_ws *w, unsigned char *p, size_t N, size_t L)
+static void nlu3t_ws_init(nlu3t_ws *w, unsigned char *p, size_t N, size_t L)
 {
     p = (unsigned char *)(((uintptr_t)p + 7) & ~(uintptr_t)7);
-    w->D = (uint32_t *)t_carve(&p, 4 * N);
-    w->ts = (uint32_t *)t_carve(&p, 4 * N);
-    w->te = (uint32_t *)t_carve(&p, 4 * N);
-    w->wo = (uint32_t *)t_carve(&p, 4 * (N + 1));
-    w->W = (uint32_t *)t_carve(&p, 12 * N);
-    w->SH = (uint32_t *)t_carve(&p, 4 * N);
-    w->flags = t_carve(&p, N);
-    w->key = t_carve(&p, T_KEY(N));
-    w->state = (double *)t_carve(&p, 8 * L);
-    w->dprev = (double *)t_carve(&p, 8 * L);
-    w->dcur = (double *)t_carve(&p, 8 * L);
-    w->back = (uint16_t *)t_carve(&p, 2 * N * L);
-    w->path = (uint16_t *)t_carve(&p, 2 * N);
-    w->slots = (phq_nlu_slot *)t_carve(&p, sizeof(phq_nlu_slot) * N);
+    w->D = (uint32_t *)nlu3t_carve(&p, 4 * N);
+    w->ts = (uint32_t *)nlu3t_carve(&p, 4 * N);
+    w->te = (uint32_t *)nlu3t_carve(&p, 4 * N);
+    w->wo = (uint32_t *)nlu3t_carve(&p, 4 * (N + 1));
+    w->W = (uint32_t *)nlu3t_carve(&p, 12 * N);
+    w->SH = (uint32_t *)nlu3t_carve(&p, 4 * N);
+    w->flags = nlu3t_carve(&p, N);
+    w->key = nlu3t_carve(&p, T_KEY(N));
+    w->state = (double *)nlu3t_carve(&p, 8 * L);
+    w->dprev = (double *)nlu3t_carve(&p, 8 * L);
+    w->dcur = (double *)nlu3t_carve(&p, 8 * L);
+    w->back = (uint16_t *)nlu3t_carve(&p, 2 * N * L);
+    w->path = (uint16_t *)nlu3t_carve(&p, 2 * N);
+    w->slots = (phq_nlu_slot *)nlu3t_carve(&p, sizeof(phq_nlu_slot) * N);
     w->N = N;
     w->n = 0;
 }
 
 /* the head of a profile 3 workspace: k decision values and K probabilities */
-static size_t t_head(const phq_nlu *nlu) { return t_align(((size_t)nlu->k + nlu->K) * 8) + 8; }
+static size_t nlu3t_head(const phq_nlu *nlu) { return nlu3t_align(((size_t)nlu->k + nlu->K) * 8) + 8; }
 
-static size_t t_decoded_len(const nlu_tagger *t, const unsigned char *s, size_t len)
+static size_t nlu3t_decoded_len(const nlu_tagger *t, const unsigned char *s, size_t len)
 {
     long long n = nlu_decode_cps(s, len, t->decode, NULL);
     if (n < 0) n = nlu_decode_cps(s, len, NLU_DEC_REPLACE, NULL);
@@ -82,21 +82,21 @@ static size_t t_decoded_len(const nlu_tagger *t, const unsigned char *s, size_t 
 
 size_t nlu3_workspace(const phq_nlu *nlu, const void *text, size_t len, int exact)
 {
-    size_t cls = 0, tag = 0, head = t_head(nlu);
+    size_t cls = 0, tag = 0, head = nlu3t_head(nlu);
     if (len > ((size_t)1 << 30)) return SIZE_MAX;
     if (nlu->K) {
         cls = nlu_cls_workspace(nlu, text, len, exact);
         if (cls == SIZE_MAX) return SIZE_MAX;
     }
     if (nlu->tagger) {
-        size_t N = exact ? t_decoded_len(nlu->tagger, text ? (const unsigned char *)text : (const unsigned char *)"", len) : len;
-        tag = t_size(N, nlu->tagger->L);
+        size_t N = exact ? nlu3t_decoded_len(nlu->tagger, text ? (const unsigned char *)text : (const unsigned char *)"", len) : len;
+        tag = nlu3t_size(N, nlu->tagger->L);
         if (tag == SIZE_MAX) return SIZE_MAX;
     }
     return head + (cls > tag ? cls : tag);
 }
 
-static int t_err(phq_nlu_error *err, int code, const char *msg)
+static int nlu3t_err(phq_nlu_error *err, int code, const char *msg)
 {
     if (err) {
         err->code = code;
@@ -107,18 +107,18 @@ static int t_err(phq_nlu_error *err, int code, const char *msg)
 
 /* ---- tokens and attributes (§3, §4.1) ------------------------------------------------------ */
 
-static int t_is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
+static int nlu3t_is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 
-static uint32_t t_shape(uint32_t c)
+static uint32_t nlu3t_shape(uint32_t c)
 {
-    if (t_is_digit(c)) return 'd';
+    if (nlu3t_is_digit(c)) return 'd';
     if (nlu_cp_has_lower(c)) return 'X';
     if (c < 0x80 ? (c >= 'a' && c <= 'z') : nlu_cp_is_cased(c)) return 'x';
     if (nlu_cp_is_word(c)) return 'w';
     return c;
 }
 
-static void t_tokenize(const nlu_tagger *t, t_ws *w)
+static void nlu3t_tokenize(const nlu_tagger *t, nlu3t_ws *w)
 {
     size_t i = 0, N = w->N, n = 0;
     const uint32_t *D = w->D;
@@ -139,7 +139,7 @@ static void t_tokenize(const nlu_tagger *t, t_ws *w)
     w->n = n;
 }
 
-static void t_attributes(t_ws *w)
+static void nlu3t_attributes(nlu3t_ws *w)
 {
     size_t k, i, wo = 0;
     for (k = 0; k < w->n; k++) {
@@ -147,11 +147,11 @@ static void t_attributes(t_ws *w)
         w->wo[k] = (uint32_t)wo;
         wo += nlu_lower_cps(w->D + s, e - s, w->W + wo);
         for (i = s; i < e; i++) {
-            uint32_t c = t_shape(w->D[i]);
+            uint32_t c = nlu3t_shape(w->D[i]);
             w->SH[i] = c;
             nX += c == 'X';
             nx += c == 'x';
-            digits += t_is_digit(w->D[i]);
+            digits += nlu3t_is_digit(w->D[i]);
         }
         w->flags[k] = (unsigned char)((digits == e - s) | (nX > 0 && nx == 0) << 1 |
                                       (w->SH[s] == 'X' && nX == 1) << 2);
@@ -161,7 +161,7 @@ static void t_attributes(t_ws *w)
 
 /* ---- feature strings (§4.2, §4.3) ------------------------------------------------------------ */
 
-static size_t t_put_cps(unsigned char *out, const uint32_t *c, size_t n, int dedupe)
+static size_t nlu3t_put_cps(unsigned char *out, const uint32_t *c, size_t n, int dedupe)
 {
     size_t i, k = 0;
     for (i = 0; i < n; i++) {
@@ -173,7 +173,7 @@ static size_t t_put_cps(unsigned char *out, const uint32_t *c, size_t n, int ded
 }
 
 /* template k at token i: the feature string's UTF-8 length in w->key, or (size_t)-1 (nothing) */
-static size_t t_feature(const nlu_tagger *t, const t_ws *w, uint32_t k, size_t i)
+static size_t nlu3t_feature(const nlu_tagger *t, const nlu3t_ws *w, uint32_t k, size_t i)
 {
     unsigned char *out = w->key;
     size_t len = 0, n = w->n;
@@ -203,17 +203,17 @@ static size_t t_feature(const nlu_tagger *t, const t_ws *w, uint32_t k, size_t i
             out[len++] = (unsigned char)('0' + (o < 0 ? -o : o));
         }
         out[len++] = '=';
-        if (a == NLU_A_W) len += t_put_cps(out + len, wv, wl, 0);
-        else if (a == NLU_A_RAW) len += t_put_cps(out + len, w->D + s, e - s, 0);
+        if (a == NLU_A_W) len += nlu3t_put_cps(out + len, wv, wl, 0);
+        else if (a == NLU_A_RAW) len += nlu3t_put_cps(out + len, w->D + s, e - s, 0);
         else if (a >= NLU_A_P1 && a < NLU_A_P1 + 8) {
             size_t m = (size_t)(a - NLU_A_P1 + 1);
-            len += t_put_cps(out + len, wv, m < wl ? m : wl, 0);
+            len += nlu3t_put_cps(out + len, wv, m < wl ? m : wl, 0);
         } else if (a >= NLU_A_S1 && a < NLU_A_S1 + 8) {
             size_t m = (size_t)(a - NLU_A_S1 + 1);
             if (m > wl) m = wl;
-            len += t_put_cps(out + len, wv + wl - m, m, 0);
-        } else if (a == NLU_A_SHAPE) len += t_put_cps(out + len, w->SH + s, e - s, 0);
-        else if (a == NLU_A_SSHAPE) len += t_put_cps(out + len, w->SH + s, e - s, 1);
+            len += nlu3t_put_cps(out + len, wv + wl - m, m, 0);
+        } else if (a == NLU_A_SHAPE) len += nlu3t_put_cps(out + len, w->SH + s, e - s, 0);
+        else if (a == NLU_A_SSHAPE) len += nlu3t_put_cps(out + len, w->SH + s, e - s, 1);
         else out[len++] = (unsigned char)('0' + ((w->flags[tok] >> (a - NLU_A_DIGIT)) & 1));
     }
     return len;
@@ -221,68 +221,68 @@ static size_t t_feature(const nlu_tagger *t, const t_ws *w, uint32_t k, size_t i
 
 /* ---- preparing a query ------------------------------------------------------------------------ */
 
-static int t_prepare(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size, t_ws *w,
+static int nlu3t_prepare(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size, nlu3t_ws *w,
                      phq_nlu_error *err)
 {
     const nlu_tagger *t = nlu->tagger;
     const unsigned char *s = text ? (const unsigned char *)text : (const unsigned char *)"";
     size_t N, need;
     long long got;
-    if (len > ((size_t)1 << 30)) return t_err(err, PHQ_NLU_E_NOSPACE, "the text is too long for any workspace");
+    if (len > ((size_t)1 << 30)) return nlu3t_err(err, PHQ_NLU_E_NOSPACE, "the text is too long for any workspace");
     got = nlu_decode_cps(s, len, t->decode, NULL);
-    if (got < 0) return t_err(err, PHQ_NLU_E_INPUT, "the text is not well-formed UTF-8 (decode_error \"strict\")");
+    if (got < 0) return nlu3t_err(err, PHQ_NLU_E_INPUT, "the text is not well-formed UTF-8 (decode_error \"strict\")");
     N = (size_t)got;
-    need = t_size(N, t->L);
-    if (need == SIZE_MAX || ws_size < t_head(nlu) || ws_size - t_head(nlu) < need)
-        return t_err(err, PHQ_NLU_E_NOSPACE, "the workspace is smaller than phq_nlu_workspace_size()");
-    t_ws_init(w, (unsigned char *)ws + t_head(nlu), N, t->L);
+    need = nlu3t_size(N, t->L);
+    if (need == SIZE_MAX || ws_size < nlu3t_head(nlu) || ws_size - nlu3t_head(nlu) < need)
+        return nlu3t_err(err, PHQ_NLU_E_NOSPACE, "the workspace is smaller than phq_nlu_workspace_size()");
+    nlu3t_ws_init(w, (unsigned char *)ws + nlu3t_head(nlu), N, t->L);
     nlu_decode_cps(s, len, t->decode, w->D);
-    t_tokenize(t, w);
-    t_attributes(w);
+    nlu3t_tokenize(t, w);
+    nlu3t_attributes(w);
     return 0;
 }
 
-static int t_args(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size, const void *out,
+static int nlu3t_args(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size, const void *out,
                   phq_nlu_error *err)
 {
     if (err) { err->code = 0; err->msg[0] = 0; }
-    if (!nlu || (!text && len) || (!ws && ws_size) || !out) return t_err(err, PHQ_E_USAGE, "NULL argument");
+    if (!nlu || (!text && len) || (!ws && ws_size) || !out) return nlu3t_err(err, PHQ_E_USAGE, "NULL argument");
     return 0;
 }
 
 /* ---- scores, Viterbi, spans (§6, §7) ------------------------------------------------------- */
 
-static int t_state(const nlu_tagger *t, t_ws *w, size_t i, phq_nlu_error *err)
+static int nlu3t_state(const nlu_tagger *t, nlu3t_ws *w, size_t i, phq_nlu_error *err)
 {
     uint32_t k, j, L = t->L;
     for (j = 0; j < L; j++) w->state[j] = 0.0;
     for (k = 0; k < t->ntemplates; k++) {
-        size_t kl = t_feature(t, w, k, i);
+        size_t kl = nlu3t_feature(t, w, k, i);
         uint64_t slot;
         phq_error e;
         int r;
         if (kl == (size_t)-1) continue;
         r = phq_lookup(&t->state, w->key, kl, &slot, &e);
-        if (r == PHQ_ERROR) return t_err(err, (int)e.code, e.msg);
+        if (r == PHQ_ERROR) return nlu3t_err(err, (int)e.code, e.msg);
         if (r != PHQ_FOUND) continue;
         /* state[j] + 1.0 * row[j]: exactly state[j] + row[j] (a sparse row adds its stored values) */
-        if (phq_row_accumulate(&t->state, slot, 1.0, w->state, &e) != PHQ_OK) return t_err(err, (int)e.code, e.msg);
+        if (phq_row_accumulate(&t->state, slot, 1.0, w->state, &e) != PHQ_OK) return nlu3t_err(err, (int)e.code, e.msg);
     }
     return 0;
 }
 
-static int t_viterbi(const nlu_tagger *t, t_ws *w, phq_nlu_error *err)
+static int nlu3t_viterbi(const nlu_tagger *t, nlu3t_ws *w, phq_nlu_error *err)
 {
     size_t n = w->n, i;
     uint32_t L = t->L, j, a, best;
     int r;
     double *tmp, v;
     if (n == 0) return 0;
-    r = t_state(t, w, 0, err);
+    r = nlu3t_state(t, w, 0, err);
     if (r) return r;
     for (j = 0; j < L; j++) w->dprev[j] = w->state[j];
     for (i = 1; i < n; i++) {
-        r = t_state(t, w, i, err);
+        r = nlu3t_state(t, w, i, err);
         if (r) return r;
         for (j = 0; j < L; j++) {
             const double *col = t->trans + (size_t)j * L; /* col[a] = T[a][j] */
@@ -305,7 +305,7 @@ static int t_viterbi(const nlu_tagger *t, t_ws *w, phq_nlu_error *err)
     return 0;
 }
 
-static size_t t_spans(const nlu_tagger *t, t_ws *w)
+static size_t nlu3t_spans(const nlu_tagger *t, nlu3t_ws *w)
 {
     size_t i, ns = 0;
     int open = 0;
@@ -351,12 +351,12 @@ const char *phq_nlu_label(const phq_nlu *nlu, uint32_t j, size_t *len)
 int phq_nlu_tokens(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                    phq_nlu_parse_result *res, phq_nlu_error *err)
 {
-    t_ws w;
-    int r = t_args(nlu, text, len, ws, ws_size, res, err);
+    nlu3t_ws w;
+    int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
     if (r) return r;
-    if (!nlu->tagger) return t_err(err, PHQ_E_USAGE, "the model has no tagger");
+    if (!nlu->tagger) return nlu3t_err(err, PHQ_E_USAGE, "the model has no tagger");
     memset(res, 0, sizeof *res);
-    r = t_prepare(nlu, text, len, ws, ws_size, &w, err);
+    r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
     if (r) return r;
     res->text = w.D;
     res->text_len = w.N;
@@ -374,16 +374,16 @@ int phq_nlu_tokens(const phq_nlu *nlu, const void *text, size_t len, void *ws, s
 int phq_nlu_features(const phq_nlu *nlu, const void *text, size_t len, size_t i, void *ws, size_t ws_size,
                      phq_nlu_feature_fn feature, void *ctx, phq_nlu_error *err)
 {
-    t_ws w;
+    nlu3t_ws w;
     uint32_t k;
-    int r = t_args(nlu, text, len, ws, ws_size, feature ? "" : NULL, err);
+    int r = nlu3t_args(nlu, text, len, ws, ws_size, feature ? "" : NULL, err);
     if (r) return r;
-    if (!nlu->tagger) return t_err(err, PHQ_E_USAGE, "the model has no tagger");
-    r = t_prepare(nlu, text, len, ws, ws_size, &w, err);
+    if (!nlu->tagger) return nlu3t_err(err, PHQ_E_USAGE, "the model has no tagger");
+    r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
     if (r) return r;
-    if (i >= w.n) return t_err(err, PHQ_E_USAGE, "no such token");
+    if (i >= w.n) return nlu3t_err(err, PHQ_E_USAGE, "no such token");
     for (k = 0; k < nlu->tagger->ntemplates; k++) {
-        size_t kl = t_feature(nlu->tagger, &w, k, i);
+        size_t kl = nlu3t_feature(nlu->tagger, &w, k, i);
         if (kl != (size_t)-1) feature(ctx, w.key, kl);
     }
     return 0;
@@ -392,14 +392,14 @@ int phq_nlu_features(const phq_nlu *nlu, const void *text, size_t len, size_t i,
 int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                   phq_nlu_parse_result *res, phq_nlu_error *err)
 {
-    t_ws w;
-    int r = t_args(nlu, text, len, ws, ws_size, res, err);
+    nlu3t_ws w;
+    int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
     if (r) return r;
     memset(res, 0, sizeof *res);
     if (nlu->K) {
-        size_t head = t_head(nlu);
+        size_t head = nlu3t_head(nlu);
         double *dec = (double *)(((uintptr_t)ws + 7) & ~(uintptr_t)7), *proba = dec + nlu->k;
-        if (ws_size < head) return t_err(err, PHQ_NLU_E_NOSPACE, "the workspace is smaller than phq_nlu_workspace_size()");
+        if (ws_size < head) return nlu3t_err(err, PHQ_NLU_E_NOSPACE, "the workspace is smaller than phq_nlu_workspace_size()");
         r = phq_nlu_decision(nlu, text, len, (unsigned char *)ws + head, ws_size - head, dec, err);
         if (r) return r;
         res->has_intent = 1;
@@ -415,14 +415,14 @@ int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, si
         }
     }
     if (!nlu->tagger) return 0;
-    r = t_prepare(nlu, text, len, ws, ws_size, &w, err);
-    if (!r) r = t_viterbi(nlu->tagger, &w, err);
+    r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
+    if (!r) r = nlu3t_viterbi(nlu->tagger, &w, err);
     if (r) return r;
     res->text = w.D;
     res->text_len = w.N;
     res->n_tokens = w.n;
     res->path = w.path;
-    res->n_slots = t_spans(nlu->tagger, &w);
+    res->n_slots = nlu3t_spans(nlu->tagger, &w);
     res->slots = w.slots;
     res->tokens = NULL;
     return 0;
