@@ -330,6 +330,10 @@ def main() -> None:
     gen_score(out)
     gen_others(out)
     gen_errors(out)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen_tagger_testdata
+
+    gen_tagger_testdata.gen(out)
 
 
 if __name__ == "__main__":
