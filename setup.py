@@ -23,7 +23,8 @@ setup(
         # the C NLU runtime (creader/phq_nlu.c) for phq.nlu, in the same manner
         Extension(
             "phq._accel_nlu",
-            sources=["pyreader/_accel_nlu.c", "creader/phq.c", "creader/phq_nlu.c", "creader/phq_nlu_open.c", "creader/phq_nlu_json.c"],
+            sources=["pyreader/_accel_nlu.c", "creader/phq.c", "creader/phq_nlu.c", "creader/phq_nlu_open.c", "creader/phq_nlu_json.c",
+                     "creader/phq_nlu_tagger.c", "creader/phq_nlu_tagger_open.c"],
             include_dirs=["creader"],
             depends=["creader/phq.h", "creader/phq_nlu.h", "creader/phq_nlu_internal.h", "creader/phq_unicode_data.h"],
             extra_compile_args=["-std=c99", "-ffp-contract=off", "-fvisibility=hidden"],

@@ -15,6 +15,8 @@
 #include "phq_nlu.c"
 #include "phq_nlu_json.c"
 #include "phq_nlu_open.c"
+#include "phq_nlu_tagger.c"
+#include "phq_nlu_tagger_open.c"
 
 #include <stdlib.h>
 
@@ -29,6 +31,13 @@ static void term_check(void *ctx, const unsigned char *term, size_t len, double 
     dsink += tf;
 }
 
+static void feat_check(void *ctx, const unsigned char *f, size_t len)
+{
+    (void)ctx;
+    if (len == 0 || !phq_utf8_valid(f, len)) abort();
+    dsink += (double)len;
+}
+
 static void run_text(const phq_nlu *nlu, const unsigned char *text, size_t tlen)
 {
     size_t need = phq_nlu_workspace_size(nlu, text, tlen), bound = phq_nlu_workspace_bound(nlu, tlen);
@@ -41,16 +50,16 @@ static void run_text(const phq_nlu *nlu, const unsigned char *text, size_t tlen)
     if (need > bound) abort();
     if (need == SIZE_MAX || need > (64u << 20)) return;
     ws = malloc(need);
-    d1 = (double *)malloc(8 * (size_t)k);
-    d2 = (double *)malloc(8 * (size_t)k);
-    p = (double *)malloc(8 * (size_t)K);
-    val = (double *)malloc(8 * (size_t)K);
-    idx = (uint32_t *)malloc(4 * (size_t)K);
+    d1 = (double *)malloc(8 * (size_t)k + 8);
+    d2 = (double *)malloc(8 * (size_t)k + 8);
+    p = (double *)malloc(8 * (size_t)K + 8);
+    val = (double *)malloc(8 * (size_t)K + 8);
+    idx = (uint32_t *)malloc(4 * (size_t)K + 4);
     if (!ws || !d1 || !d2 || !p || !val || !idx) abort();
     r = phq_nlu_decision(nlu, text, tlen, ws, need, d1, &err);
     if (r == 0) {
         size_t n, j;
-        if (tlen % 4 == 1 && phq_nlu_decision(nlu, text, tlen, ws, need - 1, d2, &err) != PHQ_NLU_E_NOSPACE) abort();
+        if (tlen % 4 == 1 && nlu->profile != 3 && phq_nlu_decision(nlu, text, tlen, ws, need - 1, d2, &err) != PHQ_NLU_E_NOSPACE) abort();
         if (tlen % 4 == 0) { /* determinism, on a quarter of the inputs */
             if (phq_nlu_decision(nlu, text, tlen, ws, need, d2, &err) != 0) abort();
             if (memcmp(d1, d2, 8 * (size_t)k) != 0) abort();
@@ -69,10 +78,39 @@ static void run_text(const phq_nlu *nlu, const unsigned char *text, size_t tlen)
         abort(); /* a sufficient workspace never gives E_NOSPACE */
     }
     /* the terms of one featurizer per input (chosen by the text's length) */
-    for (f = (uint32_t)(tlen % phq_nlu_featurizer_count(nlu)); f < phq_nlu_featurizer_count(nlu); f += 1000) {
+    for (f = phq_nlu_featurizer_count(nlu) ? (uint32_t)(tlen % phq_nlu_featurizer_count(nlu)) : 0; f < phq_nlu_featurizer_count(nlu); f += 1000) {
         r = phq_nlu_terms(nlu, f, text, tlen, ws, need, term_check, NULL, &err); /* need covers every featurizer */
         if (r != 0 && r != PHQ_NLU_E_INPUT && r < 200) { /* reader errors of a corrupt table are fine */ }
         if (r == PHQ_NLU_E_NOSPACE) abort();
+    }
+    /* profile 3: the parse (intent + slots), its spans inside the decoded text, determinism */
+    if (phq_nlu_has_tagger(nlu) || K) {
+        phq_nlu_parse_result res, res2;
+        size_t s, end = 0;
+        r = phq_nlu_parse(nlu, text, tlen, ws, need, &res, &err);
+        if (r == PHQ_NLU_E_NOSPACE) abort();
+        if (r == 0) {
+            if (res.has_intent != (K > 0) || (K && res.intent >= K)) abort();
+            for (s = 0; s < res.n_slots; s++) {
+                size_t ll;
+                const char *lab = phq_nlu_label(nlu, res.slots[s].label, &ll);
+                if (ll < 3 || (lab[0] != 'B' && lab[0] != 'I')) abort();
+                if (res.slots[s].start < end || res.slots[s].end <= res.slots[s].start || res.slots[s].end > res.text_len) abort();
+                end = res.slots[s].end;
+            }
+            for (s = 0; s < res.n_tokens; s++)
+                if (res.path[s] >= phq_nlu_label_count(nlu)) abort();
+            if (tlen % 4 == 2) {
+                size_t n1 = res.n_slots, n0 = res.n_tokens;
+                if (phq_nlu_parse(nlu, text, tlen, ws, need, &res2, &err) != 0 || res2.n_slots != n1 || res2.n_tokens != n0) abort();
+            }
+            if (phq_nlu_has_tagger(nlu) && res.n_tokens) {
+                r = phq_nlu_features(nlu, text, tlen, tlen % res.n_tokens, ws, need, feat_check, NULL, &err);
+                if (r != 0 && r >= 200) abort();
+            }
+        } else if (r != PHQ_NLU_E_INPUT && r >= 200) {
+            abort();
+        }
     }
     for (i = 0; i < K; i++) {
         size_t len;

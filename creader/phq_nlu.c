@@ -37,6 +37,9 @@ static int nlu_is_word(uint32_t cp) { return cp < 128 ? nlu_ascii[cp] & 1 : nlu_
 static int nlu_is_space(uint32_t cp) { return cp < 128 ? (nlu_ascii[cp] >> 1) & 1 : nlu_in_set(phq_ucd_space, PHQ_UCD_SPACE_N, cp); }
 static int nlu_is_cased(uint32_t cp) { return nlu_in_set(phq_ucd_cased, PHQ_UCD_CASED_N, cp); }
 static int nlu_is_case_ignorable(uint32_t cp) { return nlu_in_set(phq_ucd_case_ignorable, PHQ_UCD_CASE_IGNORABLE_N, cp); }
+int nlu_cp_is_word(uint32_t cp) { return nlu_is_word(cp); }
+int nlu_cp_is_space(uint32_t cp) { return nlu_is_space(cp); }
+int nlu_cp_is_cased(uint32_t cp) { return nlu_is_cased(cp); }
 
 /* a mapping (code point, offset, length) triples: *len code points at pool + offset, or the code
  * point itself (returns NULL, *len = 1) */
@@ -191,6 +194,24 @@ static size_t nlu_preprocess(const nlu_feat *ft, const uint32_t *t, size_t n, ui
     return w;
 }
 
+size_t nlu_lower_cps(const uint32_t *t, size_t n, uint32_t *out)
+{
+    nlu_feat ft;
+    memset(&ft, 0, sizeof ft);
+    ft.lowercase = 1;
+    ft.strip = NLU_STRIP_NONE;
+    return nlu_preprocess(&ft, t, n, out);
+}
+
+int nlu_cp_has_lower(uint32_t cp)
+{
+    size_t len;
+    if (cp < 0x80) return cp >= 'A' && cp <= 'Z';
+    return nlu_map(phq_ucd_lowercase_map, PHQ_UCD_LOWERCASE_N, phq_ucd_lowercase_pool, cp, &len) != NULL;
+}
+
+long long nlu_decode_cps(const unsigned char *s, size_t n, int mode, uint32_t *out) { return nlu_decode(s, n, mode, out); }
+
 /* ---- hashing ---------------------------------------------------------------------------------- */
 
 static uint64_t nlu_mix(uint64_t h)
@@ -320,20 +341,26 @@ static size_t nlu_layout_for(const phq_nlu *nlu, uint32_t f0, uint32_t f1, const
     return nlu_total(L);
 }
 
-size_t phq_nlu_workspace_size(const phq_nlu *nlu, const void *text, size_t len)
+size_t nlu_cls_workspace(const phq_nlu *nlu, const void *text, size_t len, int exact)
 {
     nlu_layout L;
     int bad;
+    return nlu_layout_for(nlu, 0, nlu->nfeat, exact ? (text ? (const unsigned char *)text : (const unsigned char *)"") : NULL,
+                          len, &L, &bad);
+}
+
+size_t phq_nlu_workspace_size(const phq_nlu *nlu, const void *text, size_t len)
+{
     if (!nlu || (!text && len)) return 0;
-    return nlu_layout_for(nlu, 0, nlu->nfeat, text ? (const unsigned char *)text : (const unsigned char *)"", len, &L, &bad);
+    if (nlu->profile == 3) return nlu3_workspace(nlu, text, len, 1);
+    return nlu_cls_workspace(nlu, text, len, 1);
 }
 
 size_t phq_nlu_workspace_bound(const phq_nlu *nlu, size_t len)
 {
-    nlu_layout L;
-    int bad;
     if (!nlu) return 0;
-    return nlu_layout_for(nlu, 0, nlu->nfeat, NULL, len, &L, &bad);
+    if (nlu->profile == 3) return nlu3_workspace(nlu, NULL, len, 0);
+    return nlu_cls_workspace(nlu, NULL, len, 0);
 }
 
 typedef struct {
@@ -662,8 +689,8 @@ int phq_nlu_decision(const phq_nlu *nlu, const void *text, size_t len, void *ws,
     nlu_ws w;
     uint32_t f, c;
     int r;
-    if (!decision) {
-        if (err) { err->code = PHQ_E_USAGE; snprintf(err->msg, sizeof err->msg, "NULL decision"); }
+    if (!decision || (nlu && nlu->K == 0)) {
+        if (err) { err->code = PHQ_E_USAGE; snprintf(err->msg, sizeof err->msg, "%s", decision ? "the model has no classifier" : "NULL decision"); }
         return PHQ_E_USAGE;
     }
     r = nlu_prepare(nlu, 0, nlu ? nlu->nfeat : 0, text, len, ws, ws_size, &w, err);

@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define PHQ_NLU_PROFILE_MAX 2 /* the highest profile version this runtime reads */
+#define PHQ_NLU_PROFILE_MAX 3 /* the highest profile version this runtime reads */
 
 enum {
     PHQ_NLU_OK = 0,
@@ -118,6 +118,59 @@ size_t phq_nlu_top(const phq_nlu *nlu, const double *decision, const double *pro
 typedef void (*phq_nlu_term_fn)(void *ctx, const unsigned char *term, size_t len, double tf);
 int phq_nlu_terms(const phq_nlu *nlu, uint32_t f, const void *text, size_t len, void *ws, size_t ws_size,
                   phq_nlu_term_fn term, void *ctx, phq_nlu_error *err);
+
+/* ---- profile 3 (spec/nlu-profile-v3.md): sequence taggers and joint intent + slots models ----
+ * A profile 3 model has a classifier (the functions above; K = 0 without one: phq_nlu_decision
+ * then answers PHQ_E_USAGE), a tagger, or both. The workspace functions above cover phq_nlu_parse,
+ * phq_nlu_tokens and phq_nlu_features too (for the tagger part the size follows the decoded
+ * length N: O(N x L) bytes, the Viterbi back-pointers as 16-bit integers, spec §11). */
+
+typedef struct phq_nlu_token {
+    uint32_t start, end; /* code-point offsets into the decoded text, end exclusive (§3) */
+} phq_nlu_token;
+
+typedef struct phq_nlu_slot {
+    uint32_t label;      /* the label that began the span (B-x, or I-x continuing nothing); slot x */
+    uint32_t start, end; /* code-point offsets (§7.1) */
+} phq_nlu_slot;
+
+/* The parse of an utterance (§7.2). Every pointer points into the workspace of the call and is
+ * valid until the workspace is reused. */
+typedef struct phq_nlu_parse_result {
+    int has_intent;               /* 0 when the model has no classifier (intent null) */
+    uint32_t intent;              /* the predicted class (phq_nlu_class_json) */
+    double score;                 /* its probability, or its decision value (§7.2) */
+    const uint32_t *text;         /* the decoded code points D[0..text_len) (§3) */
+    size_t text_len;
+    size_t n_tokens;
+    const phq_nlu_token *tokens;
+    const uint16_t *path;         /* label index per token (n_tokens; NULL from phq_nlu_tokens) */
+    size_t n_slots;
+    const phq_nlu_slot *slots;
+} phq_nlu_parse_result;
+
+int phq_nlu_has_tagger(const phq_nlu *nlu);
+uint32_t phq_nlu_label_count(const phq_nlu *nlu); /* L of the tagger, 0 without one */
+/* Label j of the tagger as UTF-8 ("O", "B-x", "I-x"); the slot name of a B-/I- label is label + 2.
+ * An index >= L gives "" and *len = 0. */
+const char *phq_nlu_label(const phq_nlu *nlu, uint32_t j, size_t *len);
+
+/* Parse a text (len bytes): the intent (classifier, v2 §8) and the slots (tagger, v3 §3-§7). O(len
+ * + tokens x (templates + L^2)). Input errors: PHQ_NLU_E_INPUT (ill-formed UTF-8 under "strict"),
+ * PHQ_NLU_E_NOSPACE. */
+int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                  phq_nlu_parse_result *result, phq_nlu_error *err);
+
+/* Only the decoded text and its tokens (result->text, text_len, n_tokens, tokens; nothing else is
+ * set). PHQ_E_USAGE without a tagger. */
+int phq_nlu_tokens(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                   phq_nlu_parse_result *result, phq_nlu_error *err);
+
+/* The feature list of token i (§4.3), in order: calls feature(ctx, utf8, len) once per string.
+ * PHQ_E_USAGE when there is no tagger or no token i. */
+typedef void (*phq_nlu_feature_fn)(void *ctx, const unsigned char *feature, size_t len);
+int phq_nlu_features(const phq_nlu *nlu, const void *text, size_t len, size_t i, void *ws, size_t ws_size,
+                     phq_nlu_feature_fn feature, void *ctx, phq_nlu_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,9 @@
  *       + "proba": [p0, ...] with --proba); a line that is not UTF-8 under decode_error "strict":
  *       {"error": "E_INPUT", "message": "..."}, and the tool goes on.
  *   phq-nlu --terms F MODEL             per line, featurizer F's distinct terms: [["term", tf], ...]
+ *   phq-nlu MODEL                       for a profile 3 model with a tagger (spec nlu-profile-v3 §7.2):
+ *       {"intent": {"name": L, "score": s} or null, "slots": [{"slot": X, "value": V, "start": S,
+ *       "end": E}, ...]} (start/end in code points of the decoded line)
  *
  * Lines: a trailing "\n" and one "\r" before it are removed; any length (the tool grows its own
  * buffer and workspace; the library never allocates). Exit 0 on success, 1 on a FormatError or
@@ -70,6 +73,64 @@ static void term_cb(void *ctx, const unsigned char *term, size_t len, double tf)
     fputs(", ", stdout);
     put_double(tf);
     putchar(']');
+}
+
+/* code points as a JSON string */
+static void put_cps(const uint32_t *cp, size_t n)
+{
+    size_t i;
+    putchar('"');
+    for (i = 0; i < n; i++) {
+        unsigned char b[4];
+        uint32_t c = cp[i];
+        size_t k;
+        if (c < 0x80) {
+            b[0] = (unsigned char)c;
+            if (c == '"' || c == '\\' || c < 0x20) {
+                /* one byte through put_string's escapes, without its quotes */
+                if (c == '"') fputs("\\\"", stdout);
+                else if (c == '\\') fputs("\\\\", stdout);
+                else printf("\\u%04x", (unsigned)c);
+                continue;
+            }
+            k = 1;
+        } else if (c < 0x800) { b[0] = (unsigned char)(0xC0 | c >> 6); b[1] = (unsigned char)(0x80 | (c & 63)); k = 2; }
+        else if (c < 0x10000) {
+            b[0] = (unsigned char)(0xE0 | c >> 12); b[1] = (unsigned char)(0x80 | (c >> 6 & 63)); b[2] = (unsigned char)(0x80 | (c & 63)); k = 3;
+        } else {
+            b[0] = (unsigned char)(0xF0 | c >> 18); b[1] = (unsigned char)(0x80 | (c >> 12 & 63));
+            b[2] = (unsigned char)(0x80 | (c >> 6 & 63)); b[3] = (unsigned char)(0x80 | (c & 63)); k = 4;
+        }
+        fwrite(b, 1, k, stdout);
+    }
+    putchar('"');
+}
+
+static void put_parse(const phq_nlu *nlu, const phq_nlu_parse_result *r)
+{
+    size_t i;
+    fputs("{\"intent\": ", stdout);
+    if (r->has_intent) {
+        fputs("{\"name\": ", stdout);
+        put_label(nlu, r->intent);
+        fputs(", \"score\": ", stdout);
+        put_double(r->score);
+        putchar('}');
+    } else {
+        fputs("null", stdout);
+    }
+    fputs(", \"slots\": [", stdout);
+    for (i = 0; i < r->n_slots; i++) {
+        size_t n;
+        const char *lab = phq_nlu_label(nlu, r->slots[i].label, &n);
+        if (i) fputs(", ", stdout);
+        fputs("{\"slot\": ", stdout);
+        put_string((const unsigned char *)lab + 2, n - 2);
+        fputs(", \"value\": ", stdout);
+        put_cps(r->text + r->slots[i].start, r->slots[i].end - r->slots[i].start);
+        printf(", \"start\": %u, \"end\": %u}", (unsigned)r->slots[i].start, (unsigned)r->slots[i].end);
+    }
+    fputs("]}\n", stdout);
 }
 
 static int parse_count(const char *s, long *out)
@@ -139,15 +200,20 @@ int main(int argc, char **argv)
         rc = 2;
         goto done;
     }
+    if (phq_nlu_has_tagger(nlu) && terms < 0 && (top >= 0 || want_proba)) {
+        fprintf(stderr, "phq-nlu: UsageError: --top and --proba are for classifier models; a tagger model prints its parse\n");
+        rc = 2;
+        goto done;
+    }
     if (want_proba && phq_nlu_proba_rule(nlu) == PHQ_NLU_PROBA_NONE) {
         fprintf(stderr, "phq-nlu: UsageError: the model defines no probabilities (proba is null)\n");
         rc = 2;
         goto done;
     }
-    decision = (double *)malloc(sizeof(double) * k);
-    proba = (double *)malloc(sizeof(double) * K);
-    value = (double *)malloc(sizeof(double) * K);
-    index = (uint32_t *)malloc(sizeof(uint32_t) * K);
+    decision = (double *)malloc(sizeof(double) * (k + 1));
+    proba = (double *)malloc(sizeof(double) * (K + 1));
+    value = (double *)malloc(sizeof(double) * (K + 1));
+    index = (uint32_t *)malloc(sizeof(uint32_t) * (K + 1));
     if (!decision || !proba || !value || !index) {
         fprintf(stderr, "phq-nlu: out of memory\n");
         rc = 2;
@@ -175,6 +241,13 @@ int main(int argc, char **argv)
             rc = phq_nlu_terms(nlu, (uint32_t)terms, line, len, ws, ws_size, term_cb, &first, &err);
             if (rc == 0) {
                 fputs(first ? "[]\n" : "]\n", stdout);
+                continue;
+            }
+        } else if (phq_nlu_has_tagger(nlu)) {
+            phq_nlu_parse_result res;
+            rc = phq_nlu_parse(nlu, line, len, ws, ws_size, &res, &err);
+            if (rc == 0) {
+                put_parse(nlu, &res);
                 continue;
             }
         } else {

@@ -4,7 +4,8 @@
  *
  *   phq-nlu-conform MODEL < requests > answer
  *
- * Requests, one per line: "score HEX" or "terms F HEX" (the text's bytes in hex, "-" if empty).
+ * Requests, one per line: "score HEX", "terms F HEX", and for profile 3 "parse HEX", "tokens HEX",
+ * "features I HEX" (the text's bytes in hex, "-" if empty).
  * Answer: "error CODE message" when the model is refused, else "ok", one JSON object per
  * request, "end".
  */
@@ -76,6 +77,70 @@ static void on_term(void *ctx, const unsigned char *term, size_t len, double tf)
     fputc(']', t->out);
 }
 
+/* code points as a JSON string (UTF-8) */
+static void put_cps(FILE *out, const uint32_t *cp, size_t n) {
+    unsigned char buf[4];
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = cp[i];
+        size_t k;
+        if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", (int)c);
+            continue;
+        }
+        if (c < 0x20) {
+            fprintf(out, "\\u%04x", (unsigned)c);
+            continue;
+        }
+        if (c < 0x80) { buf[0] = (unsigned char)c; k = 1; }
+        else if (c < 0x800) { buf[0] = (unsigned char)(0xC0 | c >> 6); buf[1] = (unsigned char)(0x80 | (c & 63)); k = 2; }
+        else if (c < 0x10000) {
+            buf[0] = (unsigned char)(0xE0 | c >> 12); buf[1] = (unsigned char)(0x80 | (c >> 6 & 63));
+            buf[2] = (unsigned char)(0x80 | (c & 63)); k = 3;
+        } else {
+            buf[0] = (unsigned char)(0xF0 | c >> 18); buf[1] = (unsigned char)(0x80 | (c >> 12 & 63));
+            buf[2] = (unsigned char)(0x80 | (c >> 6 & 63)); buf[3] = (unsigned char)(0x80 | (c & 63)); k = 4;
+        }
+        fwrite(buf, 1, k, out);
+    }
+    fputc('"', out);
+}
+
+static void on_feature(void *ctx, const unsigned char *f, size_t len) {
+    terms_out *t = ctx;
+    if (!t->first) fputc(',', t->out);
+    t->first = 0;
+    put_json_string(t->out, f, len);
+}
+
+/* the parse result of spec nlu-profile-v3 §7.2 as one JSON object */
+static void put_parse(const phq_nlu *nlu, const phq_nlu_parse_result *r) {
+    fputs("{\"intent\":", stdout);
+    if (r->has_intent) {
+        size_t n;
+        const char *j = phq_nlu_class_json(nlu, r->intent, &n);
+        fputs("{\"name\":", stdout);
+        fwrite(j, 1, n, stdout);
+        fputs(",\"score\":", stdout);
+        put_double(stdout, r->score);
+        fputc('}', stdout);
+    } else {
+        fputs("null", stdout);
+    }
+    fputs(",\"slots\":[", stdout);
+    for (size_t i = 0; i < r->n_slots; i++) {
+        size_t n;
+        const char *lab = phq_nlu_label(nlu, r->slots[i].label, &n);
+        if (i) fputc(',', stdout);
+        fputs("{\"slot\":", stdout);
+        put_json_string(stdout, (const unsigned char *)lab + 2, n - 2);
+        fputs(",\"value\":", stdout);
+        put_cps(stdout, r->text + r->slots[i].start, r->slots[i].end - r->slots[i].start);
+        printf(",\"start\":%u,\"end\":%u}", (unsigned)r->slots[i].start, (unsigned)r->slots[i].end);
+    }
+    puts("]}");
+}
+
 static void put_error(const phq_nlu_error *e) {
     printf("{\"error\":\"%s\",\"message\":", phq_nlu_error_name(e->code));
     put_json_string(stdout, (const unsigned char *)e->msg, strlen(e->msg));
@@ -117,13 +182,27 @@ int main(int argc, char **argv) {
         if (got == 0) continue;
         char *text;
         long f = -1;
+        int op = 0; /* 0 score, 1 terms, 2 parse, 3 tokens, 4 features */
         if (strncmp(line, "score ", 6) == 0) {
             text = line + 6;
+        } else if (strncmp(line, "parse ", 6) == 0) {
+            text = line + 6;
+            op = 2;
+        } else if (strncmp(line, "tokens ", 7) == 0) {
+            text = line + 7;
+            op = 3;
+        } else if (strncmp(line, "features ", 9) == 0) {
+            char *end;
+            f = strtol(line + 9, &end, 10);
+            if (*end != ' ' || f < 0) return 2;
+            text = end + 1;
+            op = 4;
         } else if (strncmp(line, "terms ", 6) == 0) {
             char *end;
             f = strtol(line + 6, &end, 10);
             if (*end != ' ') return 2;
             text = end + 1;
+            op = 1;
         } else {
             return 2;
         }
@@ -135,7 +214,43 @@ int main(int argc, char **argv) {
             ws_cap = need;
             ws = malloc(ws_cap ? ws_cap : 1);
         }
-        if (f >= 0) {
+        if (op == 2 || op == 3) {
+            phq_nlu_parse_result res;
+            int rc = op == 2 ? phq_nlu_parse(nlu, text, (size_t)n, ws, ws_cap, &res, &nerr)
+                             : phq_nlu_tokens(nlu, text, (size_t)n, ws, ws_cap, &res, &nerr);
+            if (rc != PHQ_NLU_OK) {
+                put_error(&nerr);
+            } else if (op == 2) {
+                put_parse(nlu, &res);
+            } else {
+                fputs("{\"tokens\":[", stdout);
+                for (size_t i = 0; i < res.n_tokens; i++) {
+                    if (i) fputc(',', stdout);
+                    fputc('[', stdout);
+                    put_cps(stdout, res.text + res.tokens[i].start, res.tokens[i].end - res.tokens[i].start);
+                    printf(",%u,%u]", (unsigned)res.tokens[i].start, (unsigned)res.tokens[i].end);
+                }
+                puts("]}");
+            }
+            continue;
+        }
+        if (op == 4) {
+            char *buf = NULL;
+            size_t buf_len = 0;
+            terms_out t = {open_memstream(&buf, &buf_len), 1};
+            int rc = phq_nlu_features(nlu, text, (size_t)n, (size_t)f, ws, ws_cap, on_feature, &t, &nerr);
+            fclose(t.out);
+            if (rc != PHQ_NLU_OK) {
+                put_error(&nerr);
+            } else {
+                fputs("{\"features\":[", stdout);
+                fwrite(buf, 1, buf_len, stdout);
+                puts("]}");
+            }
+            free(buf);
+            continue;
+        }
+        if (op == 1) {
             /* the terms go to memory first: an input error prints only the error object */
             char *buf = NULL;
             size_t buf_len = 0;

@@ -42,6 +42,28 @@ typedef struct nlu_feat {
     const uint64_t *stop_hash;
 } nlu_feat;
 
+#define NLU_MAX_TEMPLATES 256u
+#define NLU_MAX_TLABELS 1024u
+enum { NLU_TT_COMPS = 0, NLU_TT_BIAS = 1, NLU_TT_BOS = 2, NLU_TT_EOS = 3 };
+enum { NLU_TKN_WORD_PUNCT = 0, NLU_TKN_NONSPACE = 1 };
+/* token attributes (profile 3 §4.1): w, raw, p1..p8 (2..9), s1..s8 (10..17), shape, sshape, digit, upper, title */
+enum { NLU_A_W = 0, NLU_A_RAW = 1, NLU_A_P1 = 2, NLU_A_S1 = 10, NLU_A_SHAPE = 18, NLU_A_SSHAPE = 19,
+       NLU_A_DIGIT = 20, NLU_A_UPPER = 21, NLU_A_TITLE = 22, NLU_A_COUNT = 23 };
+
+/* the tagger of a profile 3 model (spec nlu-profile-v3 §2.2), in the arena */
+typedef struct nlu_tagger {
+    uint8_t tokenizer, decode;
+    uint32_t ntemplates, L;
+    uint8_t tkind[NLU_MAX_TEMPLATES], ncomp[NLU_MAX_TEMPLATES];
+    uint8_t attr[NLU_MAX_TEMPLATES][4];
+    int8_t off[NLU_MAX_TEMPLATES][4];
+    const uint32_t *label_off;   /* L + 1 offsets into labels */
+    const unsigned char *labels; /* labels, UTF-8 (generalized for lone surrogates) */
+    const double *trans;         /* T[i][j] at trans[j * L + i] (transposed), widened to binary64 */
+    phq_table state;
+    size_t state_name_off, state_name_len, trans_name_off, trans_name_len; /* names, in the arena */
+} nlu_tagger;
+
 struct phq_nlu {
     const phq_model *model;
     size_t arena_size;
@@ -54,6 +76,8 @@ struct phq_nlu {
     const uint32_t *label_off;        /* K + 1 offsets into labels */
     const unsigned char *labels;      /* labels as JSON text */
     nlu_feat feat[NLU_MAX_FEATURIZERS];
+    nlu_tagger *tagger; /* profile 3 with a tagger, else NULL */
+    const unsigned char *arena; /* the arena's start (names of the tagger are offsets into it) */
 };
 
 /* ---- JSON cursor (phq_nlu_json.c): reads one value at a time; never reads out of bounds;
@@ -94,5 +118,26 @@ uint32_t nlu_wtf8_next(const unsigned char *s, size_t n, size_t *i);
 
 /* ---- shared helpers (phq_nlu.c) */
 uint64_t nlu_hash_cps(const uint32_t *cp, size_t n);
+int nlu_cp_is_word(uint32_t cp);
+int nlu_cp_is_space(uint32_t cp);
+int nlu_cp_is_cased(uint32_t cp);
+int nlu_cp_has_lower(uint32_t cp); /* lowercase.txt lists cp */
+long long nlu_decode_cps(const unsigned char *s, size_t n, int mode, uint32_t *out); /* -1: ill-formed, strict */
+size_t nlu_lower_cps(const uint32_t *t, size_t n, uint32_t *out); /* v2 §5.1 on t alone; out NULL: count */
+/* the classifier's workspace size (0 featurizers: a minimal size); exact = 0: the bound for len bytes */
+size_t nlu_cls_workspace(const phq_nlu *nlu, const void *text, size_t len, int exact);
+
+/* ---- profile 3 (phq_nlu_tagger_open.c, phq_nlu_tagger.c) */
+/* the outer object of profile 3: members checked (E_NLU_SCHEMA); *cls / *tag the offsets of the
+ * classifier / tagger objects, (size_t)-1 when null */
+int nlu3_outer(const unsigned char *meta, size_t meta_len, size_t obj, size_t *cls, size_t *tag, phq_nlu_error *err);
+/* the tagger object: measuring (mem NULL: every type/range check, *size = arena bytes it needs) or
+ * filling (mem: the region of *size bytes, *out the tagger; distinctness checks) */
+int nlu3_tagger(const phq_model *m, const unsigned char *meta, size_t meta_len, size_t tag, unsigned char *mem,
+                size_t *size, nlu_tagger **out, phq_nlu_error *err);
+/* references of the tagger (§8 E_NLU_REFERENCE) once filled; names shared with the classifier */
+int nlu3_tagger_refs(phq_nlu *nlu, nlu_tagger *t, phq_nlu_error *err);
+const char *nlu3_attr_name(int a);
+size_t nlu3_workspace(const phq_nlu *nlu, const void *text, size_t len, int exact);
 
 #endif

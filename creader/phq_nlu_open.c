@@ -210,16 +210,16 @@ static int nlu_check_version(nlu_octx *o, size_t obj)
         size_t len;
         int integ;
         if (nlu_json_number(&t, &tok, &len, &integ) == 0 && integ)
-            return nlu_fail(o, PHQ_NLU_E_VERSION, "profile %s is not read by this runtime (it reads 1 and 2)%s", "(huge)", NULL);
+            return nlu_fail(o, PHQ_NLU_E_VERSION, "profile %s is not read by this runtime (it reads 1, 2 and 3)%s", "(huge)", NULL);
         return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"profile\" is not an integer%s%s", NULL, NULL);
     }
-    if (v != 1 && v != 2) {
+    if (v != 1 && v != 2 && v != 3) {
         char num[32];
         snprintf(num, sizeof num, "%lld", (long long)v);
-        return nlu_fail(o, PHQ_NLU_E_VERSION, "profile %s is not read by this runtime (it reads 1 and 2)%s", num, NULL);
+        return nlu_fail(o, PHQ_NLU_E_VERSION, "profile %s is not read by this runtime (it reads 1, 2 and 3)%s", num, NULL);
     }
     o->profile = (int)v;
-    if (v == 2 && uni != (size_t)-1) {
+    if (v >= 2 && uni != (size_t)-1) {
         nlu_json t = nlu_at(o, uni);
         unsigned char buf[16];
         size_t len;
@@ -636,6 +636,7 @@ static int nlu_members(nlu_octx *o, size_t obj)
     int first = 1, r, i;
     uint32_t seen = 0, want = (1u << M_COUNT) - 1;
     if (o->profile == 1) want &= ~BIT(M_UNICODE);
+    if (o->profile == 3) want &= ~(BIT(M_UNICODE) | BIT(M_PROFILE)); /* the classifier object (v3 §2.1) */
     nlu_json_object_begin(&c);
     while ((r = nlu_json_object_next(&c, &first, name, sizeof name, &nlen)) == 1) {
         int idx = nlen <= sizeof name ? nlu_name_index(name, nlen, nlu_top_names, M_COUNT) : -1;
@@ -781,7 +782,7 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
     nlu_octx o;
     nlu_json c;
     unsigned char name[8];
-    size_t nlen, obj = (size_t)-1, arena_size;
+    size_t nlen, obj = (size_t)-1, arena_size, cls = (size_t)-1, tag = (size_t)-1, tag_size = 0, cls_used;
     int first = 1, r;
     uint32_t f;
     phq_nlu *nlu;
@@ -803,13 +804,22 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
     if (obj == (size_t)-1) return nlu_fail(&o, PHQ_NLU_E_MISSING, "the metadata has no \"phq.nlu\" member: not an NLU model%s%s", NULL, NULL);
     r = nlu_check_version(&o, obj);
     if (r) return r;
-    r = nlu_members(&o, obj);
-    if (r) return r;
+    if (o.profile == 3) {
+        r = nlu3_outer(o.meta, o.meta_len, obj, &cls, &tag, err);
+        if (r) return r;
+        obj = cls;
+    }
+    if (obj != (size_t)-1) {
+        r = nlu_members(&o, obj);
+        if (r) return r;
+    }
     /* measuring pass */
     nlu_alloc(&o, sizeof(phq_nlu), NULL);
-    r = nlu_top(&o);
-    if (r) return r;
-    {
+    if (obj != (size_t)-1) {
+        r = nlu_top(&o);
+        if (r) return r;
+        if (tag != (size_t)-1 && o.input != NLU_KIND_TEXT)
+            return nlu_fail(&o, PHQ_NLU_E_SCHEMA, "the classifier's \"input\" is not \"text\" beside a tagger%s%s", NULL, NULL);
         size_t k = o.K == 2 ? 1 : o.K;
         nlu_alloc(&o, k * 8, NULL);                    /* intercept */
         nlu_alloc(&o, (size_t)o.K * 8, NULL);          /* label keys (open only) */
@@ -819,7 +829,12 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
         for (f = 0; f < o.nfeat; f++)
             if (o.has_norm[f]) nlu_alloc(&o, nlu_parts_of(&o, o.norm_json[f]) * sizeof(phq_part_info), NULL);
     }
-    arena_size = o.used + 8;
+    if (tag != (size_t)-1) {
+        r = nlu3_tagger(m, o.meta, o.meta_len, tag, NULL, &tag_size, NULL, err);
+        if (r) return r;
+    }
+    cls_used = o.used;
+    arena_size = tag != (size_t)-1 ? ((o.used + 7) & ~(size_t)7) + tag_size + 8 : o.used + 8;
     o.arena = (unsigned char *)malloc(arena_size);
     if (!o.arena) return nlu_fail(&o, PHQ_NLU_E_NOMEM, "cannot allocate the model's arena%s%s", NULL, NULL);
     memset(o.arena, 0, arena_size);
@@ -829,8 +844,10 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
     o.nlu = nlu;
     nlu->model = m;
     nlu->arena_size = arena_size;
+    nlu->arena = o.arena;
     nlu->profile = o.profile;
-    {
+    r = 0;
+    if (obj != (size_t)-1) {
         /* labels need their regions before nlu_top runs: carve them now, as measured */
         uint32_t K = o.K;
         size_t total;
@@ -847,27 +864,50 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
         }
         nlu->K = K;
         nlu->k = K == 2 ? 1 : K;
+        r = nlu_top(&o);
+        if (!r) r = nlu_labels_distinct(&o);
+        if (!r) {
+            uint32_t a, b;
+            for (a = 0; a < o.nfeat && !r; a++)
+                for (b = a + 1; b < o.nfeat && !r; b++)
+                    if (nlu->feat[a].prefix_len == nlu->feat[b].prefix_len &&
+                        memcmp(nlu->feat[a].prefix, nlu->feat[b].prefix, nlu->feat[a].prefix_len) == 0)
+                        r = nlu_fail(&o, PHQ_NLU_E_SCHEMA, "two featurizers have the same key_prefix%s%s", NULL, NULL);
+        }
     }
-    r = nlu_top(&o);
-    if (!r) r = nlu_labels_distinct(&o);
-    if (!r) {
-        uint32_t a, b;
-        for (a = 0; a < o.nfeat && !r; a++)
-            for (b = a + 1; b < o.nfeat && !r; b++)
-                if (nlu->feat[a].prefix_len == nlu->feat[b].prefix_len &&
-                    memcmp(nlu->feat[a].prefix, nlu->feat[b].prefix, nlu->feat[a].prefix_len) == 0)
-                    r = nlu_fail(&o, PHQ_NLU_E_SCHEMA, "two featurizers have the same key_prefix%s%s", NULL, NULL);
+    if (!r && tag != (size_t)-1) {
+        unsigned char *region = o.arena + ((cls_used + 7) & ~(size_t)7);
+        r = nlu3_tagger(m, o.meta, o.meta_len, tag, region, &tag_size, &nlu->tagger, err);
     }
-    if (!r) r = nlu_references(&o);
-    if (!r && nlu->input == NLU_KIND_DICT)
+    if (!r && obj != (size_t)-1) r = nlu_references(&o);
+    if (!r && nlu->tagger) r = nlu3_tagger_refs(nlu, nlu->tagger, err);
+    if (!r && nlu->tagger && obj != (size_t)-1) {
+        /* a name shared by the two parts (v3 §2.1): the tagger's names against the classifier's */
+        const nlu_tagger *t = nlu->tagger;
+        const unsigned char *tb = (const unsigned char *)t;
+        nlu_span cn[2 + NLU_MAX_FEATURIZERS];
+        size_t ncn = 0, i, j;
+        cn[ncn++] = o.table_name;
+        cn[ncn++] = o.intercept_name;
+        for (f = 0; f < nlu->nfeat; f++)
+            if (o.has_norm[f]) cn[ncn++] = o.norm_name[f];
+        for (i = 0; i < ncn && !r; i++)
+            for (j = 0; j < 2 && !r; j++) {
+                const unsigned char *tn = tb + (j ? t->trans_name_off : t->state_name_off);
+                size_t tl = j ? t->trans_name_len : t->state_name_len;
+                if (cn[i].len == tl && memcmp(o.arena + cn[i].off, tn, tl) == 0)
+                    r = nlu_fail(&o, PHQ_NLU_E_REFERENCE, "the classifier and the tagger share a table or tensor name%s%s", NULL, NULL);
+            }
+    }
+    if (!r && obj != (size_t)-1 && nlu->input == NLU_KIND_DICT)
         r = nlu_fail(&o, PHQ_NLU_E_UNSUPPORTED, "dict input (feature-dict models) is not implemented by the C runtime%s%s", NULL, NULL);
-    if (!r) {
+    if (!r && obj != (size_t)-1) {
         if (nlu_index(&o, &nlu->score) != 0) r = -1;
         for (f = 0; f < nlu->nfeat && !r; f++)
             if (nlu->feat[f].norm != NLU_NORM_NONE && nlu_index(&o, &nlu->feat[f].norm_table) != 0) r = -1;
         if (r) r = nlu_fail(&o, PHQ_E_USAGE, "internal: table index%s%s", NULL, NULL);
     }
-    if (!r && o.used > arena_size) r = nlu_fail(&o, PHQ_E_USAGE, "internal: arena overflow%s%s", NULL, NULL);
+    if (!r && o.used > cls_used) r = nlu_fail(&o, PHQ_E_USAGE, "internal: arena overflow%s%s", NULL, NULL);
     if (r) {
         free(o.arena);
         return r;

@@ -231,10 +231,10 @@ def gen_errors(out: Path) -> None:
     phq.writer.write(out / "err_E_NLU_MISSING_nometa.phq", {"scores": {"a": [1.0]}})
     phq.writer.write(out / "err_E_NLU_MISSING_other.phq", {"scores": {"a": [1.0]}}, metadata={"labels": ["x"]})
     # VERSION (and VERSION wins over a schema error elsewhere)
-    err("E_NLU_VERSION", "profile3", lambda m: m.update(profile=3))
+    err("E_NLU_VERSION", "profile4", lambda m: m.update(profile=4))
     err("E_NLU_VERSION", "profile0", lambda m: m.update(profile=0))
     err("E_NLU_VERSION", "unicode15", lambda m: m.update(unicode="15.0.0"))
-    err("E_NLU_VERSION", "profile3_and_unknown", lambda m: m.update(profile=3, bogus=1))
+    err("E_NLU_VERSION", "profile4_and_unknown", lambda m: m.update(profile=4, bogus=1))
     # SCHEMA
     phq.writer.write(out / "err_E_NLU_SCHEMA_notobject.phq", {"scores": {"a": [1.0]}}, metadata={"phq.nlu": [1]})
     err("E_NLU_SCHEMA", "profile_string", lambda m: m.update(profile="2"))
@@ -330,6 +330,10 @@ def main() -> None:
     gen_score(out)
     gen_others(out)
     gen_errors(out)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen_tagger_testdata
+
+    gen_tagger_testdata.gen(out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@
 #include "../phq_nlu.c"
 #include "../phq_nlu_json.c"
 #include "../phq_nlu_open.c"
+#include "../phq_nlu_tagger.c"
+#include "../phq_nlu_tagger_open.c"
 #include "../phq_posix.h"
 
 #include <dirent.h>
