@@ -7,7 +7,12 @@ warning and phq installs as pure Python, which gives the same answers (PHQ_PURE=
 disables the accelerator at run time).
 """
 
+from glob import glob
+
 from setuptools import Extension, setup
+
+# the C NLU runtime's sources (creader/phq_nlu*.c), without its command-line tools
+NLU_SOURCES = sorted(f for f in glob("creader/phq_nlu*.c") if not f.endswith(("_cli.c", "_conform.c")))
 
 setup(
     ext_modules=[
@@ -23,8 +28,7 @@ setup(
         # the C NLU runtime (creader/phq_nlu.c) for phq.nlu, in the same manner
         Extension(
             "phq._accel_nlu",
-            sources=["pyreader/_accel_nlu.c", "creader/phq.c", "creader/phq_nlu.c", "creader/phq_nlu_open.c", "creader/phq_nlu_json.c",
-                     "creader/phq_nlu_tagger.c", "creader/phq_nlu_tagger_open.c"],
+            sources=["pyreader/_accel_nlu.c", "creader/phq.c", *NLU_SOURCES],
             include_dirs=["creader"],
             depends=["creader/phq.h", "creader/phq_nlu.h", "creader/phq_nlu_internal.h", "creader/phq_unicode_data.h"],
             extra_compile_args=["-std=c99", "-ffp-contract=off", "-fvisibility=hidden"],

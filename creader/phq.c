@@ -2686,7 +2686,7 @@ static inline void deq8(float *o, const u8 *q, const int32_t *zp, const float *s
 }
 
 /* 5. rows of the found keys of a group: dense linear8 here, anything else per row */
-static void batch_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out, int what, signed char *status)
+static void bgroup_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *out, int what, signed char *status)
 {
     const phq_table *t = c->t;
     size_t dim = t->dim, j, c0, cc;
@@ -2790,10 +2790,10 @@ static size_t batch_run(const phq_table *t, const void *const *keys, const size_
                 if (slots) slots[i0 + j] = cur->k[j].slot;
             }
         if (what == OUT_SLOTS) continue;
-        if (pending) batch_rows(&c, prev->k, prev->i0, prev->cnt, out, what, status);
+        if (pending) bgroup_rows(&c, prev->k, prev->i0, prev->cnt, out, what, status);
         pending = 1;
     }
-    if (pending) batch_rows(&c, gr[(g + 2) % 3].k, gr[(g + 2) % 3].i0, gr[(g + 2) % 3].cnt, out, what, status);
+    if (pending) bgroup_rows(&c, gr[(g + 2) % 3].k, gr[(g + 2) % 3].i0, gr[(g + 2) % 3].cnt, out, what, status);
     for (j = 0; j < n; j++) found += status[j] == PHQ_FOUND;
     return found;
 }
