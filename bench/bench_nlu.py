@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -174,13 +173,16 @@ def run_worker(runtime: str, model: Path, texts: Path, reps: int) -> dict:
 
 
 def run_c(exe: Path, model: Path, texts: Path, reps: int) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([str(exe), str(model), str(texts), str(reps)], capture_output=True, text=True)
-    if out.returncode != 0:
-        return {"runtime": "phq-c", "error": out.stderr.strip()[:200]}
-    res = json.loads(out.stdout)
+    """The C program in its own process; its peak RSS from wait4 (that child only)."""
+    proc = subprocess.Popen([str(exe), str(model), str(texts), str(reps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        return {"runtime": "phq-c", "error": err.strip()[:200]}
+    res = json.loads(out)
     res["runtime"] = "phq-c"
-    res["process_peak_mib"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    res["process_peak_mib"] = usage.ru_maxrss / 1024  # the whole process: texts, model mapping, arena, workspace
     return res
 
 
