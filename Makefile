@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/run.py
 	$(MAKE) bench-nlu
+	$(PY) bench/bench_tagger.py
 
 # NLU runtimes on CLINC150 (bench/bench_nlu.py): scikit-learn, fastText, phq pure / accelerated / C
 bench-nlu: $(STAMP)

@@ -7,7 +7,9 @@
  * over every utterance: featurize, score, argmax), single-utterance latency p50/p99/mean (each
  * utterance timed alone, over REPS passes), the model's arena and the largest workspace, and a
  * checksum of the predicted class indices (so the work cannot be optimized away and runs can be
- * compared). Built by bench/bench_nlu.py with the same flags as the library.
+ * compared). A model with a tagger (profile 3) is timed on phq_nlu_parse (tokens, features,
+ * Viterbi, spans, and the intent when the model has a classifier) instead of the classifier alone.
+ * Built by bench/bench_nlu.py and bench/bench_tagger.py with the same flags as the library.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -93,6 +95,8 @@ int main(int argc, char **argv) {
     }
     void *ws = malloc(ws_size ? ws_size : 1);
     uint32_t k = phq_nlu_output_count(nlu);
+    int parse = phq_nlu_has_tagger(nlu);
+    phq_nlu_parse_result pr;
     double *dec = malloc(k * sizeof *dec);
     double *lat = malloc(n * (size_t)reps * sizeof *lat);
 
@@ -102,6 +106,14 @@ int main(int argc, char **argv) {
         uint64_t sum = 0;
         double start = now_ns();
         for (size_t i = 0; i < n; i++) {
+            if (parse) {
+                if (phq_nlu_parse(nlu, texts[i], lens[i], ws, ws_size, &pr, &nerr) != PHQ_NLU_OK) {
+                    fprintf(stderr, "%s: %s\n", phq_nlu_error_name(nerr.code), nerr.msg);
+                    return 1;
+                }
+                sum = sum * 31 + pr.n_slots + (pr.n_slots ? pr.slots[0].start : 0);
+                continue;
+            }
             if (phq_nlu_decision(nlu, texts[i], lens[i], ws, ws_size, dec, &nerr) != PHQ_NLU_OK) {
                 fprintf(stderr, "%s: %s\n", phq_nlu_error_name(nerr.code), nerr.msg);
                 return 1;
@@ -115,8 +127,12 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         for (size_t i = 0; i < n; i++) {
             double start = now_ns();
-            phq_nlu_decision(nlu, texts[i], lens[i], ws, ws_size, dec, &nerr);
-            (void)phq_nlu_argmax(nlu, dec);
+            if (parse) {
+                phq_nlu_parse(nlu, texts[i], lens[i], ws, ws_size, &pr, &nerr);
+            } else {
+                phq_nlu_decision(nlu, texts[i], lens[i], ws, ws_size, dec, &nerr);
+                (void)phq_nlu_argmax(nlu, dec);
+            }
             lat[(size_t)r * n + i] = now_ns() - start;
         }
     }
