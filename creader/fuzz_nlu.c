@@ -84,7 +84,7 @@ static void run_text(const phq_nlu *nlu, const unsigned char *text, size_t tlen)
         if (r == PHQ_NLU_E_NOSPACE) abort();
     }
     /* profile 3: the parse (intent + slots), its spans inside the decoded text, determinism */
-    if (phq_nlu_has_tagger(nlu) || K) {
+    if (nlu->profile == 3) {
         phq_nlu_parse_result res, res2;
         size_t s, end = 0;
         r = phq_nlu_parse(nlu, text, tlen, ws, need, &res, &err);
@@ -111,6 +111,8 @@ static void run_text(const phq_nlu *nlu, const unsigned char *text, size_t tlen)
         } else if (r != PHQ_NLU_E_INPUT && r >= 200) {
             abort();
         }
+    } else if (phq_nlu_parse(nlu, text, tlen, ws, need, &(phq_nlu_parse_result){0}, &err) != PHQ_E_USAGE) {
+        abort(); /* parse is the API of profile 3 models only */
     }
     for (i = 0; i < K; i++) {
         size_t len;

@@ -155,7 +155,8 @@ uint32_t phq_nlu_label_count(const phq_nlu *nlu); /* L of the tagger, 0 without 
  * An index >= L gives "" and *len = 0. */
 const char *phq_nlu_label(const phq_nlu *nlu, uint32_t j, size_t *len);
 
-/* Parse a text (len bytes): the intent (classifier, v2 §8) and the slots (tagger, v3 §3-§7). O(len
+/* Parse a text (len bytes) with a profile 3 model (a profile 1/2 model gives PHQ_E_USAGE: use
+ * phq_nlu_decision): the intent (classifier, v2 §8) and the slots (tagger, v3 §3-§7). O(len
  * + tokens x (templates + L^2)). Input errors: PHQ_NLU_E_INPUT (ill-formed UTF-8 under "strict"),
  * PHQ_NLU_E_NOSPACE. */
 int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,

@@ -395,6 +395,8 @@ int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, si
     nlu3t_ws w;
     int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
     if (r) return r;
+    if (nlu->profile != 3) /* a classifier alone (profile 1 or 2): phq_nlu_decision is its API */
+        return nlu3t_err(err, PHQ_E_USAGE, "phq_nlu_parse needs a profile 3 model; use phq_nlu_decision");
     memset(res, 0, sizeof *res);
     if (nlu->K) {
         size_t head = nlu3t_head(nlu);
