@@ -97,14 +97,12 @@ def _close(a, b) -> bool:
 
 
 def judge(entry: dict, root: Path, output: str) -> tuple[str, str]:
+    from .runner import first_line
+
     lines = output.rstrip("\n").split("\n") if output else []
-    if not lines:
-        return "bad-output", "no output"
-    if lines[0].startswith("error "):
-        parts = lines[0].split()
-        return (parts[1] if len(parts) > 1 else "bad-output"), lines[0][:200]
-    if lines[0] != "ok":
-        return "bad-output", f"first line {lines[0][:80]!r}"
+    refused = first_line(lines)
+    if refused:
+        return refused
     if entry["expect"] == "accept-or-unsupported":
         return "accept-or-unsupported", ""
     if entry["expect"] != "accept":

@@ -94,9 +94,9 @@ def _invoke(reader: Reader, path: Path, probes: str, timeout: float) -> tuple[st
     return None, out
 
 
-def judge(entry: dict, root: Path, output: str) -> tuple[str, str]:
-    """(outcome, detail) of one answer."""
-    lines = output.splitlines()
+def first_line(lines: list[str]) -> tuple[str, str] | None:
+    """(outcome, detail) when an answer's first line is a refusal or not the protocol's "ok"
+    (the format and NLU protocols start alike), else None."""
     if not lines:
         return "bad-output", "no output"
     if lines[0].startswith("error "):
@@ -104,6 +104,15 @@ def judge(entry: dict, root: Path, output: str) -> tuple[str, str]:
         return (parts[1] if len(parts) > 1 else "bad-output"), lines[0][:200]
     if lines[0] != "ok":
         return "bad-output", f"first line {lines[0][:80]!r}"
+    return None
+
+
+def judge(entry: dict, root: Path, output: str) -> tuple[str, str]:
+    """(outcome, detail) of one answer."""
+    lines = output.splitlines()
+    refused = first_line(lines)
+    if refused:
+        return refused
     if entry["expect"] != "accept":
         return "accept", "accepted an invalid file"
     expected = (root / entry["file"]).with_suffix(".expected").read_text().splitlines()
