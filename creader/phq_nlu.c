@@ -605,47 +605,73 @@ static int nlu_reader_error(phq_nlu_error *err, const phq_error *e)
     return (int)e->code;
 }
 
+/* tf(t) for a term counted `count` times; 1 + ln 1 is 1 exactly, so a single occurrence needs no ln */
+static double nlu_tf1(const nlu_feat *ft, uint32_t count)
+{
+    return count == 1 && !ft->binary ? 1.0 : nlu_tf(ft, count);
+}
+
+/* §8.1-§8.2 for one featurizer. The keys of the distinct terms are hashed and looked up in
+ * chunks of NLU_CHUNK terms, one batched call per chunk and table (phq_get_f32_hash_many /
+ * phq_lookup_hash_many: the same answers as one phq_lookup per key, with the memory accesses of
+ * the chunk's keys overlapped; a few KiB of stack, no workspace per term). The sums run over the
+ * terms in first-occurrence order, as §8.1 fixes, and a key whose lookup failed stops the query
+ * where the one-key-at-a-time order meets it: at that term. */
+#define NLU_CHUNK 32
 static int nlu_score_feat(const phq_nlu *nlu, const nlu_feat *ft, nlu_ws *w, double *score, phq_nlu_error *err)
 {
-    size_t t, c, k = nlu->k;
+    size_t t, c, k = nlu->k, n = w->nterms, t0, i;
     double s = 1.0;
+    uint64_t hash[2 * NLU_CHUNK], slot[NLU_CHUNK];
+    signed char st[NLU_CHUNK];
+    float idf[NLU_CHUNK];
+    uint32_t idx[NLU_CHUNK];
     phq_error e;
-    uint64_t slot;
-    int r;
     if (ft->norm != NLU_NORM_NONE) {
         double N = 0.0;
-        float idf[1];
-        for (t = 0; t < w->nterms; t++) {
-            size_t kl = nlu_key(ft, w, &w->terms[t]);
-            double x;
-            r = phq_lookup(&ft->norm_table, w->key + ft->prefix_len, kl - ft->prefix_len, &slot, &e);
-            if (r == PHQ_ERROR) return nlu_reader_error(err, &e);
-            w->in_v[t] = r == PHQ_FOUND;
-            if (r != PHQ_FOUND) continue;
-            x = nlu_tf(ft, w->terms[t].count);
-            if (ft->norm_table.dim == 1) {
-                if (phq_row_f32(&ft->norm_table, slot, idf, &e) != PHQ_OK) return nlu_reader_error(err, &e);
-                x = x * (double)idf[0];
+        for (t0 = 0; t0 < n; t0 += NLU_CHUNK) {
+            size_t m = n - t0 < NLU_CHUNK ? n - t0 : NLU_CHUNK;
+            for (i = 0; i < m; i++) {
+                size_t kl = nlu_key(ft, w, &w->terms[t0 + i]);
+                phq_murmur3_x64_128(w->key + ft->prefix_len, kl - ft->prefix_len, ft->norm_table.seed, hash + 2 * i);
             }
-            if (ft->norm == NLU_NORM_L2) N = N + x * x;
-            else N = N + fabs(x);
+            /* a dim-0 norm table has no rows: the call then only finds the keys */
+            (void)phq_get_f32_hash_many(&ft->norm_table, hash, m, idf, st, &e);
+            for (i = 0; i < m; i++) {
+                double x;
+                if (st[i] == PHQ_ERROR) return nlu_reader_error(err, &e);
+                w->in_v[t0 + i] = st[i] == PHQ_FOUND;
+                if (st[i] != PHQ_FOUND) continue;
+                x = nlu_tf1(ft, w->terms[t0 + i].count);
+                if (ft->norm_table.dim == 1) x = x * (double)idf[i];
+                if (ft->norm == NLU_NORM_L2) N = N + x * x;
+                else N = N + fabs(x);
+            }
         }
         if (ft->norm == NLU_NORM_L2) N = sqrt(N);
         s = N > 0 ? 1.0 / N : 0.0;
     }
     for (c = 0; c < k; c++) w->partial[c] = 0.0;
     if (ft->prefix_utf8) {
-        for (t = 0; t < w->nterms; t++) {
-            size_t kl;
-            double u;
-            if (ft->norm != NLU_NORM_NONE && !w->in_v[t]) continue;
-            kl = nlu_key(ft, w, &w->terms[t]);
-            r = phq_lookup(&nlu->score, w->key, kl, &slot, &e);
-            if (r == PHQ_ERROR) return nlu_reader_error(err, &e);
-            if (r != PHQ_FOUND) continue;
-            u = nlu_tf(ft, w->terms[t].count) * s;
-            /* partial[c] + u * W[c] for every c (a sparse row: its stored values only) */
-            if (phq_row_accumulate(&nlu->score, slot, u, w->partial, &e) != PHQ_OK) return nlu_reader_error(err, &e);
+        for (t = 0; t < n;) {
+            size_t m = 0;
+            for (; t < n && m < NLU_CHUNK; t++) {
+                size_t kl;
+                if (ft->norm != NLU_NORM_NONE && !w->in_v[t]) continue;
+                kl = nlu_key(ft, w, &w->terms[t]);
+                phq_murmur3_x64_128(w->key, kl, nlu->score.seed, hash + 2 * m);
+                idx[m++] = (uint32_t)t;
+            }
+            (void)phq_lookup_hash_many(&nlu->score, hash, m, slot, st, &e);
+            for (i = 0; i < m; i++) {
+                phq_error e2;
+                double u;
+                if (st[i] == PHQ_ERROR) return nlu_reader_error(err, &e);
+                if (st[i] != PHQ_FOUND) continue;
+                u = nlu_tf1(ft, w->terms[idx[i]].count) * s;
+                /* partial[c] + u * W[c] for every c (a sparse row: its stored values only) */
+                if (phq_row_accumulate(&nlu->score, slot[i], u, w->partial, &e2) != PHQ_OK) return nlu_reader_error(err, &e2);
+            }
         }
     }
     for (c = 0; c < k; c++) score[c] = score[c] + w->partial[c];
@@ -732,9 +758,18 @@ uint32_t phq_nlu_argmax(const phq_nlu *nlu, const double *d)
     uint32_t c, best = 0;
     if (!nlu || !d) return 0;
     if (nlu->k == 1) return d[0] > 0 ? 1 : 0;
-    for (c = 0; c < nlu->k; c++) {
-        if (isnan(d[c])) return c;
-        if (d[c] > d[best]) best = c;
+    {
+        double bv = d[0];
+        int nan = d[0] != d[0];
+        for (c = 1; c < nlu->k; c++) { /* one pass without early exit; a NaN is looked for after */
+            double v = d[c];
+            nan |= v != v;
+            best = v > bv ? c : best;
+            bv = v > bv ? v : bv;
+        }
+        if (nan)
+            for (c = 0; c < nlu->k; c++)
+                if (isnan(d[c])) return c;
     }
     return best;
 }

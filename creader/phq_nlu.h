@@ -20,6 +20,8 @@
  *     U+FFFD replacements (the query then fails with E_INPUT). The size covers every featurizer,
  *     so it also serves phq_nlu_terms.
  *   - Cost of a query is linear in len for a fixed model (spec §13); no recursion on input.
+ *   - Stack: a query looks its terms' keys up in batches of 32 (the reader's batched lookups, about
+ *     24 KiB of stack with the default PHQ_GROUP, plus 1.5 KiB here); no other stack grows with input.
  *
  * Thread safety: after phq_nlu_open returns, the phq_nlu is only read; queries on it may run
  * concurrently, each with its own workspace. The phq_model (and its buffer) must outlive it.

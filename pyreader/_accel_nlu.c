@@ -161,11 +161,18 @@ static PyObject *Model_decision(ModelObject *self, PyObject *args)
         double *dec = out.buf;
         int nomem = 0;
         Py_BEGIN_ALLOW_THREADS
-        for (i = 0; i < n; i++) {
-            size_t need;
-            if (refs[i].skip) continue;
-            need = phq_nlu_workspace_size(self->nlu, refs[i].text, refs[i].len);
-            if (need > ws_size) ws_size = need;
+        size_t maxlen = 0;
+        for (i = 0; i < n; i++)
+            if (!refs[i].skip && refs[i].len > maxlen) maxlen = refs[i].len;
+        if (maxlen <= 4096) { /* short texts: the bound for the longest, without a pass over the texts */
+            ws_size = phq_nlu_workspace_bound(self->nlu, maxlen);
+        } else { /* a long text: the exact need of each, so one long text does not inflate the rest */
+            for (i = 0; i < n; i++) {
+                size_t need;
+                if (refs[i].skip) continue;
+                need = phq_nlu_workspace_size(self->nlu, refs[i].text, refs[i].len);
+                if (need > ws_size) ws_size = need;
+            }
         }
         ws = malloc(ws_size ? ws_size : 1);
         if (!ws) nomem = 1;
