@@ -459,10 +459,43 @@ int phq_nlu_features(const phq_nlu *nlu, const void *text, size_t len, size_t i,
     return 0;
 }
 
+/* the tagger's part of a parse: tokens, label path, spans (res->has_intent stays 0) */
+static int nlu3t_tag(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                     phq_nlu_parse_result *res, phq_nlu_error *err)
+{
+    nlu3t_ws w;
+    int r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
+    if (!r) r = nlu3t_viterbi(nlu->tagger, &w, err);
+    if (r) return r;
+    res->text = w.D;
+    res->text_len = w.N;
+    res->n_tokens = w.n;
+    res->path = w.path;
+    res->n_slots = nlu3t_spans(nlu->tagger, &w);
+    res->slots = w.slots;
+    /* tokens as (start, end) pairs in the key region, free after Viterbi (48 N + 64 >= 8 N bytes) */
+    {
+        phq_nlu_token *tk = (phq_nlu_token *)(void *)w.key;
+        size_t i;
+        for (i = 0; i < w.n; i++) { tk[i].start = w.ts[i]; tk[i].end = w.te[i]; }
+        res->tokens = tk;
+    }
+    return 0;
+}
+
+int phq_nlu_tag(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                phq_nlu_parse_result *res, phq_nlu_error *err)
+{
+    int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
+    if (r) return r;
+    if (!nlu->tagger) return nlu3t_err(err, PHQ_E_USAGE, "the model has no tagger");
+    memset(res, 0, sizeof *res);
+    return nlu3t_tag(nlu, text, len, ws, ws_size, res, err);
+}
+
 int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                   phq_nlu_parse_result *res, phq_nlu_error *err)
 {
-    nlu3t_ws w;
     int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
     if (r) return r;
     if (nlu->profile != 3) /* a classifier alone (profile 1 or 2): phq_nlu_decision is its API */
@@ -487,15 +520,5 @@ int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, si
         }
     }
     if (!nlu->tagger) return 0;
-    r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
-    if (!r) r = nlu3t_viterbi(nlu->tagger, &w, err);
-    if (r) return r;
-    res->text = w.D;
-    res->text_len = w.N;
-    res->n_tokens = w.n;
-    res->path = w.path;
-    res->n_slots = nlu3t_spans(nlu->tagger, &w);
-    res->slots = w.slots;
-    res->tokens = NULL;
-    return 0;
+    return nlu3t_tag(nlu, text, len, ws, ws_size, res, err);
 }
