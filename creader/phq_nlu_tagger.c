@@ -10,6 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* -DNLU3T_TEST_COUNTERS (tests/test_tagger.c): counts of the work done, for the linear-cost test */
+#ifdef NLU3T_TEST_COUNTERS
+static unsigned long long nlu3t_count_steps, nlu3t_count_cells, nlu3t_count_features, nlu3t_count_key_bytes;
+#define NLU3T_COUNT(c, k) ((c) += (k))
+#else
+#define NLU3T_COUNT(c, k) ((void)0)
+#endif
+
 /* workspace regions for N decoded code points and L labels */
 typedef struct {
     uint32_t *D, *ts, *te, *wo, *W, *SH;
@@ -266,6 +274,8 @@ static int nlu3t_state(const nlu_tagger *t, nlu3t_ws *w, size_t i, phq_nlu_error
         phq_error e;
         int r;
         if (kl == (size_t)-1) continue;
+        NLU3T_COUNT(nlu3t_count_features, 1);
+        NLU3T_COUNT(nlu3t_count_key_bytes, kl);
         r = phq_lookup(&t->state, w->key, kl, &slot, &e);
         if (r == PHQ_ERROR) return nlu3t_err(err, (int)e.code, e.msg);
         if (r != PHQ_FOUND) continue;
@@ -298,6 +308,8 @@ static void nlu3t_step(const double *restrict trans, uint32_t L, const double *r
                        uint16_t *restrict back)
 {
     uint32_t a, j = 0;
+    NLU3T_COUNT(nlu3t_count_steps, 1);
+    NLU3T_COUNT(nlu3t_count_cells, (unsigned long long)L * L);
 #if defined(__SSE2__)
     for (; j + 8 <= L; j += 8) {
         const double *row = trans + j;

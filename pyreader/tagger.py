@@ -366,7 +366,7 @@ class Tagger:
         out = []
         for text, r in zip(texts, got):
             decoded = _decode(text, self.decode_error)  # raises the usage error of a refused text
-            if r is None or isinstance(r[0], str):  # not given to C (or refused by it): Python's answer
+            if r is None or (r and isinstance(r[0], str)):  # not given to C (or refused by it): Python's answer
                 toks, labels = self.tag(decoded)
                 path = [self._index[lab] for lab in labels]
                 offsets = [(a, b) for _, a, b in toks]

@@ -5,12 +5,16 @@
  *     values, the feature lists of "Play THE Beatles" and "7:30pm", the four Viterbi vectors and spans;
  *   - Viterbi against brute force over every label path on 30 random small models (f32 and f64
  *     transitions), 200 random utterances of 0..6 tokens each;
+ *   - the vectorized Viterbi step bit for bit against the spec's literal scan (L 1..300, ties,
+ *     signed zeros, NaN, infinities);
  *   - invalid transitions (an I-x at the start or after O begins a span), the empty utterance,
  *     a joint model's intent, input errors (E_INPUT, E_NOSPACE), a 10,000-token utterance (its
- *     workspace grows linearly with the text; no timing).
+ *     workspace grows linearly with the text; no timing), and linear cost counted: Viterbi steps,
+ *     cells, feature strings and key bytes double when the utterance doubles (-DNLU3T_TEST_COUNTERS).
  *
  *   test_tagger DIR
  */
+#define NLU3T_TEST_COUNTERS 1
 #include "../phq.c"
 #include "../phq_nlu.c"
 #include "../phq_nlu_json.c"
@@ -354,6 +358,51 @@ static void test_long(void)
     free(text);
 }
 
+/* linear cost (spec 11), counted: the SNIPS-like templates of tg_feat.phq on 5,000, 10,000 and
+ * 20,000 tokens. Viterbi does one L x L step per token after the first, every feature string is
+ * built and looked up once, so doubling the tokens doubles each count (up to the utterance ends) */
+static void test_linear_counts(void)
+{
+    static const size_t sizes[] = {5000, 10000, 20000};
+    unsigned long long steps[3], cells[3], feats[3], bytes[3];
+    loaded l;
+    size_t k, i;
+    load("tg_feat.phq", &l);
+    for (k = 0; k < 3; k++) {
+        size_t n = sizes[k], len;
+        char *text = malloc(8 * n + 1);
+        phq_nlu_parse_result r;
+        phq_nlu_error err;
+        for (i = 0, len = 0; i < n; i++) {
+            static const char *words[] = {"Play ", "the ", "BEATLES ", "7:30 "};
+            const char *wd = words[i % 4];
+            memcpy(text + len, wd, strlen(wd));
+            len += strlen(wd);
+        }
+        nlu3t_count_steps = nlu3t_count_cells = nlu3t_count_features = nlu3t_count_key_bytes = 0;
+        CHECK(phq_nlu_parse(l.nlu, text, len, need_ws(l.nlu, text, len), need_cap(l.nlu, text, len), &r, &err) == 0, "long parse");
+        /* "7:30" is 3 tokens: 6 tokens per 4 words */
+        CHECK(r.n_tokens == n / 4 * 6, "%zu tokens for %zu words", r.n_tokens, n);
+        steps[k] = nlu3t_count_steps;
+        cells[k] = nlu3t_count_cells;
+        feats[k] = nlu3t_count_features;
+        bytes[k] = nlu3t_count_key_bytes;
+        CHECK(steps[k] == r.n_tokens - 1, "%llu Viterbi steps for %zu tokens", steps[k], r.n_tokens);
+        CHECK(feats[k] <= r.n_tokens * l.nlu->tagger->ntemplates, "%llu feature strings", feats[k]);
+        free(text);
+    }
+    for (k = 1; k < 3; k++) {
+        CHECK(steps[k] == 2 * steps[k - 1] + 1 && cells[k] == 2 * cells[k - 1] + cells[0] / steps[0],
+              "Viterbi work doubles: %llu -> %llu steps", steps[k - 1], steps[k]);
+        CHECK(feats[k] <= 2 * feats[k - 1] + 64 && feats[k] >= 2 * feats[k - 1] - 64 &&
+              bytes[k] <= 2 * bytes[k - 1] + 1024 && bytes[k] >= 2 * bytes[k - 1] - 1024,
+              "feature work doubles: %llu -> %llu strings, %llu -> %llu bytes", feats[k - 1], feats[k], bytes[k - 1], bytes[k]);
+    }
+    printf("linear cost: %llu / %llu / %llu Viterbi steps, %llu / %llu / %llu feature strings for 5k / 10k / 20k words\n",
+           steps[0], steps[1], steps[2], feats[0], feats[1], feats[2]);
+    unload(&l);
+}
+
 /* the blocked, vectorized Viterbi step (nlu3t_step) against the spec 6.2 scan written literally,
  * bit for bit (values and back-pointers), for L = 1..40 and a few large L, on values with many
  * ties (small integers), signed zeros, NaN in the previous deltas and in the state scores, and
@@ -417,6 +466,7 @@ int main(int argc, char **argv)
     test_brute_force();
     test_step_equals_spec_scan();
     test_long();
+    test_linear_counts();
     free(ws);
     printf("test_tagger: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
