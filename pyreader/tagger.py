@@ -444,12 +444,17 @@ class Parser:
 
     # the classifier's interface, so a joint model also answers predict / predict_proba
     def __getattr__(self, name):
-        if name in ("classes_", "predict", "decision_function", "predict_proba", "accelerated", "input", "n_outputs"):
+        if name in ("classes_", "predict", "decision_function", "predict_proba", "input", "n_outputs"):
             clf = self.__dict__.get("classifier")
             if clf is None:
                 raise AttributeError(f"{name}: this model has no classifier (a tagger only)")
             return getattr(clf, name)
         raise AttributeError(name)
+
+    @property
+    def accelerated(self) -> bool:
+        """True when every part (tagger, classifier) runs in the C runtime (phq._accel_nlu)."""
+        return all(part.accelerated for part in (self.tagger, self.classifier) if part is not None)
 
     def tag(self, texts) -> list[list[dict]]:
         """Per text, its tokens: [{"token", "start", "end", "label"}]."""
