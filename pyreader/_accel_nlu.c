@@ -279,6 +279,10 @@ static PyObject *Model_tag(ModelObject *self, PyObject *args)
         size_t need;
         if (refs[i].skip) continue;
         need = phq_nlu_workspace_size(self->nlu, refs[i].text, refs[i].len);
+        if (need == SIZE_MAX) { /* no workspace suffices (over 1 GiB): the Python runtime answers it */
+            refs[i].skip = 1;
+            continue;
+        }
         if (need > ws_size) ws_size = need;
     }
     ws = malloc(ws_size ? ws_size : 1);
