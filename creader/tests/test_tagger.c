@@ -267,6 +267,23 @@ static void test_joint(void)
     CHECK(r.has_intent && r.intent == 2 && r.score == p[2], "intent %u %g", (unsigned)r.intent, r.score);
     CHECK(r.n_slots == 1 && r.slots[0].start == 8 && r.slots[0].end == 13, "slots");
     CHECK(strcmp(phq_nlu_class_json(l.nlu, r.intent, &n), "\"stop\"") == 0 || n == 6, "label");
+    /* phq_nlu_tag: the tagger's part alone, the same tokens, path and spans, no intent */
+    {
+        phq_nlu_parse_result t;
+        size_t i, nt = r.n_tokens, ns = r.n_slots;
+        uint16_t path[16];
+        phq_nlu_token toks[16];
+        phq_nlu_slot slots[16];
+        memcpy(path, r.path, nt * sizeof *path);
+        memcpy(toks, r.tokens, nt * sizeof *toks);
+        memcpy(slots, r.slots, ns * sizeof *slots);
+        CHECK(phq_nlu_tag(l.nlu, text, strlen(text), ws, ws_cap, &t, &err) == 0 && !t.has_intent, "tag");
+        CHECK(t.n_tokens == nt && t.n_slots == ns && nt == 6, "tag: %zu tokens, %zu slots", t.n_tokens, t.n_slots);
+        for (i = 0; i < nt && i < t.n_tokens; i++)
+            CHECK(t.path[i] == path[i] && t.tokens[i].start == toks[i].start && t.tokens[i].end == toks[i].end, "tag token %zu", i);
+        for (i = 0; i < ns && i < t.n_slots; i++)
+            CHECK(t.slots[i].label == slots[i].label && t.slots[i].start == slots[i].start && t.slots[i].end == slots[i].end, "tag slot %zu", i);
+    }
     /* empty: the intercept's answer, no slots */
     CHECK(phq_nlu_parse(l.nlu, "", 0, need_ws(l.nlu, "", 0), need_cap(l.nlu, "", 0), &r, &err) == 0 && r.has_intent && r.intent == 0 && r.n_slots == 0,
           "empty joint");
