@@ -461,7 +461,7 @@ def _generate(out: Path) -> None:
         path = out / f"{name}.phq"
         _write(path, meta, tables, tensors, opts)
         entries.append(_v3_entry(out, path, name, meta, corpus, i))
-    bad = [(*m, None) for m in invalid_models()] + nlu_tagger.invalid_models(v3[0])
+    bad = [(*m, None) for m in invalid_models()] + nlu_tagger.invalid_models()
     for name, meta, tables, tensors, opts, code, surgery in bad:
         path = out / f"{name}.phq"
         _write(path, meta, tables, tensors, opts)

@@ -106,10 +106,10 @@ def valid_models(classifier_model) -> list[tuple]:
     ]
 
 
-def invalid_models(base) -> list[tuple]:
-    """(name, metadata, tables, tensors, options, code, surgery) of invalid profile 3 files; `base`
-    is the valid integer tagger's tuple. surgery(bytes) -> bytes or None."""
-    name0, meta0, tables0, tensors0, opts0 = base
+def invalid_models() -> list[tuple]:
+    """(name, metadata, tables, tensors, options, code, surgery) of invalid profile 3 files, each a
+    small valid integer tagger with one defect. surgery(bytes) -> bytes or None."""
+    name0, meta0, tables0, tensors0, opts0 = tagger_model("n3_base", seed=37, integer=True, keep=0.03)
     L = len(meta0["phq.nlu"]["tagger"]["labels"])
 
     def bad(name, code, tagger=None, outer=None, tables=None, tensors=None, surgery=None):
