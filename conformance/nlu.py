@@ -5,7 +5,8 @@
     phq conformance run --version nlu --reader "build/phq-nlu-conform"
 
 Golden NLU models (profile 2 and 1) with texts and their expected terms, decision values,
-probabilities and labels, and invalid profiles for every E_NLU_* code. The expected answers
+probabilities and labels; profile 3 taggers and a joint model with their expected parses, tokens
+and feature lists (conformance/nlu_tagger.py); invalid profiles for every E_NLU_* code. The expected answers
 come from the Python reference runtime (pure: PHQ_PURE=1 semantics, `phq.nlu` without the
 accelerator); the judge compares labels and terms exactly and numbers within the profile's
 tolerance (spec/nlu-profile-v2.md §8.6).
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import SUITE_DIR
+from . import nlu_tagger
 from .nlu_corpus import SCRIPTS, SPECIAL, hard_strings
 
 NLU_DIR = SUITE_DIR / "nlu"
@@ -44,10 +46,10 @@ def parse_requests(text: str) -> list[tuple]:
         parts = line.split()
         if not parts:
             continue
-        if parts[0] == "score" and len(parts) == 2:
-            out.append(("score", None, b"" if parts[1] == "-" else bytes.fromhex(parts[1])))
-        elif parts[0] == "terms" and len(parts) == 3:
-            out.append(("terms", int(parts[1]), b"" if parts[2] == "-" else bytes.fromhex(parts[2])))
+        if parts[0] in ("score", "parse", "tokens") and len(parts) == 2:
+            out.append((parts[0], None, b"" if parts[1] == "-" else bytes.fromhex(parts[1])))
+        elif parts[0] in ("terms", "features") and len(parts) == 3:
+            out.append((parts[0], int(parts[1]), b"" if parts[2] == "-" else bytes.fromhex(parts[2])))
         else:
             raise ValueError(f"bad request line {line[:60]!r}")
     return out
@@ -72,22 +74,32 @@ def answer(path, requests: list[tuple]) -> str:
         return f"error {e.code} {e.message[:200]}\n"
     lines = ["ok"]
     with clf:
+        if isinstance(clf, phq.nlu.Parser):  # profile 3
+            lines += nlu_tagger.answer_lines(clf, requests, _score_line)
+            requests = []
         for kind, f, data in requests:
             try:
                 if kind == "terms":
                     feats = clf.branches[f].featurize(data)
                     lines.append(json.dumps({"terms": [[t, v] for t, v in feats.items()]}))
                     continue
-                d = clf.decision_function([data])
-                row = np.atleast_1d(d[0])
-                obj = {"label": _label(clf.predict([data])[0]), "decision": [_num(x) for x in row]}
-                if clf.proba is not None:
-                    obj["proba"] = [_num(x) for x in clf.predict_proba([data])[0]]
-                lines.append(json.dumps(obj))
+                if kind != "score":  # parse, tokens, features: a profile 3 request
+                    lines.append(json.dumps({"error": "UsageError", "message": f"a profile {clf.profile_version} model cannot answer {kind}"}))
+                    continue
+                lines.append(_score_line(clf, data))
             except phq.UsageError as e:
                 lines.append(json.dumps({"error": "E_INPUT", "message": str(e)[:120]}))
     lines.append("end")
     return "\n".join(lines) + "\n"
+
+
+def _score_line(clf, data) -> str:
+    d = clf.decision_function([data])
+    row = np.atleast_1d(d[0])
+    obj = {"label": _label(clf.predict([data])[0]), "decision": [_num(x) for x in row]}
+    if clf.proba is not None:
+        obj["proba"] = [_num(x) for x in clf.predict_proba([data])[0]]
+    return json.dumps(obj)
 
 
 def _close(a, b) -> bool:
@@ -129,6 +141,18 @@ def _compare(e, g) -> str | None:
         return f"expected {e!r:.80}, got {g!r:.80}"
     if "error" in e or "error" in g:
         return None if e.get("error") == g.get("error") else f"expected {e.get('error', 'an answer')}, got {g.get('error', 'an answer')}"
+    for key in ("tokens", "features"):  # profile 3: exact
+        if key in e:
+            return None if g.get(key) == e[key] else f"{key}: expected {str(e[key])[:80]}, got {str(g.get(key))[:80]}"
+    if "slots" in e:  # a parse (v3 §7.2): spans exactly, the intent's name exactly and its score within the tolerance
+        if g.get("slots") != e["slots"]:
+            return f"slots: expected {str(e['slots'])[:100]}, got {str(g.get('slots'))[:100]}"
+        ei, gi = e["intent"], g.get("intent")
+        if ei is None or gi is None:
+            return None if ei is None and gi is None else f"intent: expected {ei!r:.60}, got {gi!r:.60}"
+        if not isinstance(gi, dict) or gi.get("name") != ei["name"] or type(gi.get("name")) is not type(ei["name"]):
+            return f"intent: expected {ei['name']!r}, got {str(gi)[:60]}"
+        return None if _close(gi.get("score"), ei["score"]) else f"intent score: expected {ei['score']!r}, got {gi.get('score')!r}"
     if "terms" in e:
         et, gt = e["terms"], g.get("terms")
         if not isinstance(gt, list) or [t for t, _ in et] != [t[0] for t in gt if isinstance(t, list) and t]:
@@ -431,14 +455,46 @@ def _generate(out: Path) -> None:
         (out / f"{name}.expected").write_text("\n".join(keep_lines[1:]) + "\n", encoding="utf-8")
         entry |= {"expect": "accept", "requests": f"{name}.requests", "expected": f"{name}.expected", "cases": len(keep_reqs)}
         entries.append(entry)
-    for name, meta, tables, tensors, opts, code in invalid_models():
+    # profile 3 (after the profile 2 models, whose sample seeds count the entries before them)
+    v3 = nlu_tagger.valid_models(lambda name, seed: _model(name, [_featurizer(ngram_range=[1, 2])], FIVE, proba="softmax", seed=seed, quant="linear8"))
+    for i, (name, meta, tables, tensors, opts) in enumerate(v3):
         path = out / f"{name}.phq"
         _write(path, meta, tables, tensors, opts)
+        entries.append(_v3_entry(out, path, name, meta, corpus, i))
+    bad = [(*m, None) for m in invalid_models()] + nlu_tagger.invalid_models()
+    for name, meta, tables, tensors, opts, code, surgery in bad:
+        path = out / f"{name}.phq"
+        _write(path, meta, tables, tensors, opts)
+        if surgery is not None:
+            path.write_bytes(surgery(path.read_bytes()))
         got = answer(path, [])
         assert got.startswith(f"error {code} "), (name, got[:120])
         entries.append({"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "expect": code})
-    manifest = {"suite": "phq NLU profile 2", "spec": "spec/nlu-profile-v2.md", "tolerance": {"rtol": RTOL, "atol": ATOL}, "hard_strings": len(corpus), "models": entries}
+    manifest = {"suite": "phq NLU profiles 2 and 3", "spec": "spec/nlu-profile-v2.md, spec/nlu-profile-v3.md", "tolerance": {"rtol": RTOL, "atol": ATOL}, "hard_strings": len(corpus), "models": entries}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def _v3_entry(out: Path, path: Path, name: str, meta: dict, corpus: list[bytes], seed: int) -> dict:
+    """Requests and expected answers of a profile 3 model (conformance/nlu_tagger.py)."""
+    import phq.nlu
+
+    rng = np.random.default_rng(100 + seed)
+    fixed = len(SCRIPTS) + len(SPECIAL)
+    picked = list(range(fixed)) + sorted(rng.choice(np.arange(fixed, len(corpus)), nlu_tagger.PARSE_CASES - fixed, replace=False).tolist())
+    picked.append(len(corpus) - 1)  # the 64 KiB text
+    has_cls = meta["phq.nlu"]["classifier"] is not None
+    reqs = nlu_tagger.requests(path, corpus, picked, has_cls)
+    with phq.nlu.load(path) as m:
+        integer = "_int_" in name
+        keep = {i: nlu_tagger.kept(m, corpus[i], integer) for i in picked}
+    reqs = [r for r in reqs if r[0] != "parse" or keep[r[2]]]
+    ans = answer(path, [(kind, arg, corpus[i]) for kind, arg, i in reqs]).split("\n")
+    assert ans[0] == "ok" and ans[-2] == "end", ans[:2]
+    (out / f"{name}.requests").write_text("".join((f"{k} {a} #{i}" if a is not None else f"{k} #{i}") + "\n" for k, a, i in reqs))
+    (out / f"{name}.expected").write_text("\n".join(ans[1:-1]) + "\n", encoding="utf-8")  # the answers and "end"
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "expect": "accept",
+            "requests": f"{name}.requests", "expected": f"{name}.expected", "cases": len(reqs),
+            "parse_cases_dropped_for_margin": sum(not v for v in keep.values())}
 
 
 def check() -> int:

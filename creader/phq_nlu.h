@@ -145,7 +145,7 @@ typedef struct phq_nlu_parse_result {
     const uint32_t *text;         /* the decoded code points D[0..text_len) (§3) */
     size_t text_len;
     size_t n_tokens;
-    const phq_nlu_token *tokens;
+    const phq_nlu_token *tokens;  /* n_tokens (start, end) pairs */
     const uint16_t *path;         /* label index per token (n_tokens; NULL from phq_nlu_tokens) */
     size_t n_slots;
     const phq_nlu_slot *slots;
@@ -163,6 +163,11 @@ const char *phq_nlu_label(const phq_nlu *nlu, uint32_t j, size_t *len);
  * PHQ_NLU_E_NOSPACE. */
 int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                   phq_nlu_parse_result *result, phq_nlu_error *err);
+
+/* The tagger's part of phq_nlu_parse alone (tokens, path, slots; has_intent = 0, no classifier
+ * work even in a joint model). PHQ_E_USAGE without a tagger. */
+int phq_nlu_tag(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                phq_nlu_parse_result *result, phq_nlu_error *err);
 
 /* Only the decoded text and its tokens (result->text, text_len, n_tokens, tokens; nothing else is
  * set). PHQ_E_USAGE without a tagger. */

@@ -59,7 +59,7 @@ typedef struct nlu_tagger {
     int8_t off[NLU_MAX_TEMPLATES][4];
     const uint32_t *label_off;   /* L + 1 offsets into labels */
     const unsigned char *labels; /* labels, UTF-8 (generalized for lone surrogates) */
-    const double *trans;         /* T[i][j] at trans[j * L + i] (transposed), widened to binary64 */
+    const double *trans;         /* T[a][j] at trans[a * L + j] (row-major), widened to binary64 */
     phq_table state;
     size_t state_name_off, state_name_len, trans_name_off, trans_name_len; /* names, in the arena */
 } nlu_tagger;

@@ -10,11 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* -DNLU3T_TEST_COUNTERS (tests/test_tagger.c): counts of the work done, for the linear-cost test */
+#ifdef NLU3T_TEST_COUNTERS
+static unsigned long long nlu3t_count_steps, nlu3t_count_cells, nlu3t_count_features, nlu3t_count_key_bytes;
+#define NLU3T_COUNT(c, k) ((c) += (k))
+#else
+#define NLU3T_COUNT(c, k) ((void)0)
+#endif
+
 /* workspace regions for N decoded code points and L labels */
 typedef struct {
     uint32_t *D, *ts, *te, *wo, *W, *SH;
     unsigned char *flags, *key;
-    double *state, *dprev, *dcur;
+    double *state, *dprev, *dcur, *bidx;
     uint16_t *back, *path;
     phq_nlu_slot *slots;
     size_t N, n;
@@ -35,7 +43,7 @@ static size_t nlu3t_size(size_t N, size_t L)
     s += nlu3t_align(4 * N);          /* SH */
     s += nlu3t_align(N);              /* flags */
     s += nlu3t_align(T_KEY(N));       /* key */
-    s += nlu3t_align(8 * L) * 3;      /* state, dprev, dcur */
+    s += nlu3t_align(8 * L) * 4;      /* state, dprev, dcur, bidx */
     s += nlu3t_align(2 * N * L);      /* back */
     s += nlu3t_align(2 * N);          /* path */
     s += nlu3t_align(sizeof(phq_nlu_slot) * N); /* slots */
@@ -63,6 +71,7 @@ static void nlu3t_ws_init(nlu3t_ws *w, unsigned char *p, size_t N, size_t L)
     w->state = (double *)nlu3t_carve(&p, 8 * L);
     w->dprev = (double *)nlu3t_carve(&p, 8 * L);
     w->dcur = (double *)nlu3t_carve(&p, 8 * L);
+    w->bidx = (double *)nlu3t_carve(&p, 8 * L);
     w->back = (uint16_t *)nlu3t_carve(&p, 2 * N * L);
     w->path = (uint16_t *)nlu3t_carve(&p, 2 * N);
     w->slots = (phq_nlu_slot *)nlu3t_carve(&p, sizeof(phq_nlu_slot) * N);
@@ -252,6 +261,9 @@ static int nlu3t_args(const phq_nlu *nlu, const void *text, size_t len, void *ws
 
 /* ---- scores, Viterbi, spans (§6, §7) ------------------------------------------------------- */
 
+/* state scores of token i (spec 6.1) into w->state: each feature string looked up, its row added
+ * in list order. (Batched lookups, phq_lookup_hash_many, measured 4% slower on the SNIPS tagger:
+ * its table stays in cache, where prefetching buys nothing and grouping costs instructions.) */
 static int nlu3t_state(const nlu_tagger *t, nlu3t_ws *w, size_t i, phq_nlu_error *err)
 {
     uint32_t k, j, L = t->L;
@@ -262,6 +274,8 @@ static int nlu3t_state(const nlu_tagger *t, nlu3t_ws *w, size_t i, phq_nlu_error
         phq_error e;
         int r;
         if (kl == (size_t)-1) continue;
+        NLU3T_COUNT(nlu3t_count_features, 1);
+        NLU3T_COUNT(nlu3t_count_key_bytes, kl);
         r = phq_lookup(&t->state, w->key, kl, &slot, &e);
         if (r == PHQ_ERROR) return nlu3t_err(err, (int)e.code, e.msg);
         if (r != PHQ_FOUND) continue;
@@ -271,12 +285,90 @@ static int nlu3t_state(const nlu_tagger *t, nlu3t_ws *w, size_t i, phq_nlu_error
     return 0;
 }
 
+/* One Viterbi step (spec 6.2) for every label j at once. For each j the candidates
+ * dprev[a] + T[a][j] are scanned in increasing a and replace the best only when strictly greater
+ * (ties to the lowest index; a comparison with NaN is false, so a NaN never replaces): exactly the
+ * spec's scan, the same binary64 additions in the same order per j. The scans of several j run
+ * side by side with branch-free selects, reading T's row a contiguously: blocks of 8 labels kept in
+ * registers over the whole scan, a scalar loop for the last labels (and without SSE2).
+ *   SSE2: v = MAXPD(c, v) is exactly "c > v ? c : v" (the second operand when unordered or equal);
+ *   the best index b (a double, exact for L <= 1024) becomes a where c > v: since a > b always,
+ *   b = MAXPD(b, (c > v) AND a) (the AND gives a or +0.0, and b >= 0). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define NLU3T_LANE(k)                                              \
+    c##k = _mm_add_pd(vda, _mm_loadu_pd(row + 2 * (k)));           \
+    g##k = _mm_cmpgt_pd(c##k, x##k);                               \
+    x##k = _mm_max_pd(c##k, x##k);                                 \
+    b##k = _mm_max_pd(b##k, _mm_and_pd(g##k, vfa))
+#endif
+
+static void nlu3t_step(const double *restrict trans, uint32_t L, const double *restrict dprev,
+                       const double *restrict state, double *restrict v, double *restrict bidx,
+                       uint16_t *restrict back)
+{
+    uint32_t a, j = 0;
+    NLU3T_COUNT(nlu3t_count_steps, 1);
+    NLU3T_COUNT(nlu3t_count_cells, (unsigned long long)L * L);
+#if defined(__SSE2__)
+    for (; j + 8 <= L; j += 8) {
+        const double *row = trans + j;
+        __m128d vda = _mm_set1_pd(dprev[0]), vfa, c0, c1, c2, c3, g0, g1, g2, g3;
+        __m128d x0 = _mm_add_pd(vda, _mm_loadu_pd(row)), x1 = _mm_add_pd(vda, _mm_loadu_pd(row + 2));
+        __m128d x2 = _mm_add_pd(vda, _mm_loadu_pd(row + 4)), x3 = _mm_add_pd(vda, _mm_loadu_pd(row + 6));
+        __m128d b0 = _mm_setzero_pd(), b1 = b0, b2 = b0, b3 = b0;
+        for (a = 1; a < L; a++) {
+            row = trans + (size_t)a * L + j;
+            vda = _mm_set1_pd(dprev[a]);
+            vfa = _mm_set1_pd((double)a);
+            NLU3T_LANE(0); NLU3T_LANE(1); NLU3T_LANE(2); NLU3T_LANE(3);
+        }
+        _mm_storeu_pd(v + j, x0); _mm_storeu_pd(v + j + 2, x1); _mm_storeu_pd(v + j + 4, x2); _mm_storeu_pd(v + j + 6, x3);
+        _mm_storeu_pd(bidx + j, b0); _mm_storeu_pd(bidx + j + 2, b1); _mm_storeu_pd(bidx + j + 4, b2); _mm_storeu_pd(bidx + j + 6, b3);
+    }
+    for (; j + 2 <= L; j += 2) { /* the last labels two at a time */
+        const double *row = trans + j;
+        __m128d vda = _mm_set1_pd(dprev[0]), vfa, c0, g0;
+        __m128d x0 = _mm_add_pd(vda, _mm_loadu_pd(row)), b0 = _mm_setzero_pd();
+        for (a = 1; a < L; a++) {
+            row = trans + (size_t)a * L + j;
+            vda = _mm_set1_pd(dprev[a]);
+            vfa = _mm_set1_pd((double)a);
+            NLU3T_LANE(0);
+        }
+        _mm_storeu_pd(v + j, x0);
+        _mm_storeu_pd(bidx + j, b0);
+    }
+#endif
+    if (j < L) {
+        uint32_t j0 = j;
+        for (; j < L; j++) {
+            v[j] = dprev[0] + trans[j];
+            bidx[j] = 0.0;
+        }
+        for (a = 1; a < L; a++) {
+            const double *row = trans + (size_t)a * L, da = dprev[a];
+            for (j = j0; j < L; j++) {
+                double c = da + row[j];
+                if (c > v[j]) {
+                    v[j] = c;
+                    bidx[j] = (double)a;
+                }
+            }
+        }
+    }
+    for (j = 0; j < L; j++) {
+        back[j] = (uint16_t)bidx[j];
+        v[j] = v[j] + state[j]; /* delta[t][j] */
+    }
+}
+
 static int nlu3t_viterbi(const nlu_tagger *t, nlu3t_ws *w, phq_nlu_error *err)
 {
     size_t n = w->n, i;
-    uint32_t L = t->L, j, a, best;
+    uint32_t L = t->L, j, best;
     int r;
-    double *tmp, v;
+    double *tmp;
     if (n == 0) return 0;
     r = nlu3t_state(t, w, 0, err);
     if (r) return r;
@@ -284,17 +376,7 @@ static int nlu3t_viterbi(const nlu_tagger *t, nlu3t_ws *w, phq_nlu_error *err)
     for (i = 1; i < n; i++) {
         r = nlu3t_state(t, w, i, err);
         if (r) return r;
-        for (j = 0; j < L; j++) {
-            const double *col = t->trans + (size_t)j * L; /* col[a] = T[a][j] */
-            best = 0;
-            v = w->dprev[0] + col[0];
-            for (a = 1; a < L; a++) {
-                double c = w->dprev[a] + col[a];
-                if (c > v) { best = a; v = c; }
-            }
-            w->back[i * L + j] = (uint16_t)best;
-            w->dcur[j] = v + w->state[j];
-        }
+        nlu3t_step(t->trans, L, w->dprev, w->state, w->dcur, w->bidx, w->back + i * L);
         tmp = w->dprev; w->dprev = w->dcur; w->dcur = tmp;
     }
     best = 0;
@@ -389,10 +471,43 @@ int phq_nlu_features(const phq_nlu *nlu, const void *text, size_t len, size_t i,
     return 0;
 }
 
+/* the tagger's part of a parse: tokens, label path, spans (res->has_intent stays 0) */
+static int nlu3t_tag(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                     phq_nlu_parse_result *res, phq_nlu_error *err)
+{
+    nlu3t_ws w;
+    int r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
+    if (!r) r = nlu3t_viterbi(nlu->tagger, &w, err);
+    if (r) return r;
+    res->text = w.D;
+    res->text_len = w.N;
+    res->n_tokens = w.n;
+    res->path = w.path;
+    res->n_slots = nlu3t_spans(nlu->tagger, &w);
+    res->slots = w.slots;
+    /* tokens as (start, end) pairs in the key region, free after Viterbi (48 N + 64 >= 8 N bytes) */
+    {
+        phq_nlu_token *tk = (phq_nlu_token *)(void *)w.key;
+        size_t i;
+        for (i = 0; i < w.n; i++) { tk[i].start = w.ts[i]; tk[i].end = w.te[i]; }
+        res->tokens = tk;
+    }
+    return 0;
+}
+
+int phq_nlu_tag(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
+                phq_nlu_parse_result *res, phq_nlu_error *err)
+{
+    int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
+    if (r) return r;
+    if (!nlu->tagger) return nlu3t_err(err, PHQ_E_USAGE, "the model has no tagger");
+    memset(res, 0, sizeof *res);
+    return nlu3t_tag(nlu, text, len, ws, ws_size, res, err);
+}
+
 int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                   phq_nlu_parse_result *res, phq_nlu_error *err)
 {
-    nlu3t_ws w;
     int r = nlu3t_args(nlu, text, len, ws, ws_size, res, err);
     if (r) return r;
     if (nlu->profile != 3) /* a classifier alone (profile 1 or 2): phq_nlu_decision is its API */
@@ -417,15 +532,5 @@ int phq_nlu_parse(const phq_nlu *nlu, const void *text, size_t len, void *ws, si
         }
     }
     if (!nlu->tagger) return 0;
-    r = nlu3t_prepare(nlu, text, len, ws, ws_size, &w, err);
-    if (!r) r = nlu3t_viterbi(nlu->tagger, &w, err);
-    if (r) return r;
-    res->text = w.D;
-    res->text_len = w.N;
-    res->n_tokens = w.n;
-    res->path = w.path;
-    res->n_slots = nlu3t_spans(nlu->tagger, &w);
-    res->slots = w.slots;
-    res->tokens = NULL;
-    return 0;
+    return nlu3t_tag(nlu, text, len, ws, ws_size, res, err);
 }

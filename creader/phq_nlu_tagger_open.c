@@ -345,7 +345,7 @@ int nlu3_tagger_refs(phq_nlu *nlu, nlu_tagger *t, phq_nlu_error *err)
             memcpy(&x, &bits, 8);
         }
         if (!isfinite(x)) return nlu3o_fail(err, PHQ_NLU_E_REFERENCE, "the transitions tensor holds a non-finite value%s", NULL);
-        ((double *)t->trans)[(i % L) * L + i / L] = x; /* stored transposed: trans[j * L + i] = T[i][j] */
+        ((double *)t->trans)[i] = x; /* row-major as the tensor: trans[a * L + j] = T[a][j] */
     }
     if (t->state.num_partitions > 1) {
         size_t o_pi = (size_t)(((const unsigned char *)t->trans - base) + nlu3o_align(n * 8));

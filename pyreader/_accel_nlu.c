@@ -9,6 +9,13 @@
  *                              the C runtime was not given (a str holding surrogates, another
  *                              type: phq.nlu scores those in Python, the reference) and a list of
  *                              (index, code, message) input errors (ill-formed UTF-8, strict).
+ *   tag(docs, slots)           profile 3 models with a tagger: phq_nlu_tag on each document (the GIL
+ *                              released around all of them). Returns a list with, per document:
+ *                              None (not given to the C runtime, as in decision: phq.nlu tags it in
+ *                              Python), an (error name, message) pair of str (an input error), or a
+ *                              tuple of (start, end, label index) triples: the tokens and their labels
+ *                              (slots false) or the spans of spec v3 §7.1 (slots true; the label is the
+ *                              one that began the span). Offsets are code points of the decoded text.
  *   memory                     bytes of the runtime's arena
  *
  * The C reader and the NLU runtime are compiled beside this file (setup.py lists their sources;
@@ -217,6 +224,156 @@ done:
     return result;
 }
 
+typedef struct {
+    const char *text;
+    size_t len;
+    int rc;            /* phq_nlu_tag's result */
+    int skip;          /* not given to the C runtime */
+    size_t first, n;   /* its triples: out[first .. first + n) */
+    char msg[120];
+} tag_ref;
+
+static PyObject *Model_tag(ModelObject *self, PyObject *args)
+{
+    PyObject *docs, *seq = NULL, *result = NULL;
+    int want_slots = 0;
+    Py_ssize_t n, i;
+    tag_ref *refs = NULL;
+    void *ws = NULL;
+    size_t ws_size = 0, used = 0, cap = 0;
+    uint32_t *trip = NULL;
+    int nomem = 0;
+    if (!self->nlu) {
+        PyErr_SetString(PyExc_RuntimeError, "Model is not initialized");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "Op:tag", &docs, &want_slots)) return NULL;
+    if (!phq_nlu_has_tagger(self->nlu)) {
+        PyErr_SetString(PyExc_ValueError, "the model has no tagger");
+        return NULL;
+    }
+    seq = PySequence_Tuple(docs); /* a tuple of its own: no other thread can drop a document meanwhile */
+    if (!seq) return NULL;
+    n = PyTuple_GET_SIZE(seq);
+    refs = PyMem_Calloc((size_t)(n ? n : 1), sizeof *refs);
+    if (!refs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *d = PyTuple_GET_ITEM(seq, i);
+        if (PyUnicode_Check(d)) {
+            Py_ssize_t len;
+            const char *s = PyUnicode_AsUTF8AndSize(d, &len);
+            if (!s) { /* surrogates: no UTF-8 form; the Python runtime tags it */
+                PyErr_Clear();
+                refs[i].skip = 1;
+            } else {
+                refs[i].text = s;
+                refs[i].len = (size_t)len;
+            }
+        } else if (PyBytes_Check(d)) {
+            refs[i].text = PyBytes_AS_STRING(d);
+            refs[i].len = (size_t)PyBytes_GET_SIZE(d);
+        } else {
+            refs[i].skip = 1;
+        }
+    }
+    /* the documents stay referenced by seq, their UTF-8 forms cached in the str objects, bytes are
+     * immutable: the C runtime reads them without the GIL */
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        size_t need;
+        if (refs[i].skip) continue;
+        need = phq_nlu_workspace_size(self->nlu, refs[i].text, refs[i].len);
+        if (need == SIZE_MAX) { /* no workspace suffices (over 1 GiB): the Python runtime answers it */
+            refs[i].skip = 1;
+            continue;
+        }
+        if (need > ws_size) ws_size = need;
+    }
+    ws = malloc(ws_size ? ws_size : 1);
+    if (!ws) nomem = 1;
+    for (i = 0; i < n && !nomem; i++) {
+        phq_nlu_error e;
+        phq_nlu_parse_result r;
+        size_t k, m;
+        if (refs[i].skip) continue;
+        refs[i].rc = phq_nlu_tag(self->nlu, refs[i].text, refs[i].len, ws, ws_size, &r, &e);
+        if (refs[i].rc != PHQ_NLU_OK) {
+            snprintf(refs[i].msg, sizeof refs[i].msg, "%s", e.msg);
+            continue;
+        }
+        m = want_slots ? r.n_slots : r.n_tokens;
+        if (used + m > cap) {
+            size_t ncap = cap ? cap : 256;
+            uint32_t *nt;
+            while (ncap < used + m) ncap *= 2;
+            nt = realloc(trip, ncap * 3 * sizeof *trip);
+            if (!nt) {
+                nomem = 1;
+                break;
+            }
+            trip = nt;
+            cap = ncap;
+        }
+        refs[i].first = used;
+        refs[i].n = m;
+        for (k = 0; k < m; k++) {
+            uint32_t *o = trip + 3 * (used + k);
+            if (want_slots) {
+                o[0] = r.slots[k].start;
+                o[1] = r.slots[k].end;
+                o[2] = r.slots[k].label;
+            } else {
+                o[0] = r.tokens[k].start;
+                o[1] = r.tokens[k].end;
+                o[2] = r.path[k];
+            }
+        }
+        used += m;
+    }
+    Py_END_ALLOW_THREADS
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyList_New(n);
+    if (!result) goto done;
+    for (i = 0; i < n; i++) {
+        PyObject *item;
+        if (refs[i].skip) {
+            item = Py_None;
+            Py_INCREF(item);
+        } else if (refs[i].rc != PHQ_NLU_OK) {
+            item = Py_BuildValue("ss", phq_nlu_error_name(refs[i].rc), refs[i].msg);
+        } else {
+            size_t k;
+            item = PyTuple_New((Py_ssize_t)refs[i].n);
+            for (k = 0; item && k < refs[i].n; k++) {
+                const uint32_t *o = trip + 3 * (refs[i].first + k);
+                PyObject *t = Py_BuildValue("(kkk)", (unsigned long)o[0], (unsigned long)o[1], (unsigned long)o[2]);
+                if (!t) {
+                    Py_CLEAR(item);
+                    break;
+                }
+                PyTuple_SET_ITEM(item, (Py_ssize_t)k, t);
+            }
+        }
+        if (!item) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, item);
+    }
+done:
+    free(ws);
+    free(trip);
+    PyMem_Free(refs);
+    Py_DECREF(seq);
+    return result;
+}
+
 static PyObject *Model_memory(ModelObject *self, void *closure)
 {
     (void)closure;
@@ -231,6 +388,7 @@ static PyObject *Model_outputs(ModelObject *self, void *closure)
 
 static PyMethodDef Model_methods[] = {
     {"decision", (PyCFunction)Model_decision, METH_VARARGS, "decision(docs, out) -> (fallback indices, input errors)"},
+    {"tag", (PyCFunction)Model_tag, METH_VARARGS, "tag(docs, slots) -> per document None, (error, message) or ((start, end, label), ...)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,6 +16,7 @@ Viterbi §6, spans §7); text handling (decoding, lowercasing, Unicode data) is 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from . import _unicode_data as ucd
 from . import unicode as uni
-from .errors import ProfileError, UsageError
+from .errors import FormatError, ProfileError, UsageError
 
 TOKENIZERS = {
     # §3: a maximal run of word characters, or one other non-whitespace code point
@@ -271,6 +272,23 @@ def spans(labels: Sequence[str], offsets: Sequence[tuple[int, int]]) -> list[tup
     return [tuple(x) for x in out]
 
 
+def _span_triples(path: Sequence[int], labels: Sequence[str], offsets) -> list[tuple[int, int, int]]:
+    """spans() as (start, end, index of the label that began the span)."""
+    out: list[list] = []
+    open_ = None
+    for y, (s, e) in zip(path, offsets):
+        lab = labels[y]
+        if lab == "O":
+            open_ = None
+            continue
+        if lab[0] == "I" and open_ is not None and labels[open_[2]][2:] == lab[2:]:
+            open_[1] = e
+        else:
+            open_ = [s, e, y]
+            out.append(open_)
+    return [tuple(x) for x in out]
+
+
 # -- the tagger of a model -------------------------------------------------------------------
 class Tagger:
     """The "tagger" object of a profile 3 model (spec/nlu-profile-v3.md §2.2)."""
@@ -290,6 +308,7 @@ class Tagger:
             raise _schema(f"tagger.decode_error must be one of {list(uni.DECODE_ERRORS)}")
         self.templates = check_templates(cfg["templates"])
         self.labels = check_labels(cfg["labels"])
+        self._index = {lab: j for j, lab in enumerate(self.labels)}
         if cfg["scheme"] != "bio":
             raise _schema("tagger.scheme must be \"bio\"")
         if not isinstance(cfg["estimator"], str) or not isinstance(cfg["source"], Mapping):
@@ -317,6 +336,43 @@ class Tagger:
         self.trans = np.asarray(t, np.float64)
         if not np.isfinite(self.trans).all():
             raise ProfileError("E_NLU_REFERENCE", f"transitions tensor {self.transitions_name!r} holds non-finite values")
+        self._c = self._c_runtime()
+
+    def _c_runtime(self):
+        """The C runtime (creader/phq_nlu_tagger.c through phq._accel_nlu) over the same mapped bytes,
+        or None: pure Python (the reference) when the extension is not built, PHQ_PURE is set or the C
+        runtime refuses the file."""
+        from .nlu import _accel_nlu
+
+        if _accel_nlu is None or os.environ.get("PHQ_PURE", "") not in ("", "0"):
+            return None
+        try:
+            return _accel_nlu.Model(self.model._buf)
+        except (ProfileError, FormatError, UsageError, BufferError, TypeError, ValueError):
+            return None
+
+    @property
+    def accelerated(self) -> bool:
+        """True when utterances are tagged by the C runtime (creader/phq_nlu_tagger.c)."""
+        return self._c is not None
+
+    def tag_many(self, texts: list, slots: bool = False) -> list:
+        """Per text: (decoded text, [(start, end, label index)]) for its tokens (slots False) or its
+        spans (slots True, §7.1; the label that began the span). Through the C runtime when it is
+        available (the same answers: tests/test_tagger_accel.py), else in Python; a text the C runtime
+        is not given (a str holding surrogates, a bytearray) or refuses is tagged in Python, which
+        raises its usage error in text order."""
+        got = self._c.tag(texts, slots) if self._c is not None else [None] * len(texts)
+        out = []
+        for text, r in zip(texts, got):
+            decoded = _decode(text, self.decode_error)  # raises the usage error of a refused text
+            if r is None or (r and isinstance(r[0], str)):  # not given to C (or refused by it): Python's answer
+                toks, labels = self.tag(decoded)
+                path = [self._index[lab] for lab in labels]
+                offsets = [(a, b) for _, a, b in toks]
+                r = _span_triples(path, self.labels, offsets) if slots else [(a, b, y) for (a, b), y in zip(offsets, path)]
+            out.append((decoded, r))
+        return out
 
     def state_scores(self, feats: list[list[str]]) -> np.ndarray:
         """(n, L) binary64: for each token, the rows of its features added in order (§6.1)."""
@@ -388,22 +444,25 @@ class Parser:
 
     # the classifier's interface, so a joint model also answers predict / predict_proba
     def __getattr__(self, name):
-        if name in ("classes_", "predict", "decision_function", "predict_proba", "accelerated", "input", "n_outputs"):
+        if name in ("classes_", "predict", "decision_function", "predict_proba", "input", "n_outputs"):
             clf = self.__dict__.get("classifier")
             if clf is None:
                 raise AttributeError(f"{name}: this model has no classifier (a tagger only)")
             return getattr(clf, name)
         raise AttributeError(name)
 
+    @property
+    def accelerated(self) -> bool:
+        """True when every part (tagger, classifier) runs in the C runtime (phq._accel_nlu)."""
+        return all(part.accelerated for part in (self.tagger, self.classifier) if part is not None)
+
     def tag(self, texts) -> list[list[dict]]:
         """Per text, its tokens: [{"token", "start", "end", "label"}]."""
         if self.tagger is None:
             raise UsageError("this model has no tagger")
-        out = []
-        for text in _texts(texts):
-            toks, labels = self.tagger.tag(text)
-            out.append([{"token": tok, "start": s, "end": e, "label": lab} for (tok, s, e), lab in zip(toks, labels)])
-        return out
+        labels = self.tagger.labels
+        return [[{"token": decoded[s:e], "start": s, "end": e, "label": labels[y]} for s, e, y in r]
+                for decoded, r in self.tagger.tag_many(_texts(texts))]
 
     def parse(self, texts) -> list[dict]:
         """Per text: {"intent": {"name", "score"} or None, "slots": [{"slot", "value", "start", "end"}]}
@@ -412,16 +471,11 @@ class Parser:
         intents = [None] * len(texts)
         if self.classifier is not None:
             intents = self._intents(texts)
-        out = []
-        for text, intent in zip(texts, intents):
-            slots = []
-            if self.tagger is not None:
-                decoded = _decode(text, self.tagger.decode_error)
-                toks, labels = self.tagger.tag(decoded)
-                for slot, s, e in spans(labels, [(a, b) for _, a, b in toks]):
-                    slots.append({"slot": slot, "value": decoded[s:e], "start": s, "end": e})
-            out.append({"intent": intent, "slots": slots})
-        return out
+        if self.tagger is None:
+            return [{"intent": intent, "slots": []} for intent in intents]
+        labels = self.tagger.labels
+        return [{"intent": intent, "slots": [{"slot": labels[y][2:], "value": decoded[s:e], "start": s, "end": e} for s, e, y in r]}
+                for intent, (decoded, r) in zip(intents, self.tagger.tag_many(texts, slots=True))]
 
     def _intents(self, texts: list) -> list[dict]:
         clf = self.classifier

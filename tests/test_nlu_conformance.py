@@ -66,6 +66,57 @@ def test_judge_catches_wrong_answers(damage):
     assert outcome == "wrong-answer" and detail
 
 
+@pytest.mark.parametrize("damage", ["slot", "offset", "value", "extra_span", "intent", "score", "tokens", "features", "error"])
+def test_judge_catches_wrong_parse_answers(damage):
+    """Profile 3 answers: spans, tokens and feature lists exactly, the intent's score within the tolerance."""
+    entry = next(e for e in suite.load_suite() if e["file"].startswith("y3_joint"))
+    lines = (suite.NLU_DIR / entry["expected"]).read_text().rstrip("\n").split("\n")
+    i_parse = next(i for i, x in enumerate(lines) if '"slots": [{' in x)
+    i_tok = next(i for i, x in enumerate(lines) if '"tokens": [[' in x)
+    i_feat = next(i for i, x in enumerate(lines) if '"features": [' in x)
+    p, t, f = json.loads(lines[i_parse]), json.loads(lines[i_tok]), json.loads(lines[i_feat])
+    if damage == "slot":
+        p["slots"][0]["slot"] += "x"
+    elif damage == "offset":
+        p["slots"][0]["end"] += 1
+    elif damage == "value":
+        p["slots"][0]["value"] = p["slots"][0]["value"].upper() + "x"
+    elif damage == "extra_span":
+        p["slots"].append(dict(p["slots"][0]))
+    elif damage == "intent":
+        p["intent"]["name"] = "SetAlarm" if p["intent"]["name"] != "SetAlarm" else "PlayMusic"
+    elif damage == "score":
+        p["intent"]["score"] += 1e-6
+    elif damage == "tokens":
+        t["tokens"][0][2] += 1
+    elif damage == "features":
+        f["features"] = f["features"][::-1] if len(f["features"]) > 1 else f["features"] + ["bias"]
+    else:
+        p = {"error": "E_INPUT"}
+    lines[i_parse], lines[i_tok], lines[i_feat] = json.dumps(p), json.dumps(t), json.dumps(f)
+    outcome, detail = suite.judge(entry, suite.NLU_DIR, "ok\n" + "\n".join(lines) + "\n")
+    assert outcome == "wrong-answer" and detail
+
+
+def test_profile3_goldens_cover_the_tagger():
+    """Valid taggers and a joint model with parse / tokens / features answers; an invalid file for
+    every profile 3 error row the tagger adds (spec/nlu-profile-v3.md §8)."""
+    entries = suite.load_suite()
+    valid = [e for e in entries if e["file"].startswith("y3_")]
+    assert len(valid) >= 5 and any("joint" in e["file"] for e in valid)
+    for e in valid:
+        reqs = (suite.NLU_DIR / e["requests"]).read_text()
+        assert reqs.count("parse ") >= 250 and "tokens " in reqs and "features " in reqs, e["file"]
+        answers = (suite.NLU_DIR / e["expected"]).read_text()
+        assert answers.count('"slot": ') >= (0 if "one_label" in e["file"] else 100), e["file"]
+    codes = {e["expect"] for e in entries if e["file"].startswith("n3_")}
+    assert {"E_NLU_VERSION", "E_NLU_SCHEMA", "E_NLU_REFERENCE"} <= codes
+    names = {e["file"] for e in entries}
+    for must in ("n3_labels_fewer_than_table_columns", "n3_state_table_dim", "n3_transitions_shape", "n3_template_offset_9",
+                 "n3_templates_257", "n3_labels_not_bio"):
+        assert f"{must}.phq" in names
+
+
 def test_judge_accepts_answers_within_the_tolerance():
     entry = next(e for e in suite.load_suite() if e["file"].startswith("y_word2"))
     lines = (suite.NLU_DIR / entry["expected"]).read_text().rstrip("\n").split("\n")

@@ -222,9 +222,11 @@ def test_state_sums_match_manual(tmp_path):
 
 
 def test_ten_thousand_tokens_linear(tmp_path, monkeypatch):
-    """A 10,000-token utterance is tagged; the Viterbi work is one L x L step per token."""
+    """A 10,000-token utterance is tagged; the Viterbi work is one L x L step per token (counted in
+    the pure runtime; the C runtime's counts are in creader/tests/test_tagger.c)."""
     labels = ["O", "B-track", "I-track"]
     p = write_tagger(tmp_path / "t.phq", PLAY_ROWS, labels, np.zeros((3, 3)))
+    monkeypatch.setenv("PHQ_PURE", "1")
     steps = []
     real = tg._first_best
     monkeypatch.setattr(tg, "_first_best", lambda c: steps.append(c.shape) or real(c))

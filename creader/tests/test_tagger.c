@@ -5,12 +5,16 @@
  *     values, the feature lists of "Play THE Beatles" and "7:30pm", the four Viterbi vectors and spans;
  *   - Viterbi against brute force over every label path on 30 random small models (f32 and f64
  *     transitions), 200 random utterances of 0..6 tokens each;
+ *   - the vectorized Viterbi step bit for bit against the spec's literal scan (L 1..300, ties,
+ *     signed zeros, NaN, infinities);
  *   - invalid transitions (an I-x at the start or after O begins a span), the empty utterance,
  *     a joint model's intent, input errors (E_INPUT, E_NOSPACE), a 10,000-token utterance (its
- *     workspace grows linearly with the text; no timing).
+ *     workspace grows linearly with the text; no timing), and linear cost counted: Viterbi steps,
+ *     cells, feature strings and key bytes double when the utterance doubles (-DNLU3T_TEST_COUNTERS).
  *
  *   test_tagger DIR
  */
+#define NLU3T_TEST_COUNTERS 1
 #include "../phq.c"
 #include "../phq_nlu.c"
 #include "../phq_nlu_json.c"
@@ -263,6 +267,23 @@ static void test_joint(void)
     CHECK(r.has_intent && r.intent == 2 && r.score == p[2], "intent %u %g", (unsigned)r.intent, r.score);
     CHECK(r.n_slots == 1 && r.slots[0].start == 8 && r.slots[0].end == 13, "slots");
     CHECK(strcmp(phq_nlu_class_json(l.nlu, r.intent, &n), "\"stop\"") == 0 || n == 6, "label");
+    /* phq_nlu_tag: the tagger's part alone, the same tokens, path and spans, no intent */
+    {
+        phq_nlu_parse_result t;
+        size_t i, nt = r.n_tokens, ns = r.n_slots;
+        uint16_t path[16];
+        phq_nlu_token toks[16];
+        phq_nlu_slot slots[16];
+        memcpy(path, r.path, nt * sizeof *path);
+        memcpy(toks, r.tokens, nt * sizeof *toks);
+        memcpy(slots, r.slots, ns * sizeof *slots);
+        CHECK(phq_nlu_tag(l.nlu, text, strlen(text), ws, ws_cap, &t, &err) == 0 && !t.has_intent, "tag");
+        CHECK(t.n_tokens == nt && t.n_slots == ns && nt == 6, "tag: %zu tokens, %zu slots", t.n_tokens, t.n_slots);
+        for (i = 0; i < nt && i < t.n_tokens; i++)
+            CHECK(t.path[i] == path[i] && t.tokens[i].start == toks[i].start && t.tokens[i].end == toks[i].end, "tag token %zu", i);
+        for (i = 0; i < ns && i < t.n_slots; i++)
+            CHECK(t.slots[i].label == slots[i].label && t.slots[i].start == slots[i].start && t.slots[i].end == slots[i].end, "tag slot %zu", i);
+    }
     /* empty: the intercept's answer, no slots */
     CHECK(phq_nlu_parse(l.nlu, "", 0, need_ws(l.nlu, "", 0), need_cap(l.nlu, "", 0), &r, &err) == 0 && r.has_intent && r.intent == 0 && r.n_slots == 0,
           "empty joint");
@@ -312,7 +333,7 @@ static void test_brute_force(void)
                 uint64_t x = pi;
                 double s = 0;
                 for (i = n; i-- > 0;) { y[i] = (uint32_t)(x % L); x /= L; }
-                for (i = 0; i < n; i++) s += st[i][y[i]] + (i ? t->trans[(size_t)y[i] * L + y[i - 1]] : 0.0);
+                for (i = 0; i < n; i++) s += st[i][y[i]] + (i ? t->trans[(size_t)y[i - 1] * L + y[i]] : 0.0);
                 if (s > bs) { second = bs; bs = s; memcpy(best, y, sizeof y); }
                 else if (s > second) second = s;
             }
@@ -354,6 +375,100 @@ static void test_long(void)
     free(text);
 }
 
+/* linear cost (spec 11), counted: the SNIPS-like templates of tg_feat.phq on 5,000, 10,000 and
+ * 20,000 tokens. Viterbi does one L x L step per token after the first, every feature string is
+ * built and looked up once, so doubling the tokens doubles each count (up to the utterance ends) */
+static void test_linear_counts(void)
+{
+    static const size_t sizes[] = {5000, 10000, 20000};
+    unsigned long long steps[3], cells[3], feats[3], bytes[3];
+    loaded l;
+    size_t k, i;
+    load("tg_feat.phq", &l);
+    for (k = 0; k < 3; k++) {
+        size_t n = sizes[k], len;
+        char *text = malloc(8 * n + 1);
+        phq_nlu_parse_result r;
+        phq_nlu_error err;
+        for (i = 0, len = 0; i < n; i++) {
+            static const char *words[] = {"Play ", "the ", "BEATLES ", "7:30 "};
+            const char *wd = words[i % 4];
+            memcpy(text + len, wd, strlen(wd));
+            len += strlen(wd);
+        }
+        nlu3t_count_steps = nlu3t_count_cells = nlu3t_count_features = nlu3t_count_key_bytes = 0;
+        CHECK(phq_nlu_parse(l.nlu, text, len, need_ws(l.nlu, text, len), need_cap(l.nlu, text, len), &r, &err) == 0, "long parse");
+        /* "7:30" is 3 tokens: 6 tokens per 4 words */
+        CHECK(r.n_tokens == n / 4 * 6, "%zu tokens for %zu words", r.n_tokens, n);
+        steps[k] = nlu3t_count_steps;
+        cells[k] = nlu3t_count_cells;
+        feats[k] = nlu3t_count_features;
+        bytes[k] = nlu3t_count_key_bytes;
+        CHECK(steps[k] == r.n_tokens - 1, "%llu Viterbi steps for %zu tokens", steps[k], r.n_tokens);
+        CHECK(feats[k] <= r.n_tokens * l.nlu->tagger->ntemplates, "%llu feature strings", feats[k]);
+        free(text);
+    }
+    for (k = 1; k < 3; k++) {
+        CHECK(steps[k] == 2 * steps[k - 1] + 1 && cells[k] == 2 * cells[k - 1] + cells[0] / steps[0],
+              "Viterbi work doubles: %llu -> %llu steps", steps[k - 1], steps[k]);
+        CHECK(feats[k] <= 2 * feats[k - 1] + 64 && feats[k] >= 2 * feats[k - 1] - 64 &&
+              bytes[k] <= 2 * bytes[k - 1] + 1024 && bytes[k] >= 2 * bytes[k - 1] - 1024,
+              "feature work doubles: %llu -> %llu strings, %llu -> %llu bytes", feats[k - 1], feats[k], bytes[k - 1], bytes[k]);
+    }
+    printf("linear cost: %llu / %llu / %llu Viterbi steps, %llu / %llu / %llu feature strings for 5k / 10k / 20k words\n",
+           steps[0], steps[1], steps[2], feats[0], feats[1], feats[2]);
+    unload(&l);
+}
+
+/* the blocked, vectorized Viterbi step (nlu3t_step) against the spec 6.2 scan written literally,
+ * bit for bit (values and back-pointers), for L = 1..40 and a few large L, on values with many
+ * ties (small integers), signed zeros, NaN in the previous deltas and in the state scores, and
+ * +-infinity in the previous deltas (a -inf delta comes from a -inf row value of an f32 table) */
+static double tie_value(void)
+{
+    switch (rnd(12)) {
+    case 0: return 0.0;
+    case 1: return -0.0;
+    case 2: return NAN;
+    case 3: return -INFINITY;
+    case 4: return INFINITY;
+    default: return (double)((int)rnd(7) - 3) * 0.5;
+    }
+}
+
+static void test_step_equals_spec_scan(void)
+{
+    static const uint32_t big[] = {63, 64, 65, 79, 127, 300};
+    static double trans[300 * 300], dprev[300], state[300], v[300], bidx[300], want_v[300];
+    static uint16_t back[300], want_back[300];
+    uint32_t round, L, a, j;
+    int bad = 0, cases = 0;
+    for (round = 0; round < 40 + 6 * 8; round++) {
+        L = round < 40 ? round % 40 + 1 : big[(round - 40) / 8];
+        for (a = 0; a < L * L; a++) trans[a] = (double)((int)rnd(5) - 2) * (rnd(4) ? 1.0 : 0.25); /* finite (spec 8) */
+        for (a = 0; a < L; a++) {
+            dprev[a] = rnd(3) ? tie_value() : (double)rnd(1000) / 7.0;
+            state[a] = rnd(5) ? (double)((int)rnd(9) - 4) : tie_value();
+        }
+        /* spec 6.2, literally */
+        for (j = 0; j < L; j++) {
+            uint32_t best = 0;
+            double x = dprev[0] + trans[j];
+            for (a = 1; a < L; a++) {
+                double c = dprev[a] + trans[(size_t)a * L + j];
+                if (c > x) { best = a; x = c; }
+            }
+            want_back[j] = (uint16_t)best;
+            want_v[j] = x + state[j];
+        }
+        nlu3t_step(trans, L, dprev, state, v, bidx, back);
+        cases++;
+        if (memcmp(back, want_back, L * sizeof *back) != 0 || memcmp(v, want_v, L * sizeof *v) != 0) bad++;
+    }
+    CHECK(bad == 0, "vectorized Viterbi step differs from the spec's scan in %d of %d cases", bad, cases);
+    printf("viterbi step = spec scan, bit for bit, on %d random cases (L 1..300; ties, signed zeros, NaN, inf)\n", cases);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -366,7 +481,9 @@ int main(int argc, char **argv)
     test_viterbi_kat();
     test_joint();
     test_brute_force();
+    test_step_equals_spec_scan();
     test_long();
+    test_linear_counts();
     free(ws);
     printf("test_tagger: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

@@ -109,6 +109,54 @@ def crf_spans(crf, test) -> set:
     return out
 
 
+class pure_runtime:
+    """PHQ_PURE=1 while phq.nlu loads a model (the pure Python runtime), restored afterwards."""
+
+    def __enter__(self):
+        self.saved = os.environ.get("PHQ_PURE")
+        os.environ["PHQ_PURE"] = "1"
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            del os.environ["PHQ_PURE"]
+        else:
+            os.environ["PHQ_PURE"] = self.saved
+
+
+def c_agreement(path: Path, texts: list[str], python: list[dict]):
+    """Percentage of texts whose intent name and spans (slot, start, end, value) are identical between
+    the pure Python parse and the C runtime's: build/phq-nlu-conform (creader, built here with make
+    when missing) answering `parse` requests, else the C runtime inside phq.nlu (phq._accel_nlu).
+    Returns (agreement %, which C runtime, seconds of the accelerated phq.nlu parse or None)."""
+    import subprocess
+
+    import phq.nlu
+
+    def key(p):
+        return ((p["intent"] or {}).get("name"), [(s["slot"], s["start"], s["end"], s["value"]) for s in p["slots"]])
+
+    adapter = ROOT / "build" / "phq-nlu-conform"
+    subprocess.run(["make", "-s", "-C", str(ROOT / "creader"), str(adapter)], capture_output=True)  # (re)built when stale
+    secs = None
+    with phq.nlu.load(path) as m:
+        if m.tagger.accelerated:
+            t0 = time.perf_counter()
+            accel = m.parse(texts)
+            secs = round(time.perf_counter() - t0, 3)
+    if adapter.exists():
+        reqs = "".join(f"parse {t.encode('utf-8').hex() or '-'}\n" for t in texts)
+        out = subprocess.run([str(adapter), str(path)], input=reqs.encode(), capture_output=True, check=True).stdout.decode("utf-8")
+        lines = out.split("\n")[:-1]
+        assert lines[0] == "ok" and lines[-1] == "end", lines[:2]
+        c, runtime = [json.loads(x) for x in lines[1:-1]], "build/phq-nlu-conform"
+    elif secs is not None:
+        c, runtime = accel, "phq._accel_nlu"
+    else:
+        return None, None, None
+    same = sum(key(a) == key(b) for a, b in zip(python, c))
+    return round(100 * same / len(texts), 2), runtime, secs
+
+
 def train_crf(train, quick: bool, c1: float, c2: float):
     import phq.nlu
     import sklearn_crfsuite
@@ -180,9 +228,16 @@ def main(argv=None) -> int:
             res[f"joint_bytes_{name}"] = phq.writer.from_crfsuite(crf, joint, templates=TEMPLATES, classifier=clf, **opts)
             res[f"tagger_bytes_{name}"] = phq.writer.from_crfsuite(crf, tmp / f"tagger-{name}.phq", templates=TEMPLATES, **opts)
             t0 = time.perf_counter()
-            with phq.nlu.load(joint) as m:
-                parses = m.parse(texts)
+            with pure_runtime():
+                with phq.nlu.load(joint) as m:
+                    parses = m.parse(texts)  # the pure Python runtime: the reference
             res[f"parse_seconds_{name}"] = round(time.perf_counter() - t0, 2)
+            agree, runtime, secs = c_agreement(joint, texts, parses)
+            res |= {f"c_python_agreement_{name}": agree, f"c_runtime_{name}": runtime}
+            if secs is not None:
+                res[f"parse_seconds_accel_{name}"] = secs
+            if name == "phq8":
+                res["c_python_agreement"] = agree
             pred = set().union(*(span_set(i, x["slots"]) for i, x in enumerate(parses)))
             p, r, f = f1(gold, pred)
             res |= {f"slot_f1_{name}": round(100 * f, 2), f"slot_precision_{name}": round(100 * p, 2), f"slot_recall_{name}": round(100 * r, 2)}
@@ -229,6 +284,9 @@ def markdown(res: dict, per: dict) -> str:
     out = [f"SNIPS test ({res['n_test']} utterances, {res['n_gold_spans']} gold spans; train {res['n_train']}){' [QUICK: not meaningful]' if res['quick'] else ''}", "",
            "| model | intent accuracy % | slot F1 % | bytes |", "| --- | ---: | ---: | --- |"]
     out += [f"| {a} | {b:.2f} | {c:.2f} | {d} |" for a, b, c, d in rows]
+    if res.get("c_python_agreement") is not None:
+        out += ["", f"Python (pure) and C ({res['c_runtime_phq8']}) parses identical (intent and spans) on "
+                    f"{res['c_python_agreement']:.2f}% of the test utterances at linear8, {res['c_python_agreement_phq4']:.2f}% at linear4."]
     out += ["", f"Tagger part {res['tagger_reduction_phq8']:.1f}% smaller than the CRFsuite model file at linear8 "
                 f"({res['tagger_reduction_phq4']:.1f}% at linear4)."]
     if "per_intent_slot_f1_float" in res:
