@@ -1,0 +1,41 @@
+// Unicode 14.0.0 properties of NLU profile v2 §3, decoded from the generated js/src/unicode_data.js
+// on first use: one byte of flags per code point (1.1 MB) and two Maps for the mappings.
+import { WORD, SPACE, CASED, CASE_IGNORABLE, LOWERCASE, STRIP } from "./unicode_data.js";
+
+export const F_WORD = 1, F_SPACE = 2, F_CASED = 4, F_IGNORABLE = 8, F_LOWER = 16, F_STRIP = 32;
+export let FLAGS = null;      // Uint8Array(0x110000)
+export let LOWER_MAP = null;  // Map cp -> number (one code point) or number[]
+export let STRIP_MAP = null;
+
+function setFlag(encoded, bit) {
+  let prev = -1;
+  for (const item of encoded.split(",")) {
+    const dot = item.indexOf(".");
+    const lo = prev + 1 + parseInt(item.slice(0, dot), 36), hi = lo + parseInt(item.slice(dot + 1), 36);
+    for (let cp = lo; cp <= hi; cp++) FLAGS[cp] |= bit;
+    prev = hi;
+  }
+}
+
+function readMap(encoded, bit) {
+  const map = new Map();
+  let prev = -1;
+  for (const item of encoded.split(",")) {
+    const colon = item.indexOf(":");
+    const cp = prev + 1 + parseInt(item.slice(0, colon), 36);
+    const rest = item.slice(colon + 1);
+    const targets = rest === "" ? [] : rest.split(".").map((t) => cp + parseInt(t, 36));
+    map.set(cp, targets.length === 1 ? targets[0] : targets);
+    FLAGS[cp] |= bit;
+    prev = cp;
+  }
+  return map;
+}
+
+export function ensureUnicode() {
+  if (FLAGS) return;
+  FLAGS = new Uint8Array(0x110000);
+  setFlag(WORD, F_WORD); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
+  LOWER_MAP = readMap(LOWERCASE, F_LOWER);
+  STRIP_MAP = readMap(STRIP, F_STRIP);
+}
