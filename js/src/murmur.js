@@ -6,11 +6,10 @@ let MH = 0, ML = 0; // result of mul64
 
 // (ah:al) * (bh:bl) mod 2^64 -> MH:ML. 16-bit pieces keep every double product exact.
 function mul64(ah, al, bh, bl) {
-  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const mid = a1 * b0 + a0 * b1;
-  const t = a0 * b0 + (mid % 65536) * 65536;
-  ML = t >>> 0;
-  MH = (a1 * b1 + Math.floor(mid / 65536) + (t >= 4294967296 ? 1 : 0) + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0;
+  // high word of al*bl exactly (16-bit halves of bl keep both products below 2^48), low word by imul
+  const x = al * (bl & 0xffff);
+  MH = (Math.floor((al * (bl >>> 16) + Math.floor(x / 65536)) / 65536) + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0;
+  ML = Math.imul(al, bl) >>> 0;
 }
 
 /** floor(a * b / 2^32) for u32 a, b (Lemire's reduction, §6), exactly. */

@@ -123,37 +123,37 @@ export class NluModel {
 
   /** Decision values (v2 §8.1-8.3): a Float64Array of k values. */
   decision(doc) {
-    const c = this._needClassifier(), k = c.k, st = c.scoreTable, row = c.rowBuf;
+    const c = this._needClassifier(), k = c.k, st = c.scoreTable, row = c.rowBuf, kb = keyBuffer;
     const score = Float64Array.from(c.intercept_), partial = new Float64Array(k);
     for (const fz of c.featurizers) {
       const tf = this._terms(doc, fz);
-      partial.fill(0);
-      let s = 1, inNorm = null;
+      if (fz !== c.featurizers[0]) partial.fill(0);
+      let s = 1;
+      const terms = Array.from(tf.keys()), n = terms.length;
+      let inNorm = null;
       if (fz.norm !== null) {
-        const nt = fz.normTableRef;
-        inNorm = new Set();
+        const nt = fz.normTableRef, l2 = fz.norm === "l2";
+        inNorm = new Uint8Array(n);
         let N = 0;
-        for (const [t, v] of tf) {
-          const len = encodeKey("", t);
+        for (let i = 0; i < n; i++) {
+          const len = encodeKey("", terms[i]);
           if (len < 0) continue;
-          const slot = nt.slotOfBytes(keyBuffer(), len);
+          const slot = nt.slotOfBytes(kb(), len);
           if (slot < 0) continue;
-          inNorm.add(t);
-          const x = v * (nt.dim === 1 ? nt.rowAt(slot, c.idfBuf)[0] : 1);
-          N = fz.norm === "l2" ? N + x * x : N + Math.abs(x);
+          inNorm[i] = 1;
+          const x = tf.get(terms[i]) * (nt.dim === 1 ? nt.rowAt(slot, c.idfBuf)[0] : 1);
+          N = l2 ? N + x * x : N + Math.abs(x);
         }
-        if (fz.norm === "l2") N = Math.sqrt(N);
+        if (l2) N = Math.sqrt(N);
         s = N > 0 ? 1 / N : 0;
       }
-      for (const [t, v] of tf) {
-        if (inNorm && !inNorm.has(t)) continue;
-        const len = encodeKey(fz.key_prefix, t);
+      for (let i = 0; i < n; i++) {
+        if (inNorm && !inNorm[i]) continue;
+        const len = encodeKey(fz.key_prefix, terms[i]);
         if (len < 0) continue;
-        const slot = st.slotOfBytes(keyBuffer(), len);
+        const slot = st.slotOfBytes(kb(), len);
         if (slot < 0) continue;
-        const u = v * s;
-        if (st.layout === "dense") { st.rowAt(slot, row); for (let j = 0; j < k; j++) partial[j] += u * row[j]; }
-        else st.forEachStored(slot, (j, w) => { partial[j] += u * w; });
+        st.addScaledRow(slot, tf.get(terms[i]) * s, partial, row);
       }
       for (let j = 0; j < k; j++) score[j] += partial[j];
     }

@@ -557,18 +557,45 @@ export class Table {
   }
 
   /**
-   * Sparse iteration for scoring: calls fn(column, value) for the stored values of a slot (dense:
-   * every column). Values omitted by a sparse row read +0.0 and may be skipped (profile v2 §8.1).
+   * acc[c] += u * W[c] for every column c of slot's dequantized row W (binary64, one rounding per
+   * operation: profile v2 §8.1). Columns a sparse row omits read +0.0 and are skipped (v2 §8.1 allows
+   * it). `tmp` is a Float32Array(dim) scratch row for the generic path.
    */
-  forEachStored(slot, fn) {
-    const dim = this.dim;
-    if (this.layout === "dense") { const row = this.rowAt(slot); for (let c = 0; c < dim; c++) fn(c, row[c]); return; }
-    const [a, z] = this._span(slot), q = this.quantCode, cols = this.columns;
-    for (let k = a; k < z; k++) {
-      const c = cols[k];
-      if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
-      fn(c, q === 0 ? this.rowsF32[k] : q === 1 ? f16ToNumber(this.rowsU16[k]) : this._deq(slot, c, this._code(k)));
+  addScaledRow(slot, u, acc, tmp) {
+    const dim = this.dim, q = this.quantCode;
+    if (this.layout === "sparse") {
+      let a, z;
+      const ri = this.rowIndex;
+      if (this.indexWidth === 4) { a = ri[slot]; z = ri[slot + 1]; }
+      else { if (ri[2 * slot + 1] || ri[2 * slot + 3]) fail("E_SPARSE", "row index beyond nnz"); a = ri[2 * slot]; z = ri[2 * slot + 2]; }
+      if (!(a <= z && z <= this.nnz)) fail("E_SPARSE", `row span [${a}, ${z}) outside [0, ${this.nnz}]`);
+      const cols = this.columns;
+      if (q === 2) {
+        const r = this.rowsU8, sc = this.scales, zp = this.zeroPoints, gran = this.gran;
+        const g0 = gran === 3 ? Math.floor(slot / this.scaleBlockRows) : 0;
+        for (let k = a; k < z; k++) {
+          const c = cols[k];
+          if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
+          const g = gran === 2 ? c : g0;
+          acc[c] += u * Math.fround((r[k] - zp[g]) * sc[g]);
+        }
+        return;
+      }
+      for (let k = a; k < z; k++) {
+        const c = cols[k];
+        if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
+        acc[c] += u * (q === 0 ? this.rowsF32[k] : q === 1 ? f16ToNumber(this.rowsU16[k]) : this._deq(slot, c, this._code(k)));
+      }
+      return;
     }
+    if (q === 2 && this.gran === 2) {
+      const r = this.rowsU8, sc = this.scales, zp = this.zeroPoints, o = slot * dim;
+      for (let c = 0; c < dim; c++) acc[c] += u * Math.fround((r[o + c] - zp[c]) * sc[c]);
+      return;
+    }
+    if (q === 0) { const r = this.rowsF32, o = slot * dim; for (let c = 0; c < dim; c++) acc[c] += u * r[o + c]; return; }
+    this.rowAt(slot, tmp);
+    for (let c = 0; c < dim; c++) acc[c] += u * tmp[c];
   }
 
   /** Raw row (§9.2): stored codes, little-endian bytes (4-bit codes one byte each). */
