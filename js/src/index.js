@@ -2,3 +2,5 @@
 export { open, validate, Table, QUANT_NAMES, DTYPES, f16ToNumber } from "./reader.js";
 export { FormatError, ProfileError, UsageError, PhqError } from "./errors.js";
 export { crc32c } from "./crc32c.js";
+export { load, NluModel, viterbi, labelSpans, tokenFeatures } from "./nlu.js";
+export { decodeUtf8, stringToCodePoints, lowercase, stripAccents, tokenSpans, analyze, preprocess } from "./text.js";

@@ -86,8 +86,6 @@ export class NluModel {
     t.T = floatTensor(m, t.transitions, [L, L], "transitions");
     for (const v of t.T) if (!Number.isFinite(v)) ref("the transitions hold a non-finite value");
     t.stateTable = st;
-    t.slotOf = t.labels.map((l) => (l === "O" ? null : l.slice(2)));
-    t.begins = t.labels.map((l) => l.startsWith("B-"));
     t.rowBuf = new Float32Array(L);
   }
 
@@ -245,39 +243,14 @@ export class NluModel {
         for (let j = 0; j < L; j++) state[i * L + j] += row[j];
       }
     }
-    let delta = state.slice(0, L), next = new Float64Array(L);
-    const back = new Uint16Array(n * L);
-    for (let i = 1; i < n; i++) {
-      for (let j = 0; j < L; j++) {
-        let best = 0, v = delta[0] + T[j];
-        for (let a = 1; a < L; a++) { const c = delta[a] + T[a * L + j]; if (c > v) { best = a; v = c; } }
-        back[i * L + j] = best;
-        next[j] = v + state[i * L + j];
-      }
-      const tmp = delta; delta = next; next = tmp;
-    }
-    let y = 0, v = delta[0];
-    for (let j = 1; j < L; j++) if (delta[j] > v) { y = j; v = delta[j]; }
-    const path = new Array(n);
-    path[n - 1] = y;
-    for (let i = n - 1; i >= 1; i--) path[i - 1] = back[i * L + path[i]];
-    return path;
+    return viterbi(state, n, L, T);
   }
 
   /** Slot spans (v3 §7.1) of an utterance. */
   slots(doc) {
     if (!this.tagger) return [];
     const { D, spans } = this._tagText(doc);
-    const path = this._path(D, spans), t = this.tagger, out = [];
-    let open = null;
-    for (let i = 0; i < path.length; i++) {
-      const slot = t.slotOf[path[i]];
-      if (slot === null) { open = null; continue; }
-      if (!t.begins[path[i]] && open && open.slot === slot) { open.end = spans[2 * i + 1]; continue; }
-      open = { slot, start: spans[2 * i], end: spans[2 * i + 1] };
-      out.push(open);
-    }
-    return out.map((s) => ({ slot: s.slot, value: cpString(D, s.start, s.end), start: s.start, end: s.end }));
+    return labelSpans(this._path(D, spans), this.tagger.labels, spans).map((s) => ({ ...s, value: cpString(D, s.start, s.end) }));
   }
 
   /** The parse result of v3 §7.2: {intent: {name, score} | null, slots: [...]}. */
@@ -295,6 +268,46 @@ export class NluModel {
 
   /** JSON text of a label, exactly as the profile's JSON value (int labels beyond 2^53 included). */
   labelJson(index) { return this.classifier.classes[index].json; }
+}
+
+/**
+ * Viterbi of v3 §6.2 over state scores (n x L, row-major) and transitions T (L x L, T[i*L + j]: j
+ * after i); ties go to the lowest label index; returns the label path.
+ */
+export function viterbi(state, n, L, T) {
+  if (n === 0) return [];
+  let delta = state.slice(0, L), next = new Float64Array(L);
+  const back = new Uint16Array(n * L);
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < L; j++) {
+      let best = 0, v = delta[0] + T[j];
+      for (let a = 1; a < L; a++) { const c = delta[a] + T[a * L + j]; if (c > v) { best = a; v = c; } }
+      back[i * L + j] = best;
+      next[j] = v + state[i * L + j];
+    }
+    const tmp = delta; delta = next; next = tmp;
+  }
+  let y = 0, v = delta[0];
+  for (let j = 1; j < L; j++) if (delta[j] > v) { y = j; v = delta[j]; }
+  const path = new Array(n);
+  path[n - 1] = y;
+  for (let i = n - 1; i >= 1; i--) path[i - 1] = back[i * L + path[i]];
+  return path;
+}
+
+/** Spans of v3 §7.1: [{slot, start, end}] from a label path and token spans [s0, e0, s1, e1, ...]. */
+export function labelSpans(path, labels, spans) {
+  const out = [];
+  let open = null;
+  for (let i = 0; i < path.length; i++) {
+    const l = labels[path[i]];
+    if (l === "O") { open = null; continue; }
+    const slot = l.slice(2);
+    if (l[0] === "I" && open && open.slot === slot) { open.end = spans[2 * i + 1]; continue; }
+    open = { slot, start: spans[2 * i], end: spans[2 * i + 1] };
+    out.push(open);
+  }
+  return out;
 }
 
 // -- token attributes and features (v3 §4) ---------------------------------------------------------

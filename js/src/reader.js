@@ -85,7 +85,7 @@ class Model {
       for (let i = 0; i < Math.min(8, size); i++) if (b[i] !== SIGNATURE[i]) prefix = false;
       if (prefix) fail("E_TRUNCATED", `file of ${size} bytes is shorter than the signature`);
       if (size >= 4 && b[1] === 0x50 && b[2] === 0x48 && b[3] === 0x51) fail("E_TEXT_MODE", "signature damaged by a text-mode transfer");
-      const lfs = size >= 24 && String.fromCharCode(...b.subarray(0, 24)) === "version https://git-lfs";
+      const LFS = "version https://git-lfs", lfs = size >= LFS.length && String.fromCharCode(...b.subarray(0, LFS.length)) === LFS;
       fail("E_SIGNATURE", lfs ? "a Git LFS pointer, not the model: fetch it with git lfs pull" : "not a phq file");
     }
     if (size < 64) fail("E_TRUNCATED", "file shorter than the 64-byte header");           // step 2
