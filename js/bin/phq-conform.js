@@ -5,7 +5,8 @@
 //   node js/bin/phq-conform.js --max-version 1.0 FILE   as a 1.0 reader
 import { readFileSync, writeSync } from "node:fs";
 import { readModelFile } from "../src/node.js";
-import { validate, FormatError } from "../src/index.js";
+import { validate } from "../src/reader.js";
+import { FormatError } from "../src/errors.js";
 
 const hex = (u8) => (u8 && u8.length ? Buffer.from(u8.buffer, u8.byteOffset, u8.length).toString("hex") : "-");
 const unhex = (s) => (s === "-" ? new Uint8Array(0) : new Uint8Array(Buffer.from(s, "hex")));
