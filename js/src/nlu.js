@@ -250,7 +250,7 @@ export class NluModel {
   slots(doc) {
     if (!this.tagger) return [];
     const { D, spans } = this._tagText(doc);
-    return labelSpans(this._path(D, spans), this.tagger.labels, spans).map((s) => ({ ...s, value: cpString(D, s.start, s.end) }));
+    return labelSpans(this._path(D, spans), this.tagger.labels, spans).map((s) => ({ slot: s.slot, value: cpString(D, s.start, s.end), start: s.start, end: s.end }));
   }
 
   /** The parse result of v3 §7.2: {intent: {name, score} | null, slots: [...]}. */

@@ -3,9 +3,10 @@
 import { WORD, SPACE, CASED, CASE_IGNORABLE, LOWERCASE, STRIP } from "./unicode_data.js";
 
 export const F_WORD = 1, F_SPACE = 2, F_CASED = 4, F_IGNORABLE = 8, F_LOWER = 16, F_STRIP = 32;
-export let FLAGS = null;      // Uint8Array(0x110000)
-export let LOWER_MAP = null;  // Map cp -> number (one code point) or number[]
-export let STRIP_MAP = null;
+export const FLAGS = new Uint8Array(0x110000); // filled by ensureUnicode()
+export const LOWER_MAP = new Map();             // cp -> number (one code point) or number[]
+export const STRIP_MAP = new Map();
+let ready = false;
 
 function setFlag(encoded, bit) {
   let prev = -1;
@@ -17,8 +18,7 @@ function setFlag(encoded, bit) {
   }
 }
 
-function readMap(encoded, bit) {
-  const map = new Map();
+function readMap(encoded, bit, map) {
   let prev = -1;
   for (const item of encoded.split(",")) {
     const colon = item.indexOf(":");
@@ -33,9 +33,9 @@ function readMap(encoded, bit) {
 }
 
 export function ensureUnicode() {
-  if (FLAGS) return;
-  FLAGS = new Uint8Array(0x110000);
+  if (ready) return;
+  ready = true;
   setFlag(WORD, F_WORD); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
-  LOWER_MAP = readMap(LOWERCASE, F_LOWER);
-  STRIP_MAP = readMap(STRIP, F_STRIP);
+  readMap(LOWERCASE, F_LOWER, LOWER_MAP);
+  readMap(STRIP, F_STRIP, STRIP_MAP);
 }
