@@ -226,3 +226,80 @@ def test_tokens_and_features_equal_python(snips_models):
             assert got[at]["features"] == feats, (t, i)
             at += 1
     assert at == len(got)
+
+
+# -- the web page in headless Chromium (examples/web/, js/test-browser/page.mjs) --------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+PUPPETEER = ROOT / "js" / "node_modules" / "puppeteer-core"
+WEB = ROOT / "examples" / "web"
+ARTIFACTS = ROOT / "build" / "web-test"
+
+
+def browser_or_skip():
+    missing = [what for what, ok in (("chromium", Path(CHROMIUM).exists()), ("js/node_modules/puppeteer-core", PUPPETEER.exists())) if not ok]
+    if missing:
+        msg = f"{' and '.join(missing)} not installed (make js-deps installs them)"
+        if os.environ.get("PHQ_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def demo_model(tmp_path: Path) -> Path:
+    import base64
+    import re
+
+    text = (WEB / "demo-model.js").read_text()
+    path = tmp_path / re.search(r'name: "([^"]+)"|name: \'([^\']+)\'', text).group(0).split(":")[1].strip(" '\"")
+    path.write_bytes(base64.b64decode(re.search(r'base64: "([A-Za-z0-9+/=]*)"', text).group(1)))
+    return path
+
+
+def test_bundle_is_up_to_date():
+    r = subprocess.run([NODE, str(ROOT / "js" / "tools" / "bundle.mjs"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_web_page_in_headless_chromium(tmp_path):
+    """Load the page from file://, type utterances, compare the rendered intent, score and slots with
+    phq.nlu on the bundled demo model; drop (upload) another model and compare its intents; no
+    request after load, none but file:// during it; no script error; a screenshot artifact."""
+    browser_or_skip()
+    import phq.nlu
+
+    model = demo_model(tmp_path)
+    texts = ["play the beatles on spotify", "what is the weather in paris tomorrow", "book a table for 4 at 8pm near the Café Müller",
+             "İstanbul 7:30pm", "   ", "add this song to my road trip playlist", "rate this book 5 stars"]
+    if (SNIPS / "test.jsonl").exists():
+        texts += [json.loads(x)["text"] for x in (SNIPS / "test.jsonl").read_text(encoding="utf-8").splitlines()[:20] if x]
+    upload = ROOT / "conformance" / "nlu" / "y_word2_lower_tfidf_l2_softmax.phq"
+    upload_texts = ["play the beatles", "will it rain in paris", "wake me up at 7", "book a table", "add it to my playlist"]
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    (tmp_path / "upload.json").write_text(json.dumps(upload_texts))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "page.png"
+    r = subprocess.run([NODE, str(ROOT / "js" / "test-browser" / "page.mjs"), "--chromium", CHROMIUM, "--page", str(WEB / "index.html"),
+                        "--texts", str(tmp_path / "texts.json"), "--out", str(tmp_path / "out.json"), "--upload", str(upload),
+                        "--upload-texts", str(tmp_path / "upload.json"), "--screenshot", str(shot)],
+                       capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["errors"] == []
+    assert out["requests"] and all(q["url"].startswith("file://") for q in out["requests"]), out["requests"]
+    assert not [q for q in out["requests"] if q["afterLoad"]], "the page made a request after loading"
+    assert out["status"].startswith(model.name)
+    nlu = phq.nlu.load(model)
+    assert f"{len(nlu.classes_)} classes" in out["summary"] and "slot tagger" in out["summary"]
+    for got in out["typed"]:
+        want = nlu.parse([got["text"]])[0]
+        assert got["intent"] == str(want["intent"]["name"]), got["text"]
+        assert abs(float(got["score"]) - want["intent"]["score"]) <= 5.1e-5, got["text"]
+        assert got["slots"] == want["slots"], got["text"]
+        assert got["marks"] == [s["slot"] for s in want["slots"]]
+        assert json.loads(got["result"])["slots"] == want["slots"]
+    assert sum(len(g["slots"]) for g in out["typed"]) >= 5  # the demo model finds slots
+    clf = phq.nlu.load(upload)
+    up = out["uploaded"]
+    assert up["status"].startswith(upload.name) and up["classes"] == [str(c) for c in clf.classes_]
+    for got in up["typed"]:
+        assert got["intent"] == str(clf.predict([got["text"]])[0]) and got["slots"] == [], got
+    assert shot.exists() and shot.stat().st_size > 10000

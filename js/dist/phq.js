@@ -1039,12 +1039,15 @@ const LOWER_MAP = new Map();             // cp -> number (one code point) or num
 const STRIP_MAP = new Map();
 let ready = false;
 
-function setFlag(encoded, bit) {
+// `first`: FLAGS is still all zero, so a range can be filled at once (the word set's ranges cover
+// about 140,000 code points: a byte loop over them is most of the start-up cost)
+function setFlag(encoded, bit, first = false) {
   let prev = -1;
   for (const item of encoded.split(",")) {
     const dot = item.indexOf(".");
     const lo = prev + 1 + parseInt(item.slice(0, dot), 36), hi = lo + parseInt(item.slice(dot + 1), 36);
-    for (let cp = lo; cp <= hi; cp++) FLAGS[cp] |= bit;
+    if (first) FLAGS.fill(bit, lo, hi + 1);
+    else for (let cp = lo; cp <= hi; cp++) FLAGS[cp] |= bit;
     prev = hi;
   }
 }
@@ -1066,15 +1069,23 @@ function readMap(encoded, bit, map) {
 function ensureUnicode() {
   if (ready) return;
   ready = true;
-  setFlag(WORD, F_WORD); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
+  setFlag(WORD, F_WORD, true); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
   readMap(LOWERCASE, F_LOWER, LOWER_MAP);
+}
+
+let stripReady = false;
+/** The strip mapping (the largest table) is decoded only for models that strip accents. */
+function ensureStrip() {
+  ensureUnicode();
+  if (stripReady) return;
+  stripReady = true;
   readMap(STRIP, F_STRIP, STRIP_MAP);
 }
 
-  return { F_WORD, FLAGS, LOWER_MAP, STRIP_MAP, ensureUnicode, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP };
+  return { F_WORD, FLAGS, LOWER_MAP, STRIP_MAP, ensureUnicode, ensureStrip, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP };
 })();
 __m.text = (() => {
-  const { ensureUnicode, FLAGS, LOWER_MAP, STRIP_MAP, F_WORD, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP } = __m.unicode;
+  const { ensureUnicode, ensureStrip, FLAGS, LOWER_MAP, STRIP_MAP, F_WORD, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP } = __m.unicode;
 // Text featurization of NLU profile v2 §4-§7 and the tagger tokens of profile v3 §3. Texts are
 // arrays of code points (Uint32Array or number[]); terms are JS strings (UTF-16) of those code points.
 
@@ -1165,7 +1176,7 @@ function finalSigma(cps, i) {
 
 /** Strip accents (profile v2 §5.2): mode "unicode" or "ascii". */
 function stripAccents(cps, mode) {
-  ensureUnicode();
+  ensureStrip();
   const ascii = mode === "ascii";
   let out = new Uint32Array(cps.length + 8), o = 0;
   const put = (t) => { if (ascii && t > 0x7f) return; if (o >= out.length) out = grow(out); out[o++] = t; };

@@ -1,6 +1,6 @@
 // Text featurization of NLU profile v2 §4-§7 and the tagger tokens of profile v3 §3. Texts are
 // arrays of code points (Uint32Array or number[]); terms are JS strings (UTF-16) of those code points.
-import { ensureUnicode, FLAGS, LOWER_MAP, STRIP_MAP, F_WORD, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP } from "./unicode.js";
+import { ensureUnicode, ensureStrip, FLAGS, LOWER_MAP, STRIP_MAP, F_WORD, F_SPACE, F_CASED, F_IGNORABLE, F_LOWER, F_STRIP } from "./unicode.js";
 
 export { ensureUnicode };
 
@@ -90,7 +90,7 @@ function finalSigma(cps, i) {
 
 /** Strip accents (profile v2 §5.2): mode "unicode" or "ascii". */
 export function stripAccents(cps, mode) {
-  ensureUnicode();
+  ensureStrip();
   const ascii = mode === "ascii";
   let out = new Uint32Array(cps.length + 8), o = 0;
   const put = (t) => { if (ascii && t > 0x7f) return; if (o >= out.length) out = grow(out); out[o++] = t; };

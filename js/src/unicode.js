@@ -8,12 +8,15 @@ export const LOWER_MAP = new Map();             // cp -> number (one code point)
 export const STRIP_MAP = new Map();
 let ready = false;
 
-function setFlag(encoded, bit) {
+// `first`: FLAGS is still all zero, so a range can be filled at once (the word set's ranges cover
+// about 140,000 code points: a byte loop over them is most of the start-up cost)
+function setFlag(encoded, bit, first = false) {
   let prev = -1;
   for (const item of encoded.split(",")) {
     const dot = item.indexOf(".");
     const lo = prev + 1 + parseInt(item.slice(0, dot), 36), hi = lo + parseInt(item.slice(dot + 1), 36);
-    for (let cp = lo; cp <= hi; cp++) FLAGS[cp] |= bit;
+    if (first) FLAGS.fill(bit, lo, hi + 1);
+    else for (let cp = lo; cp <= hi; cp++) FLAGS[cp] |= bit;
     prev = hi;
   }
 }
@@ -35,7 +38,15 @@ function readMap(encoded, bit, map) {
 export function ensureUnicode() {
   if (ready) return;
   ready = true;
-  setFlag(WORD, F_WORD); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
+  setFlag(WORD, F_WORD, true); setFlag(SPACE, F_SPACE); setFlag(CASED, F_CASED); setFlag(CASE_IGNORABLE, F_IGNORABLE);
   readMap(LOWERCASE, F_LOWER, LOWER_MAP);
+}
+
+let stripReady = false;
+/** The strip mapping (the largest table) is decoded only for models that strip accents. */
+export function ensureStrip() {
+  ensureUnicode();
+  if (stripReady) return;
+  stripReady = true;
   readMap(STRIP, F_STRIP, STRIP_MAP);
 }
