@@ -2,6 +2,7 @@
 
 /** Base of the typed errors: `code` is a stable name of the spec's tables. */
 export class PhqError extends Error {
+  constructor(code: string, message?: string);
   readonly code: string;
   readonly detail: string;
 }
