@@ -45,6 +45,8 @@ js-deps: js/node_modules/.package-lock.json
 	  (apt-get install -y chromium || (apt-get update && apt-get install -y chromium)) >/dev/null; }
 
 js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "node/npm missing: apt-get install -y nodejs npm"; \
+	  (apt-get install -y nodejs npm || (apt-get update && apt-get install -y nodejs npm)) >/dev/null; }
 	cd js && PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
