@@ -75,7 +75,7 @@ async function main() {
       }
       await page.click("#text", { clickCount: 3 }); await page.keyboard.press("Backspace");
       await page.type("#text", arg("screenshot-text", "play the new album by Daft Punk on Spotify in the kitchen"));
-      await page.screenshot({ path: arg("screenshot"), fullPage: true });
+      await page.screenshot({ path: arg("screenshot"), fullPage: arg("full-page", "1") === "1" });
     }
     writeFileSync(arg("out"), JSON.stringify({ status, summary, typed, uploaded, requests, errors }, null, 1));
   } finally { await close(); }
