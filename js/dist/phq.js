@@ -365,7 +365,9 @@ function open(input, options = {}) {
   const maxMinor = options.maxMinor ?? 1;
   let bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : null;
   if (!bytes) throw new UsageError("E_USAGE", "open() takes a Uint8Array or an ArrayBuffer");
-  if (bytes.byteOffset % 8) bytes = bytes.slice(); // typed views below need natural alignment
+  // a plain Uint8Array (a Node Buffer's slice() is a view, not a copy), copied when it is not 8-byte
+  // aligned: the typed views below need natural alignment (Node's readFileSync may return a pooled Buffer)
+  bytes = bytes.byteOffset % 8 ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return new Model(bytes, maxMinor);
 }
 
@@ -648,15 +650,15 @@ class Model {
   tensor(name) {
     const info = this.tensorInfo.get(name);
     if (!info) throw new UsageError("E_USAGE", `no tensor named ${JSON.stringify(name)}`);
-    const raw = this.bytes.slice(info.dataOff, info.dataOff + info.nbytes);
+    const raw = this.bytes.slice(info.dataOff, info.dataOff + info.nbytes); // a copy (a plain Uint8Array)
     const n = info.shape.reduce((a, x) => a * x, 1);
-    const dv = new DataView(raw.buffer);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     let data;
     switch (info.dtypeName) {
       case "f32": data = new Float32Array(n); for (let i = 0; i < n; i++) data[i] = dv.getFloat32(4 * i, true); break;
       case "f16": data = new Float32Array(n); for (let i = 0; i < n; i++) data[i] = f16ToNumber(dv.getUint16(2 * i, true)); break;
       case "f64": data = new Float64Array(n); for (let i = 0; i < n; i++) data[i] = dv.getFloat64(8 * i, true); break;
-      case "i8": data = new Int8Array(raw.buffer); break;
+      case "i8": data = new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength); break;
       case "u8": data = raw; break;
       case "i16": data = new Int16Array(n); for (let i = 0; i < n; i++) data[i] = dv.getInt16(2 * i, true); break;
       case "u16": data = new Uint16Array(n); for (let i = 0; i < n; i++) data[i] = dv.getUint16(2 * i, true); break;

@@ -88,3 +88,20 @@ test("strict JSON of META (§5.2)", () => {
   assert.ok(ok(deep(64))); assert.ok(!ok(deep(65)));
   assert.ok(!ok('{"a":' + "[".repeat(100000)), "deep nesting is refused without recursion");
 });
+
+test("a Node Buffer at any byte offset (readFileSync's pooled buffers) reads like the same bytes aligned", { skip: !haveConformance && "no conformance/" }, () => {
+  const file = path.join(CONF, "v1.0", "valid", "y_full_model.phq");
+  const aligned = bytesOf(file), want = answer(aligned, []);
+  for (const off of [1, 3, 4, 8]) {
+    const pool = Buffer.alloc(aligned.length + 16);
+    pool.set(aligned, off);
+    const buf = pool.subarray(off, off + aligned.length); // a Buffer, byteOffset = off
+    assert.equal(answer(buf, []), want, `offset ${off}`);
+    const m = open(buf);
+    for (const n of m.tensorNames) {
+      assert.deepEqual(m.tensor(n).bytes, open(aligned).tensor(n).bytes);
+      assert.deepEqual(Array.from(m.tensor(n).data), Array.from(open(aligned).tensor(n).data), n);
+    }
+  }
+  assert.equal(answer(readFileSync(file), []), want);
+});
