@@ -303,3 +303,84 @@ def test_web_page_in_headless_chromium(tmp_path):
     for got in up["typed"]:
         assert got["intent"] == str(clf.predict([got["text"]])[0]) and got["slots"] == [], got
     assert shot.exists() and shot.stat().st_size > 10000
+
+
+# -- profile 3 checks (v3 §2, §8): the NLU suite holds no tagger model, so mutate the SNIPS ones ----
+def _relayout_with_meta(path: Path, edit) -> bytes:
+    """The file with its META object edited, sections laid out again (format §2) with fresh CRC32Cs."""
+    import struct
+
+    import crc32c
+
+    b = path.read_bytes()
+    n = struct.unpack_from("<I", b, 48)[0]
+    secs = []
+    for k in range(n):
+        kind, flags, owner, off, size, _, _ = struct.unpack_from("<HHIQQII", b, 64 + 32 * k)
+        secs.append([kind, flags, owner, b[off:off + size]])
+    assert secs[0][0] == 1, "META first"
+    meta = json.loads(secs[0][3])
+    edit(meta)
+    secs[0][3] = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    a64 = lambda x: (x + 63) // 64 * 64  # noqa: E731
+    cur = first = a64(64 + 32 * n)
+    table, body = b"", b""
+    for kind, flags, owner, data in secs:
+        table += struct.pack("<HHIQQII", kind, flags, owner, cur, len(data), crc32c.crc32c(data), 0)
+        body += data + b"\0" * (a64(cur + len(data)) - cur - len(data))
+        cur = a64(cur + len(data))
+    head = bytearray(b[:64])
+    struct.pack_into("<Q", head, 32, cur)
+    struct.pack_into("<I", head, 52, crc32c.crc32c(table))
+    struct.pack_into("<I", head, 60, crc32c.crc32c(bytes(head[:60])))
+    return bytes(head) + table + b"\0" * (first - 64 - 32 * n) + body
+
+
+def _t(m):
+    return m["phq.nlu"]["tagger"]
+
+
+def _c(m):
+    return m["phq.nlu"]["classifier"]
+
+
+PROFILE3_CASES = [  # (model, name, edit, the code the spec gives)
+    ("tagger", "valid as written", lambda m: None, "accept"),
+    ("tagger", "tagger member missing", lambda m: _t(m).pop("scheme"), "E_NLU_SCHEMA"),
+    ("tagger", "tagger member unknown", lambda m: _t(m).__setitem__("x", 1), "E_NLU_SCHEMA"),
+    ("tagger", "profile 2 tokenizer name", lambda m: _t(m).__setitem__("tokenizer", "word_runs_min2"), "E_NLU_SCHEMA"),
+    ("tagger", "unknown attribute", lambda m: _t(m)["templates"].append([["w9", 0]]), "E_NLU_SCHEMA"),
+    ("tagger", "offset 9", lambda m: _t(m)["templates"].append([["w", 9]]), "E_NLU_SCHEMA"),
+    ("tagger", "offset 1.0 (not an integer)", lambda m: _t(m)["templates"].append([["w", 1.0]]), "E_NLU_SCHEMA"),
+    ("tagger", "five components", lambda m: _t(m)["templates"].append([["w", 0]] * 5), "E_NLU_SCHEMA"),
+    ("tagger", "repeated template", lambda m: _t(m)["templates"].append(_t(m)["templates"][0]), "E_NLU_SCHEMA"),
+    ("tagger", "no template", lambda m: _t(m).__setitem__("templates", []), "E_NLU_SCHEMA"),
+    ("tagger", "label not BIO", lambda m: _t(m)["labels"].__setitem__(1, "X-foo"), "E_NLU_SCHEMA"),
+    ("tagger", "label B- without a slot", lambda m: _t(m)["labels"].__setitem__(1, "B-"), "E_NLU_SCHEMA"),
+    ("tagger", "repeated label", lambda m: _t(m)["labels"].__setitem__(1, _t(m)["labels"][0]), "E_NLU_SCHEMA"),
+    ("tagger", "scheme iob", lambda m: _t(m).__setitem__("scheme", "iob"), "E_NLU_SCHEMA"),
+    ("tagger", "both parts null", lambda m: m["phq.nlu"].update(tagger=None, classifier=None), "E_NLU_SCHEMA"),
+    ("tagger", "unicode 15.0.0", lambda m: m["phq.nlu"].__setitem__("unicode", "15.0.0"), "E_NLU_VERSION"),
+    ("tagger", "profile 4", lambda m: m["phq.nlu"].__setitem__("profile", 4), "E_NLU_VERSION"),
+    ("tagger", "profile 3.0 (v2 §2: not an integer)", lambda m: m["phq.nlu"].__setitem__("profile", 3.0), "E_NLU_SCHEMA"),
+    ("tagger", "state table missing", lambda m: _t(m).__setitem__("state_table", "nope"), "E_NLU_REFERENCE"),
+    ("tagger", "transitions missing", lambda m: _t(m).__setitem__("transitions", "nope"), "E_NLU_REFERENCE"),
+    ("tagger", "one label fewer than the state table's dim", lambda m: _t(m)["labels"].pop(), "E_NLU_REFERENCE"),
+    ("joint", "valid as written", lambda m: None, "accept"),
+    ("joint", "classifier null", lambda m: m["phq.nlu"].__setitem__("classifier", None), "accept"),
+    ("joint", "classifier with a profile member", lambda m: _c(m).__setitem__("profile", 2), "E_NLU_SCHEMA"),
+    ("joint", "dict classifier beside a tagger", lambda m: (_c(m).__setitem__("input", "dict"),
+                                                            [f.__setitem__("kind", "dict") for f in _c(m)["featurizers"]]), "E_NLU_SCHEMA"),
+    ("joint", "classifier schema error before tagger reference error", lambda m: (_c(m).__setitem__("proba", "x"),
+                                                                                  _t(m).__setitem__("state_table", "nope")), "E_NLU_SCHEMA"),
+    ("joint", "score table is the state table", lambda m: _c(m).__setitem__("table", _t(m)["state_table"]), "E_NLU_REFERENCE"),
+    ("joint", "intercept is the transitions", lambda m: _c(m).__setitem__("intercept", _t(m)["transitions"]), "E_NLU_REFERENCE"),
+]
+
+
+@pytest.mark.parametrize("which,name,edit,code", PROFILE3_CASES, ids=[f"{w}: {n}" for w, n, _, _ in PROFILE3_CASES])
+def test_profile3_checks(snips_models, tmp_path, which, name, edit, code):
+    path = tmp_path / "m.phq"
+    path.write_bytes(_relayout_with_meta(snips_models[0][which], edit))
+    first = subprocess.run(ADAPTER + ["--nlu", str(path)], input="", capture_output=True, text=True, check=True).stdout.split("\n")[0]
+    assert (first == "ok") if code == "accept" else first.startswith(f"error {code} "), first
