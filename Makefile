@@ -9,7 +9,7 @@ DEMO   := examples/demo
 FUZZ_SECONDS ?= 60
 FUZZ_NLU_SECONDS ?= 30
 
-.PHONY: demo test test-py bench bench-nlu clinc150 snips snips-quick install creader creader-test fuzz fuzz-py clean
+.PHONY: demo test test-py js-deps test-js bench-js bench bench-nlu clinc150 snips snips-quick install creader creader-test fuzz fuzz-py clean
 
 install: $(STAMP)
 
@@ -31,10 +31,33 @@ demo: $(STAMP)
 # Everything: the C reader's build and unit tests (plain and ASan+UBSan), a short libFuzzer
 # run of the C reader, then the Python test suite (which also runs the conformance suite
 # against the Python and C readers), whose summary line closes the output.
-test: $(STAMP) creader-test fuzz test-py
+test: $(STAMP) creader-test fuzz js-deps
+	PHQ_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-py: $(STAMP)
 	$(PY) -m pytest -q
+
+# The JavaScript runtime's test tools (js/, tests/test_js.py): Debian's chromium (skipped when a
+# chromium is already installed) and puppeteer-core from npm, which never downloads a browser.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || echo /usr/bin/chromium)
+js-deps: js/node_modules/.package-lock.json
+	@test -x $(CHROMIUM) || { echo "chromium missing: apt-get install -y chromium"; \
+	  (apt-get install -y chromium || (apt-get update && apt-get install -y chromium)) >/dev/null; }
+
+js/node_modules/.package-lock.json: js/package.json js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "node/npm missing: apt-get install -y nodejs npm"; \
+	  (apt-get install -y nodejs npm || (apt-get update && apt-get install -y nodejs npm)) >/dev/null; }
+	cd js && PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The JS runtime alone: Node's test runner, then tests/test_js.py (suites, differential, browser).
+test-js: $(STAMP) js-deps
+	cd js && node --test test/
+	PHQ_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_js.py
+
+# The JS runtime in headless Chromium on CLINC150 (bench/bench_js.py -> bench/results/js.json).
+bench-js: $(STAMP) js-deps
+	$(PY) bench/bench_js.py
 
 creader: $(STAMP)
 	$(MAKE) -C creader all asan PY=$(abspath $(PY))

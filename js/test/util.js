@@ -1,0 +1,11 @@
+import { readFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const CONF = path.join(REPO, "conformance");
+export const haveConformance = existsSync(path.join(CONF, "v1.0", "manifest.json"));
+export const readJson = (p) => JSON.parse(readFileSync(p, "utf8"));
+export const bytesOf = (p) => new Uint8Array(readFileSync(p));
+export const hex = (u8) => (u8 && u8.length ? Buffer.from(u8.buffer, u8.byteOffset, u8.length).toString("hex") : "-");
+export const unhex = (s) => (s === "-" ? new Uint8Array(0) : new Uint8Array(Buffer.from(s, "hex")));
+export const cps = (s) => Array.from(s, (c) => c.codePointAt(0));
