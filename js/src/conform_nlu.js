@@ -40,9 +40,9 @@ function answerOne(nlu, parts) {
       const slots = r.slots.map((s) => `{"slot": ${jstr(s.slot)}, "value": ${jstr(s.value)}, "start": ${s.start}, "end": ${s.end}}`);
       return `{"intent": ${intent}, "slots": [${slots.join(", ")}]}`;
     }
-    return `{"error": "E_USAGE", "message": ${jstr("unknown request " + kind)}}`;
+    return `{"error": "UsageError", "message": ${jstr("unknown request " + kind)}}`;
   } catch (e) {
-    if (e instanceof UsageError) return `{"error": ${jstr(e.code)}, "message": ${jstr(e.detail.slice(0, 120))}}`;
+    if (e instanceof UsageError) return `{"error": ${jstr(e.code === "E_USAGE" ? "UsageError" : e.code)}, "message": ${jstr(e.detail.slice(0, 120))}}`;
     throw e;
   }
 }
