@@ -107,8 +107,27 @@ test("NLU conformance suite through the API", { skip: !haveConformance && "no co
     const exp = readFileSync(path.join(dir, e.expected), "utf8").split("\n").filter((l) => l && l !== "end").map((l) => JSON.parse(l));
     reqs.forEach((r, i) => {
       const parts = r.split(" "), text = unhex(hard[Number(parts[parts.length - 1].slice(1))]), want = exp[i];
-      if (want.error) { assert.throws(() => (parts[0] === "score" ? nlu.decision(text) : nlu.terms(text, Number(parts[1]))), UsageError); return; }
-      if (parts[0] === "terms") {
+      const call = {
+        score: () => nlu.decision(text),
+        terms: () => nlu.terms(text, Number(parts[1])),
+        tokens: () => nlu.tokens(text),
+        parse: () => nlu.parse(text),
+        features: () => { const l = nlu.featureLists(text)[Number(parts[1])]; if (!l) throw new UsageError("E_USAGE", "no token"); return l; },
+      }[parts[0]];
+      if (want.error) { assert.throws(call, UsageError, `${e.file} ${r}`); cases++; return; }
+      if (parts[0] === "tokens") {
+        assert.deepEqual(nlu.tokens(text).map(([t, a, z]) => [t, a, z]), want.tokens, `${e.file} ${r}`);
+      } else if (parts[0] === "features") {
+        assert.deepEqual([...call()], want.features, `${e.file} ${r}`);
+      } else if (parts[0] === "parse") {
+        const got = nlu.parse(text);
+        assert.deepEqual(got.slots.map((x) => ({ slot: x.slot, value: x.value, start: x.start, end: x.end })), want.slots, `${e.file} ${r}`);
+        assert.equal(got.intent === null, want.intent === null, `${e.file} ${r}`);
+        if (got.intent) {
+          assert.equal(JSON.parse(nlu.labelJson(NluModel.argmax(nlu.decision(text)))), want.intent.name, `${e.file} ${r}`);
+          assert.ok(close(Number.isFinite(got.intent.score) ? got.intent.score : null, want.intent.score), `${e.file} ${r}`);
+        }
+      } else if (parts[0] === "terms") {
         const got = [...nlu.terms(text, Number(parts[1]))];
         assert.deepEqual(got.map((x) => x[0]), want.terms.map((x) => x[0]), `${e.file} ${r}`);
         got.forEach(([, v], j) => assert.ok(close(v, want.terms[j][1])));
