@@ -343,6 +343,13 @@ def invalid_models() -> list[tuple]:
         p1["featurizers"][0]["token_pattern"] = "(a+)+$"
         return {"phq.nlu": p1}
 
+    def v1_member(where):
+        def f(prof, tables, tensors):
+            p1 = _as_profile1(prof)
+            (p1 if where == "top" else p1["featurizers"][0])["threshold"] = 0.5
+            return {"phq.nlu": p1}
+        return f
+
     return [
         _bad("n_not_an_nlu_model", "E_NLU_MISSING", no_profile),
         _bad("n_profile_4", "E_NLU_VERSION", _set(profile=4)),  # profile 3 exists (spec/nlu-profile-v3.md)
@@ -360,6 +367,9 @@ def invalid_models() -> list[tuple]:
         _bad("n_no_featurizers", "E_NLU_SCHEMA", _set(featurizers=[])),
         _bad("n_unknown_tokenizer_regex", "E_NLU_SCHEMA", _feat(tokenizer="(a+)+$")),
         _bad("n_profile1_regex_pattern", "E_NLU_SCHEMA", v1_pattern),
+        _bad("n_profile1_unknown_member", "E_NLU_SCHEMA", v1_member("top")),  # §12: never ignored
+        _bad("n_profile1_unknown_featurizer_member", "E_NLU_SCHEMA", v1_member("featurizer")),
+        _bad("n_profile_3_as_float", "E_NLU_SCHEMA", _set(profile=3.0)),  # §2: 3.0 is not an integer
         _bad("n_ngram_range_too_wide", "E_NLU_SCHEMA", _feat(ngram_range=[1, 17])),
         _bad("n_ngram_range_zero", "E_NLU_SCHEMA", _feat(ngram_range=[0, 1])),
         _bad("n_unknown_featurizer_member", "E_NLU_SCHEMA", _feat(max_df=0.5)),

@@ -277,8 +277,8 @@ class DictFeaturizer:
 
 
 def check_members(cfg: Mapping, profile: int) -> None:
-    """Spec §2.2: a profile 2 featurizer object has exactly its kind's members (profile 1:
-    at least them); raises ConfigError."""
+    """Spec §2.2: a featurizer object has exactly its kind's members (profile 1 too, §12);
+    raises ConfigError."""
     kind = cfg.get("kind")
     if kind == "text":
         members = TEXT_MEMBERS if profile >= 2 else TEXT_MEMBERS_V1
@@ -288,7 +288,7 @@ def check_members(cfg: Mapping, profile: int) -> None:
         raise ConfigError(f"featurizer kind must be 'text' or 'dict', got {kind!r}")
     unknown = sorted(map(str, set(cfg) - members))
     missing = sorted(members - set(cfg))
-    if profile >= 2 and unknown:
+    if unknown:  # profile 1 too (profile v2 §12)
         raise ConfigError(f"unknown member(s) {unknown[:5]} (a setting a runtime does not know is never ignored)")
     if missing:
         raise ConfigError(f"missing member(s) {missing}")

@@ -226,6 +226,10 @@ class Classifier:
                 raise _schema(f"the {PROFILE_KEY!r} object has unknown members {unknown[:5]} / lacks {missing}")
             if not isinstance(prof.get("estimator"), str) or not isinstance(prof.get("source"), Mapping):
                 raise _schema("estimator must be a string and source an object")
+        else:  # profile 1: no member it does not define (profile v2 §12)
+            unknown = sorted(map(str, set(prof) - (MEMBERS - {"unicode"})))
+            if unknown:
+                raise _schema(f"the {PROFILE_KEY!r} object of a profile 1 file has unknown members {unknown[:5]}")
         self.profile = prof
         self.profile_version = version
 
@@ -431,7 +435,7 @@ def load(path: str | os.PathLike) -> "Classifier | Parser":
     model = open_model(path)
     try:
         prof = model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
-        if isinstance(prof, Mapping) and prof.get("profile") == 3 and not isinstance(prof.get("profile"), bool):
+        if isinstance(prof, Mapping) and type(prof.get("profile")) is int and prof.get("profile") == 3:
             return Parser(model, prof, owns_model=True)
         return Classifier(model, owns_model=True)
     except BaseException:
