@@ -39,7 +39,7 @@ import numpy as np
 from . import layout as L
 from .errors import FormatError
 
-CHUNK = 1 << 18  # bytes of text per numpy pass (temporaries: a few MiB)
+CHUNK = 1 << 17  # bytes of text per numpy pass (temporaries: a few MiB)
 
 _NUM = rb"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+"
 _STR = rb'"(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4})*+"'
@@ -77,6 +77,10 @@ def check(raw: bytes, offset: int = 0) -> None:
             raise FormatError("E_METADATA", f"metadata is not UTF-8 (byte {pos})", offset + pos)
         if why.startswith("nesting deeper"):
             raise FormatError("E_METADATA", f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels (byte {pos})", offset + pos)
+        for word, at in ((b"NaN", pos), (b"Infinity", pos), (b"-Infinity", pos), (b"-Infinity", pos - 1)):
+            if raw.startswith(word, at):
+                why = f"{word.decode()} is not JSON"
+                break
         if why == "duplicate member name":  # pos: the later name's opening quote
             name = json.loads(re.compile(_STR).match(raw, pos).group())
             why = f"duplicate key {name!r}"
@@ -364,20 +368,53 @@ def parse(raw: bytes, offset: int = 0):
 def top_level_names(raw: bytes) -> list[str]:
     """The member names of the top-level object of a META text that check() accepted, in
     order, without parsing the values (a shallow scan: what `phq inspect` lists)."""
-    names = []
-    g = _TopLevel(raw, raw.replace(b"\\\\", b"__").replace(b'\\"', b"__"), 0)
-    g.collect = names
-    g.run()
-    return names
+    return [name for name, _, _ in top_level_members(raw)]
 
 
-class _TopLevel(_Grammar):
-    collect: list
-
-    def _names(self, starts, objects, closing) -> None:
-        first = len(self.raw) - len(self.raw.lstrip(b" \t\n\r"))  # where the top-level object opens
-        top = starts[objects == first]
-        j = np.searchsorted(closing, top, side="right")
-        for s, jj in zip(top.tolist(), j.tolist()):
-            e = int(closing[jj]) if jj < closing.size else self.blanked.index(b'"', s + 1)
-            self.collect.append(json.loads(self.raw[s : e + 1]))
+def top_level_members(raw: bytes) -> list[tuple[str, int, int]]:
+    """(name, start, end) of each member of the top-level object of a META text that
+    check() accepted: raw[start:end] is the member's value as JSON text (no white space
+    around it). One light pass (quote parity and depth only: the text is known valid), no
+    tree."""
+    blanked = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    depth, parity = 0, 0
+    colons, ends, opens, closes = [], [], [], []
+    for lo in range(0, len(raw), CHUNK):
+        tb = np.frombuffer(blanked, np.uint8, min(CHUNK, len(raw) - lo), lo)
+        quote = tb == 34
+        inside = np.bitwise_xor.accumulate(quote.view(np.uint8))
+        if parity:
+            inside ^= 1
+        parity = int(inside[-1])
+        inside = inside.view(bool)
+        kind = _KIND[tb]
+        kind[inside] = _NONE
+        d = np.cumsum(((kind == _OBJ) | (kind == _ARR)).view(np.int8) - ((kind == _COBJ) | (kind == _CARR)).view(np.int8),
+                      dtype=np.int32)
+        d += depth
+        depth = int(d[-1])
+        colons.append(np.flatnonzero((kind == _COLON) & (d == 1)) + lo)
+        ends.append(np.flatnonzero(((kind == _COMMA) & (d == 1)) | ((kind == _COBJ) & (d == 0))) + lo)
+        opens.append(np.flatnonzero(quote & inside & (d == 1)) + lo)
+        closes.append(np.flatnonzero(quote & ~inside & (d == 1)) + lo)
+    if not colons:
+        return []
+    colons_a, opens_a, closes_a = np.concatenate(colons), np.concatenate(opens), np.concatenate(closes)
+    if not colons_a.size:
+        return []
+    name_at = opens_a[np.searchsorted(opens_a, colons_a) - 1].tolist()  # each name's quotes
+    name_end = closes_a[np.searchsorted(closes_a, colons_a) - 1].tolist()
+    names: list = []
+    for lo in range(0, len(name_at), 1 << 16):  # decoded in batches, one json.loads each
+        names += json.loads(b"[" + b",".join(map(raw.__getitem__, map(slice, name_at[lo : lo + (1 << 16)],
+                                                                           [e + 1 for e in name_end[lo : lo + (1 << 16)]]))) + b"]")
+    out = []
+    ws = b" \t\n\r"
+    for name, colon, end in zip(names, colons_a.tolist(), np.concatenate(ends).tolist()):
+        start = colon + 1
+        while raw[start] in ws:
+            start += 1
+        while raw[end - 1] in ws:
+            end -= 1
+        out.append((name, start, end))
+    return out
