@@ -48,14 +48,14 @@ _SEP = rb"[ \t\n\r{}\[\],:]*+"
 _TOKENS = re.compile(_SEP + rb"(?:(?:" + _STR + rb"|(?:" + _NUM + rb"|true|false|null)(?![-+.0-9A-Za-z]))" + _SEP + rb")*+")
 
 # token kinds
-_NONE, _OBJ, _ARR, _COBJ, _CARR, _COLON, _COMMA, _STRING, _SCALAR = range(9)
+_NONE, _OBJ, _ARR, _COBJ, _CARR, _COLON, _COMMA, _STRING, _SCALAR, _EMPTY = range(10)  # _EMPTY: {} or [] as one token
 _KIND = np.zeros(256, np.uint8)
 for _ch, _k in ((b"{", _OBJ), (b"[", _ARR), (b"}", _COBJ), (b"]", _CARR), (b":", _COLON), (b",", _COMMA)):
     _KIND[_ch[0]] = _k
 _SCALAR_BYTE = np.zeros(256, bool)
 _SCALAR_BYTE[list(b"-+.0123456789eEtrufalsn")] = True
 _SHOW = {_OBJ: "'{'", _ARR: "'['", _COBJ: "'}'", _CARR: "']'", _COLON: "':'", _COMMA: "','", _STRING: "a string",
-         _SCALAR: "a number or literal"}
+         _SCALAR: "a number or literal", _EMPTY: "an empty container"}
 
 
 def _fail(why: str, offset: int, pos: int | None) -> FormatError:
@@ -149,6 +149,7 @@ class _Grammar:
         self.started = self.closed = False
         self.parity = 0
         self.scalar_tail = False
+        self.first_byte = len(raw) - len(raw.lstrip(b" \t\n\r"))
         self.hashes: list[np.ndarray] = []
         self.want_names: set | None = None  # the exact pass of _duplicate: hashes to collect names for
         self.names: list = []
@@ -182,6 +183,14 @@ class _Grammar:
         kind[first] = _SCALAR
         opening = quote & inside
         kind[opening] = _STRING
+        # {} and [] (adjacent bytes) as one value token: no closer to match, depth checked as
+        # one level below the token's container; not the text's first token (the top level)
+        empty = ((kind[:-1] == _OBJ) & (kind[1:] == _COBJ)) | ((kind[:-1] == _ARR) & (kind[1:] == _CARR))
+        if lo <= self.first_byte < hi:
+            empty[self.first_byte - lo : self.first_byte - lo + 1] = False
+        e_at = np.flatnonzero(empty)
+        kind[e_at] = _EMPTY
+        kind[e_at + 1] = _NONE
         at = np.flatnonzero(kind)
         if not at.size:
             return
@@ -237,9 +246,9 @@ class _Grammar:
         prev_key = np.empty(m, bool)
         prev_key[0] = self.prev_key
         prev_key[1:] = is_key[:-1]
-        value_end = (prevk == _COBJ) | (prevk == _CARR) | (prevk == _SCALAR) | ((prevk == _STRING) & ~prev_key)
+        value_end = (prevk == _COBJ) | (prevk == _CARR) | (prevk == _SCALAR) | (prevk == _EMPTY) | ((prevk == _STRING) & ~prev_key)
         value_start = (prevk == _ARR) | (prevk == _COLON) | ((prevk == _COMMA) & (ctx == _ARR))
-        ok = (opener | (k == _SCALAR)) & value_start
+        ok = (opener | (k == _SCALAR) | (k == _EMPTY)) & value_start
         ok |= (k == _STRING) & (is_key | value_start)
         ok |= (k == _COLON) & prev_key
         ok |= (k == _COMMA) & value_end
@@ -255,6 +264,7 @@ class _Grammar:
             bad[top_end[0] + 1 :] = True
         bad |= after < 0
         bad |= opener & (after > L.MAX_METADATA_DEPTH)
+        bad |= (k == _EMPTY) & (after >= L.MAX_METADATA_DEPTH)
         if bad.any():
             first_bad = int(np.argmax(bad))
             p = int(pos[first_bad])
@@ -368,7 +378,10 @@ def parse(raw: bytes, offset: int = 0):
 def top_level_names(raw: bytes) -> list[str]:
     """The member names of the top-level object of a META text that check() accepted, in
     order, without parsing the values (a shallow scan: what `phq inspect` lists)."""
-    return [name for name, _, _ in top_level_members(raw)]
+    names: list[str] = []
+    for batch, _, _ in _top_level(raw):
+        names += batch
+    return names
 
 
 def top_level_members(raw: bytes) -> list[tuple[str, int, int]]:
@@ -376,6 +389,24 @@ def top_level_members(raw: bytes) -> list[tuple[str, int, int]]:
     check() accepted: raw[start:end] is the member's value as JSON text (no white space
     around it). One light pass (quote parity and depth only: the text is known valid), no
     tree."""
+    out = []
+    ws = b" \t\n\r"
+    for names, starts, ends in _top_level(raw):
+        for name, start, end in zip(names, starts.tolist(), ends.tolist()):
+            while raw[start] in ws:
+                start += 1
+            while raw[end - 1] in ws:
+                end -= 1
+            out.append((name, start, end))
+    return out
+
+
+_BATCH = 1 << 16  # member names decoded per json.loads
+
+
+def _top_level(raw: bytes):
+    """Batches (names, value starts, value ends) of the top-level members, values with any
+    white space around them."""
     blanked = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__")
     depth, parity = 0, 0
     colons, ends, opens, closes = [], [], [], []
@@ -398,23 +429,12 @@ def top_level_members(raw: bytes) -> list[tuple[str, int, int]]:
         opens.append(np.flatnonzero(quote & inside & (d == 1)) + lo)
         closes.append(np.flatnonzero(quote & ~inside & (d == 1)) + lo)
     if not colons:
-        return []
-    colons_a, opens_a, closes_a = np.concatenate(colons), np.concatenate(opens), np.concatenate(closes)
-    if not colons_a.size:
-        return []
-    name_at = opens_a[np.searchsorted(opens_a, colons_a) - 1].tolist()  # each name's quotes
-    name_end = closes_a[np.searchsorted(closes_a, colons_a) - 1].tolist()
-    names: list = []
-    for lo in range(0, len(name_at), 1 << 16):  # decoded in batches, one json.loads each
-        names += json.loads(b"[" + b",".join(map(raw.__getitem__, map(slice, name_at[lo : lo + (1 << 16)],
-                                                                           [e + 1 for e in name_end[lo : lo + (1 << 16)]]))) + b"]")
-    out = []
-    ws = b" \t\n\r"
-    for name, colon, end in zip(names, colons_a.tolist(), np.concatenate(ends).tolist()):
-        start = colon + 1
-        while raw[start] in ws:
-            start += 1
-        while raw[end - 1] in ws:
-            end -= 1
-        out.append((name, start, end))
-    return out
+        return
+    colons_a, ends_a, opens_a, closes_a = map(np.concatenate, (colons, ends, opens, closes))
+    del colons, ends, opens, closes
+    for lo in range(0, colons_a.size, _BATCH):
+        c = colons_a[lo : lo + _BATCH]
+        name_at = opens_a[np.searchsorted(opens_a, c) - 1].tolist()  # each name's quotes
+        name_end = (closes_a[np.searchsorted(closes_a, c) - 1] + 1).tolist()
+        names = json.loads(b"[" + b",".join(map(raw.__getitem__, map(slice, name_at, name_end))) + b"]")
+        yield names, c + 1, ends_a[lo : lo + _BATCH]
