@@ -6,7 +6,9 @@ inspect / diff / lookup on valid files shaped to make a reader work hard.
     .venv/bin/python bench/bench_worst.py --out /tmp/w.json
 
 Cases (tests/worst_cases.py builds them): `sections` 65,536 sections; `partitions` 2^20 MPH
-partitions holding 1,000 keys; `empty_json` 16 MiB of metadata made of ~5.6M empty JSON containers; `array_json`
+partitions holding 1,000 keys; `empty_json` 16 MiB of metadata made of ~5.6M empty JSON containers
+(diffed against itself, and against a copy whose last container differs); `members_json` 16 MiB of
+metadata, one object of ~1.3M members (the duplicate-name check); `array_json`
 16 MiB of metadata, one array of ~8.4M numbers (diffed against the same array of other
 numbers); `big_sparse` a ~97 MB sparse table; `wide_sparse` ~100k keys of dim 2^24 with no
 stored values (diffed against its f16 copy: the rows are compared slot by slot; and
@@ -14,7 +16,11 @@ against a copy with another seed, per key for all its keys), and the CLI looking
 absent and one present key in it (default options: refused, as its row prints 2^24
 values; `--sparse`; `--max-values 0`: the whole row printed).
 
-Each (case, operation) runs in a fresh subprocess: wall time of the operation alone and the
+Operations named `*_pure` run with PHQ_PURE=1 (no accelerator: the pure Python META check);
+`inspect` is `phq inspect --json` (describe + json_text), `inspect_text` the text summary.
+
+Each (case, operation) runs in a fresh subprocess: wall time (and CPU time, `cpu_seconds`,
+less sensitive to other load on the machine) of the operation alone and the
 process's peak RSS (VmHWM, which includes the interpreter, numpy and the pages of the mapped
 file that were read: `base_rss_mib` is that of the process after importing phq). The
 budget of issue 15: about 1 s per 10 MB of file, memory within a small multiple of the file.
@@ -46,7 +52,8 @@ def build(cache: Path, case: str) -> list[Path]:
     paths = {
         "sections": [cache / "sections.phq"],
         "partitions": [cache / "partitions.phq"],
-        "empty_json": [cache / "empty_json.phq"],
+        "empty_json": [cache / "empty_json.phq", cache / "empty_json_b.phq"],
+        "members_json": [cache / "members_json.phq"],
         "array_json": [cache / "array_json_a.phq", cache / "array_json_b.phq"],
         "big_sparse": [cache / "big_sparse.phq"],
         "wide_sparse": [cache / "wide_a.phq", cache / "wide_b.phq", cache / "wide_c.phq", cache / "wide_keys.txt"],
@@ -60,6 +67,9 @@ def build(cache: Path, case: str) -> list[Path]:
         W.many_partitions(paths[0], n=1000)
     elif case == "empty_json":
         W.empty_containers(paths[0])
+        W.empty_containers(paths[1], last="[0]")
+    elif case == "members_json":
+        W.many_members(paths[0])
     elif case == "array_json":
         W.big_array(paths[0], value=0)
         W.big_array(paths[1], value=1)
@@ -77,7 +87,9 @@ def build(cache: Path, case: str) -> list[Path]:
 OPS = {
     "sections": ["open", "validate", "inspect", "diff_self"],
     "partitions": ["open", "validate", "inspect", "diff_self"],
-    "empty_json": ["open", "validate", "inspect", "diff_self"],
+    "empty_json": ["open", "open_pure", "validate", "validate_pure", "inspect_text", "inspect_text_pure", "inspect",
+                   "diff_self", "diff_ab", "diff_ab_pure"],
+    "members_json": ["validate", "validate_pure", "inspect_text", "diff_self"],
     "array_json": ["validate", "diff_ab"],
     "big_sparse": ["open", "validate", "inspect", "diff_self"],
     "wide_sparse": ["validate", "diff_ab", "diff_keys", "lookup_cli", "lookup_cli_sparse", "lookup_cli_all"],
@@ -103,9 +115,12 @@ def worker(op: str, paths: list[str]) -> dict:
     import phq.diff
     from phq.cli import main
     from phq.inspect import describe
+    from phq.output import json_text
 
+    op = op.removesuffix("_pure")
     base = _hwm_kib()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     info: dict = {}
     if op == "open":
         phq.open(paths[0]).close()
@@ -113,7 +128,12 @@ def worker(op: str, paths: list[str]) -> dict:
         phq.validate(paths[0]).close()
     elif op == "inspect":
         with phq.open(paths[0]) as m:
-            info["json_bytes"] = len(json.dumps(describe(m)))
+            info["json_bytes"] = len(json_text(describe(m), indent=2))
+    elif op == "inspect_text":
+        out = io.StringIO()
+        with redirect_stdout(out):
+            info["exit"] = main(["inspect", paths[0]])
+        info["output_bytes"] = len(out.getvalue())
     elif op == "diff_self":
         info["same"] = phq.diff.diff(paths[0], paths[0]).same
     elif op == "diff_ab":
@@ -130,14 +150,19 @@ def worker(op: str, paths: list[str]) -> dict:
             info["exit"] = main(["lookup", paths[0], "absent-key", "k1", *extra])
         info["output_bytes"] = len(out.getvalue())
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak = _hwm_kib()
-    return {"seconds": round(seconds, 3), "peak_rss_mib": round(peak / 1024, 1), "base_rss_mib": round(base / 1024, 1), **info}
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "peak_rss_mib": round(peak / 1024, 1), "base_rss_mib": round(base / 1024, 1), **info}
 
 
 def run(case: str, op: str, paths: list[Path], timeout: float) -> dict:
     cmd = [sys.executable, __file__, "--worker", op, *map(str, paths)]
+    env = dict(os.environ)
+    env.pop("PHQ_PURE", None)
+    if op.endswith("_pure"):
+        env["PHQ_PURE"] = "1"
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"seconds": None, "error": f"timeout after {timeout} s"}
     if r.returncode:

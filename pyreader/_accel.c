@@ -584,6 +584,25 @@ static PyObject *mod_hash_keys(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* json_check(buffer) -> None when the bytes are a META text that spec 5.2 allows, else
+ * (byte position, reason): the C reader's validator (the one phq_open runs), with the GIL
+ * released; no tree is built (phq.metajson.check). */
+static PyObject *mod_json_check(PyObject *mod, PyObject *arg)
+{
+    Py_buffer view;
+    size_t pos = 0;
+    const char *why = "";
+    int ok;
+    (void)mod;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    ok = phq_json_object_valid((const unsigned char *)view.buf, (size_t)view.len, NULL, 0, &pos, &why);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (ok) Py_RETURN_NONE;
+    return Py_BuildValue("(ns)", (Py_ssize_t)pos, why);
+}
+
 static PyObject *mod_open_count(PyObject *mod, PyObject *unused)
 {
     (void)mod;
@@ -595,6 +614,8 @@ static PyMethodDef module_methods[] = {
     {"error_name", mod_error_name, METH_O, "error_name(code) -> the C reader's name of an error code"},
     {"open_count", mod_open_count, METH_NOARGS,
      "open_count() -> number of phq_open calls Model() made in this process (one per accelerated file: tests)"},
+    {"json_check", mod_json_check, METH_O,
+     "json_check(buffer) -> None if a valid META text (spec 5.2), else (byte position, reason)"},
     {"hash_keys", mod_hash_keys, METH_VARARGS, "hash_keys(keys, seed, out_uint64_nx2): MurmurHash3_x64_128 of every key"},
     {NULL, NULL, 0, NULL},
 };

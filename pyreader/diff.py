@@ -34,6 +34,13 @@ copy are "same" when `atol`/`rtol` cover the quantization error.
   letters, digits, `_`, `-` and `.` follow a dot, other names are written `["name"]`;
   `detail.path` holds the exact list of member names and indices). Arrays are compared
   index by index. Values compare by JSON type and value (1 == 1.0; true != 1).
+  Memory stays bounded by the META texts, not by a tree of Python values: byte-identical
+  METAs are equal without parsing; a META whose tree of Python values would cost more
+  than META_TREE_COST (64 MiB, estimated at 64 bytes a JSON value: about a million values)
+  in either file is compared member by member of its top-level object (a shallow scan), a
+  member over that cost in either file by its text only: equal text is equal, else a data finding
+  with change "not_compared" and detail {path, bytes_a, bytes_b} (a and b null); a large
+  member added or removed likewise has null a/b and its size in detail.
 - tensors: dtype and shape; when the shapes agree, the values in chunks: `values_differ`
   counts elements that are not equal within tolerance, `max_abs` and `max_rel` are over
   all elements.
@@ -86,6 +93,7 @@ JSON report (`report.to_dict()`, `report.to_json()`, `phq diff --json`); keys ar
                                rows object below; for "scales" {groups_a, groups_b, max_abs:
                                {field: max abs difference} | null}; for "keys" {method:
                                "keys" | "fingerprints", ...counts}; for metadata {path: [...]}
+                               (+ bytes_a, bytes_b for a value too large to compare)
     omitted          {area: number of findings left out of `findings` by max_report}
     tensors          {name: {status, a: {dtype, shape} | null, b: ..., values}} where status
                      is "same" | "different" | "added" | "removed" and values is null or
@@ -165,6 +173,11 @@ class Finding:
                 return f"metadata {self.item} added: {_show(self.b)}"
             if ch == "removed":
                 return f"metadata {self.item} removed (was {_show(self.a)})"
+            if "bytes_a" in d:  # a value too large to compare as a tree
+                if ch == "not_compared":
+                    return (f"metadata {self.item}: texts differ ({d['bytes_a']} and {d['bytes_b']} bytes), "
+                            "too large to compare value by value")
+                return f"metadata {self.item} {ch} ({max(d['bytes_a'], d['bytes_b'])} bytes of JSON)"
             return f"metadata {self.item}: {_show(self.a)} -> {_show(self.b)}"
         what = f"{self.area} {self.object!r}"
         if self.item in ("tensor", "table"):
@@ -546,6 +559,56 @@ def _json_diff(a, b, path, out: _Sink) -> None:
         _meta_finding(out, "changed", path, a, b)
 
 
+META_TREE_COST = 64 << 20  # bytes a JSON text may cost as a tree of Python values, per side (estimated by _tree_cost)
+
+
+def _tree_cost(text: bytes) -> int:
+    """An upper estimate of the memory of json.loads(text): ~64 bytes a value (an empty
+    list is 56, a float 24 + its slot) plus the text. Values are counted by separators and
+    openers (an over-count when strings hold them)."""
+    return len(text) + 64 * (text.count(b",") + text.count(b"[") + text.count(b"{") + 1)
+
+
+def _diff_metadata(ma, mb, out: _Sink) -> None:
+    """Metadata findings with memory bounded by the META texts: equal texts are equal
+    metadata (no tree); texts whose trees cost at most META_TREE_COST are compared as trees
+    (`_json_diff`); others member by member of the top-level object (a shallow scan),
+    each member's values as trees when both cost at most META_TREE_COST, else by
+    their text alone: equal text is equal, different text of a member too large to compare
+    is a data finding "not_compared" (the files could not be shown equal)."""
+    ra, rb = ma.metadata_bytes or b"{}", mb.metadata_bytes or b"{}"
+    if ra == rb:
+        return
+    if _tree_cost(ra) <= META_TREE_COST and _tree_cost(rb) <= META_TREE_COST:
+        _json_diff(ma.metadata, mb.metadata, None, out)
+        return
+    from .metajson import parse, top_level_members
+
+    def value(raw: bytes, span):
+        return None if span is None else parse(raw[span[0] : span[1]])
+
+    spans_a = {name: (s, e) for name, s, e in top_level_members(ra)}
+    spans_b = {name: (s, e) for name, s, e in top_level_members(rb)}
+    for name in list(spans_a) + [n for n in spans_b if n not in spans_a]:
+        x, y = spans_a.get(name), spans_b.get(name)
+        ta = b"" if x is None else ra[x[0] : x[1]]
+        tb = b"" if y is None else rb[y[0] : y[1]]
+        if ta == tb:
+            continue
+        if _tree_cost(ta) <= META_TREE_COST and _tree_cost(tb) <= META_TREE_COST:
+            if x is None or y is None:
+                _meta_finding(out, "added" if x is None else "removed", (None, name), value(ra, x), value(rb, y))
+            else:
+                _json_diff(value(ra, x), value(rb, y), (None, name), out)
+            continue
+        if not out.room("metadata", "data"):
+            out.count("metadata", "data")
+            continue
+        change = "added" if x is None else "removed" if y is None else "not_compared"
+        out.append(Finding("metadata", None, _path_text([name]), change, "data", None, None,
+                           {"path": [name], "bytes_a": len(ta), "bytes_b": len(tb)}))
+
+
 def _meta_finding(out: _Sink, change: str, path, a, b) -> None:
     if not out.room("metadata", "data"):
         out.count("metadata", "data")
@@ -872,7 +935,7 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
         out.append(Finding("section", _section_label(key), "section", change, cls, info(sa), info(sb), detail))
 
     if whole:
-        _json_diff(ma.metadata, mb.metadata, None, out)
+        _diff_metadata(ma, mb, out)
         for name in list(ma.tensors) + [n for n in mb.tensors if n not in ma.tensors]:
             ta, tb = ma.tensors.get(name), mb.tensors.get(name)
             if ta is None or tb is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import layout as L
@@ -17,6 +19,51 @@ def _dtype_name(dtype) -> str:
     if name is None:
         name = _DTYPE_NAMES[dtype] = str(dtype.newbyteorder("="))
     return name
+
+
+# a META text up to this size is written into `inspect --json` from its parsed tree (numbers
+# normalized, e.g. 1e400 as 1e999); a larger one is written as its own (valid, RFC 8259) text,
+# so that printing it costs a few times its size, not a tree of Python objects
+INLINE_TREE_BYTES = 1 << 20
+
+
+class MetadataView(Mapping):
+    """The model's metadata for `describe`: iterating lists the top-level member names from
+    a shallow scan (no tree: what the text summary of `phq inspect` shows); reading a member
+    parses the metadata (Model.metadata). `json_text` writes it whole: from the tree when
+    the META text is at most INLINE_TREE_BYTES, else as the text itself."""
+
+    def __init__(self, model: Model):
+        self._model = model
+        self._raw = model.metadata_bytes
+        self._names = None
+
+    def _keys(self) -> list:
+        if self._names is None:
+            self._names = self._model.metadata_names()
+        return self._names
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __getitem__(self, name):
+        return self._model.metadata[name]
+
+    def __repr__(self) -> str:
+        return f"<metadata: {len(self)} members>"
+
+    def json_value(self):
+        """What json_text writes: the tree (a dict) or, for a large META, a RawJSON."""
+        if self._raw is None or len(self._raw) <= INLINE_TREE_BYTES:
+            return self._model.metadata
+        return RawJSON(self._raw.decode("utf-8"))
+
+
+class RawJSON(str):
+    """JSON text to be written as it is (json_text splices it in)."""
 
 
 def describe(model: Model) -> dict:
@@ -46,7 +93,7 @@ def describe(model: Model) -> dict:
             name: {"dtype": _dtype_name(a.dtype), "shape": list(a.shape), "bytes": a.nbytes}
             for name, a in model.tensors.items()
         },
-        "metadata": model.metadata,
+        "metadata": MetadataView(model),
     }
     for name, t in model.tables.items():
         sizes = {L.SECTION_NAMES[s.kind]: s.size for s in t.sections}

@@ -59,6 +59,10 @@ class _Raw:
         return f"\x00{self.nonce}:{len(self.items) - 1}\x00"
 
     def default(self, o):
+        json_value = getattr(o, "json_value", None)  # phq.inspect.MetadataView
+        if json_value is not None:
+            v = json_value()
+            return self.token(v) if type(v).__name__ == "RawJSON" else v
         if isinstance(o, decimal.Decimal):
             return self.token(_decimal_text(o))
         if isinstance(o, np.generic):
@@ -93,6 +97,9 @@ def _replace_nonfinite(value, raw: _Raw):
     """A copy of `value` with every non-finite float replaced (the rare, slower path)."""
     if isinstance(value, float) and not math.isfinite(value):
         return raw.token(_float_text(value))
+    if hasattr(value, "json_value"):  # phq.inspect.MetadataView
+        v = value.json_value()
+        return raw.token(v) if type(v).__name__ == "RawJSON" else _replace_nonfinite(v, raw)
     if isinstance(value, dict):
         return {k: _replace_nonfinite(v, raw) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

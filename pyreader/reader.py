@@ -8,8 +8,6 @@ allocated in proportion to a count the file merely claims.
 from __future__ import annotations
 
 import decimal
-import gc
-import json
 import mmap
 import os
 import struct
@@ -20,6 +18,7 @@ import crc32c as _crc32c
 import numpy as np
 
 from . import layout as L
+from . import metajson
 from .errors import FormatError, UsageError
 from .table import AccelModel, Table
 
@@ -63,59 +62,10 @@ def _signature_error(head: bytes) -> FormatError:
     return FormatError("E_SIGNATURE", f"not a phq file (starts with {head[:8]!r})", 0)
 
 
-def _pairs(items):
-    """object_pairs_hook: a dict, refusing a member name given twice (§5.2). One C-level dict
-    build per object; the names are looked at one by one only when there is a duplicate."""
-    obj = dict(items)
-    if len(obj) != len(items):
-        seen = set()
-        for k, _ in items:
-            if k in seen:
-                raise ValueError(f"duplicate key {k!r}")
-            seen.add(k)
-    return obj
-
-
-def _no_constants(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _integer(digits: str):
-    # Python refuses int() of more than 4300 digits (sys.get_int_max_str_digits); JSON does
-    # not: keep them exact
-    try:
-        return int(digits)
-    except ValueError:
-        return decimal.Decimal(digits)
-
-
 def _json_object(raw: bytes, offset: int):
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError("E_METADATA", f"metadata is not UTF-8 ({e.reason})", offset + e.start) from None
-    # the cyclic garbage collector would walk every container made so far, again and again,
-    # while millions are made (16 MiB of "[]," holds 5.6 million): off while parsing
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        try:  # integers parsed in C; Python refuses int() of more than 4300 digits, JSON does not
-            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
-        except ValueError as e:
-            if "integer string conversion" not in str(e):
-                raise
-            value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_integer)
-        deep = json_depth(value) > L.MAX_METADATA_DEPTH if isinstance(value, dict) else False
-    except (ValueError, RecursionError) as e:
-        raise FormatError("E_METADATA", f"metadata is not valid JSON: {e}", offset) from None
-    finally:
-        if enabled:
-            gc.enable()
-    if not isinstance(value, dict):
-        raise FormatError("E_METADATA", "metadata must be a JSON object", offset)
-    if deep:
-        raise FormatError("E_METADATA", f"metadata nests deeper than {L.MAX_METADATA_DEPTH} levels", offset)
-    return value
+    """The metadata object of a META text, after the checks of §5.2 (metajson.check)."""
+    metajson.check(raw, offset)
+    return metajson.parse(raw, offset)
 
 
 _CONTAINERS = (dict, list)
@@ -300,8 +250,27 @@ class Model:
         if end > start and buf[start:end].tobytes().count(0) != end - start:
             raise FormatError("E_PADDING", "padding bytes are not zero", start)
 
+    # -- metadata: checked at open (no tree), parsed at first use -------------------------
+    @property
+    def metadata(self) -> dict:
+        """The META object (§5.2) as Python values ({} without META), parsed at the first
+        access (open checks it without building the tree: metajson)."""
+        md = self._metadata
+        if md is None:
+            md = self._metadata = metajson.parse(self.metadata_bytes, self._meta_offset)
+        return md
+
+    def metadata_names(self) -> list[str]:
+        """The top-level member names of the metadata, in file order, without building the
+        tree (a shallow scan when the metadata was not parsed yet)."""
+        if self._metadata is not None:
+            return list(self._metadata)
+        return metajson.top_level_names(self.metadata_bytes)
+
     def _read_sections(self, buf) -> None:
-        self.metadata: dict = {}
+        self._metadata: dict | None = {}
+        self.metadata_bytes: bytes | None = None  # the META text, None without META
+        self._meta_offset = 0
         self.tensors: dict[str, np.ndarray] = {}
         self.tables: dict[str, Table] = {}
         self.skipped_sections: list[Section] = []
@@ -338,7 +307,9 @@ class Model:
                 if seen_meta:
                     raise FormatError("E_DUPLICATE_SECTION", "more than one META section", self._entry(s))
                 seen_meta = True
-                self.metadata = _json_object(bytes(buf[s.offset : s.offset + s.size]), s.offset)
+                raw = bytes(buf[s.offset : s.offset + s.size])
+                metajson.check(raw, s.offset)
+                self.metadata_bytes, self._meta_offset, self._metadata = raw, s.offset, None
             elif s.kind == L.KIND_TENSOR:
                 name, arr = self._tensor(buf, s)
                 if name in self.tensors:

@@ -74,11 +74,26 @@ def _raw_metadata(text: str) -> SectionOut:
     return SectionOut(L.KIND_META, buffers=[raw])
 
 
-def empty_containers(path, nbytes: int = L.MAX_METADATA_BYTES) -> str:
-    """Metadata {"a":[{},[],{},[],...]} filling about nbytes: millions of empty containers."""
-    count = (nbytes - 16) // 3
-    body = ",".join(["{}", "[]"] * (count // 2))
+def empty_containers(path, nbytes: int = L.MAX_METADATA_BYTES, last: str | None = None) -> str:
+    """Metadata {"a":[{},[],{},[],...]} filling about nbytes: millions of empty containers
+    (then `last`, a JSON value, as the array's last element when given)."""
+    count = (nbytes - 16 - (len(last) + 1 if last else 0)) // 3
+    body = ",".join(["{}", "[]"] * (count // 2) + ([last] if last else []))
     write_sections(path, [_raw_metadata('{"a":[' + body + "]}")])
+    return os.fspath(path)
+
+
+def many_members(path, nbytes: int = L.MAX_METADATA_BYTES) -> str:
+    """Metadata {"k0":0,"k1":0,...} filling about nbytes: one object of about a million members."""
+    parts, size, i = [], 2, 0
+    while True:
+        member = f'"k{i}":0'
+        if size + len(member) + 1 > nbytes:
+            break
+        parts.append(member)
+        size += len(member) + 1
+        i += 1
+    write_sections(path, [_raw_metadata("{" + ",".join(parts) + "}")])
     return os.fspath(path)
 
 
@@ -127,5 +142,5 @@ def image(sections: list[SectionOut]) -> bytes:
     return to_bytes(sections)
 
 
-__all__ = ["WIDE_DIM", "wide_sparse_sections", "wide_sparse", "many_sections", "many_partitions", "empty_containers",
+__all__ = ["WIDE_DIM", "wide_sparse_sections", "wide_sparse", "many_sections", "many_partitions", "empty_containers", "many_members",
            "big_array", "big_sparse", "image", "json"]
