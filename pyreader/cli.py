@@ -1,9 +1,15 @@
 """The `phq` command line: build, inspect, lookup, validate, predict, diff, conformance.
 
 Exit codes: 0 success (valid), 1 the file is invalid (a FormatError, or a ProfileError for
-`predict`; its code is
-printed), 2 usage error (bad arguments, unreadable input, bad input data).
-`diff` follows h5diff instead: 0 same, 1 different, 2 error (an invalid file included).
+`predict`; its code is printed), 2 usage error (bad arguments, nothing to do, unreadable or
+undecodable input, bad input data). `diff` follows h5diff instead: 0 same, 1 different,
+2 error (an invalid file included). `validate` checks every file and exits with the worst
+status. A closed output pipe (`phq inspect --json f | head`) ends the command quietly with
+141, the status of a tool killed by SIGPIPE; an internal error (a bug) prints one line, exits
+70 (EX_SOFTWARE) and shows its traceback only with PHQ_DEBUG=1.
+
+Conventions of every subcommand: options and positionals may be intermixed
+(`phq lookup m.phq --json w=play`); `phq --version`; no traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from .errors import FormatError, PhqError, ProfileError, UsageError
 from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + 13  # SIGPIPE: what the shell reports for a tool killed by a closed pipe
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug, not the user's input
 MAX_VALUES = 1 << 16  # `lookup --max-values` default: values printed per row
 _KEY_BATCH = 1 << 16  # `lookup` hashes keys in batches of this many
 _PRINT_CHUNK = 1 << 14  # `lookup` formats a row this many values at a time
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files (spec/format-v1.0.md, spec/format-v1.1.md).")
+    from . import __version__, FORMAT_VERSION
+
+    p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files. "
+                                "The format's specification ships with phq: `phq spec show`.")
+    p.add_argument("--version", action="version", version=f"phq {__version__} (reads format 1.0-{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}, NLU profiles 1-3)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ/Parquet tables, locally or on Dask")
@@ -104,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--reader", help='adapter command, e.g. "build/phq-c-conform" (default: the Python reference reader)')
     r.add_argument("--version", default="1.0", help="format version of the suite (default 1.0), or 'nlu' for the NLU profile suite")
     r.add_argument("--expect-fail", metavar="FILE", help="file names known to fail (one per line); one that passes fails the run")
-    r.add_argument("--json", metavar="PATH", default="conformance-report.json", help="JSON report (default conformance-report.json)")
+    r.add_argument("--json", metavar="PATH", help="also write a JSON report to PATH (default: none)")
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
     r.add_argument("--quiet", action="store_true", help="print failures and the summary only")
     cp = csub.add_parser("compat", help="the compatibility matrix: reader versions x file versions -> read / refuse with code")
@@ -263,7 +275,10 @@ def _cmd_lookup(a) -> int:
 
     if a.max_values < 0:
         raise UsageError("--max-values must be >= 0 (0: no limit)")
-    keys = list(a.keys)
+    if not a.keys and not a.keys_file:
+        raise UsageError("nothing to look up: give keys (phq lookup FILE KEY...) or --keys-file FILE")
+    # a key is bytes: an argument that is not UTF-8 is looked up by its own bytes
+    keys = [k.encode("utf-8", "surrogateescape") for k in a.keys]
     if a.keys_file:
         with open(a.keys_file, "rb") as f:
             keys += [line.rstrip(b"\r\n") for line in f]
@@ -359,11 +374,17 @@ def _check_output_bound(table, found: np.ndarray, a) -> None:
 def _cmd_predict(a) -> int:
     from . import nlu
 
-    docs = list(a.texts)
+    if not a.texts and not a.input:
+        raise UsageError("nothing to predict: give texts (phq predict FILE TEXT...) or --input FILE ('-' for stdin)")
+    docs = []
+    for i, text in enumerate(a.texts, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"text argument {i} is not UTF-8") from None
+        docs.append(text)
     if a.input:
-        f = sys.stdin if a.input == "-" else open(a.input, encoding="utf-8")
-        with f:
-            docs += [line.rstrip("\r\n") for line in f]
+        docs += _read_lines(a.input)
     if a.top < 1:
         raise UsageError("--top must be at least 1")
     with nlu.load(a.file) as clf:
@@ -397,6 +418,25 @@ def _cmd_predict(a) -> int:
     return EXIT_OK
 
 
+def _read_lines(path: str) -> list[str]:
+    """The lines of a UTF-8 text file ('-': stdin) without their line endings; a line that
+    is not UTF-8 is a usage error naming FILE:LINE."""
+    name = "<stdin>" if path == "-" else path
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        out = []
+        for number, line in enumerate(f, 1):
+            try:
+                out.append(line.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError as e:
+                raise UsageError(f"{name}:{number}: not UTF-8 text (byte {e.start + 1} of the line: {e.reason}); "
+                                 "phq predict reads UTF-8") from None
+        return out
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
 def _print_parses(parser, docs: list, a) -> int:
     if a.top != 1 or a.proba:
         raise UsageError("--top and --proba apply to classifiers; a joint model prints its parse (intent, score, slots)")
@@ -413,7 +453,7 @@ def _print_parses(parser, docs: list, a) -> int:
 def _cmd_validate(a) -> int:
     from .validate import validate
 
-    worst = EXIT_OK
+    worst = EXIT_OK  # every file is checked; the status is the worst (2 error > 1 invalid > 0 valid)
     for path in a.files:
         try:
             validate(path).close()
@@ -423,7 +463,12 @@ def _cmd_validate(a) -> int:
             result = {"file": path, "valid": False, "code": e.code, "message": e.message, "offset": e.offset}
             msg = f"{path}: invalid: {e}"
             worst = max(worst, EXIT_INVALID)
-        print(json.dumps(result) if a.json else safe_text(msg))
+        except (UsageError, OSError) as e:  # missing, unreadable, a directory, ...
+            text = _os_message(e) if isinstance(e, OSError) else str(e)
+            result = {"file": path, "valid": None, "error": text}
+            msg = f"{path}: error: {text}"
+            worst = EXIT_USAGE
+        print(json_text(result) if a.json else safe_text(msg))
     return worst
 
 
@@ -510,30 +555,83 @@ def _cmd_conformance(a) -> int:
         results = nlu_suite.run(reader, max(a.timeout, 60.0), progress=show)
     else:
         results = runner.run(reader, a.version, runner.read_expect_fail(a.expect_fail), a.timeout, progress=show)
-    runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
+    if a.json:
+        runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
     print(runner.summary(results))
     return EXIT_OK if runner.succeeded(results) else EXIT_INVALID
 
 
+def _subparsers(parser: argparse.ArgumentParser):
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse like argparse, with options and positionals intermixed in every subcommand
+    (`phq lookup m.phq --json w=play`): argparse's intermixed parsing does not support
+    subparsers, so the command words are walked here and the leaf parser parses the rest."""
+    ns = argparse.Namespace()
+    while True:
+        sub = _subparsers(parser)
+        if sub is None:
+            return parser.parse_intermixed_args(argv, ns)
+        # the words before the command: only this level's own options (-h, --version) are valid there
+        i = next((j for j, w in enumerate(argv) if not w.startswith("-")), None)
+        if i is None or i > 0 or argv[0] not in sub.choices:
+            return parser.parse_args(argv, ns)  # help, version, or argparse's own error message
+        setattr(ns, sub.dest, argv[0])
+        parser, argv = sub.choices[argv[0]], argv[1:]
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`phq ... | head`): point stdout at /dev/null so the
+    interpreter's final flush cannot complain, and exit as a tool killed by SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        a = parser.parse_args(argv)
-    except SystemExit as e:  # argparse already printed its message
+        a = _parse(parser, argv)
+    except SystemExit as e:  # argparse already printed its message (or the help / version)
         return EXIT_USAGE if e.code else EXIT_OK
     commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "diff": _cmd_diff, "spec": _cmd_spec, "conformance": _cmd_conformance}
     try:
-        return commands[a.command](a)
+        code = commands[a.command](a)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except (FormatError, ProfileError) as e:
         print(safe_text(f"phq {a.command}: invalid file: {e}"), file=sys.stderr)
         return EXIT_INVALID
     except (UsageError, OSError) as e:
-        print(safe_text(f"phq {a.command}: error: {e}"), file=sys.stderr)
+        print(safe_text(f"phq {a.command}: error: {_os_message(e) if isinstance(e, OSError) else e}"), file=sys.stderr)
         return EXIT_USAGE
     except PhqError as e:  # pragma: no cover - every PhqError is one of the two above
         print(safe_text(f"phq {a.command}: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except MemoryError:
+        print(f"phq {a.command}: error: not enough memory", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line, not a traceback (PHQ_DEBUG=1 shows it)
+        if os.environ.get("PHQ_DEBUG", "") not in ("", "0"):
+            raise
+        print(safe_text(f"phq {a.command}: internal error: {type(e).__name__}: {e} (a bug in phq; "
+                        "PHQ_DEBUG=1 shows the traceback; please report it)"), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _os_message(e: OSError) -> str:
+    """An OSError as `PATH: reason` (not Python's `[Errno 2] ... 'PATH'`)."""
+    if e.filename is not None and e.strerror:
+        return f"{os.fsdecode(e.filename)}: {e.strerror}"
+    return str(e)
