@@ -56,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--partitions", type=int, default=None, help="MPH partitions (default: 1 unless huge)")
     b.add_argument("--max-levels", type=int, default=64, help="MPH levels before the fallback list (default 64)")
     b.add_argument("--drop-zero-rows", action="store_true", help="drop keys whose stored row is all zeros")
+    b.add_argument("--header", action="store_true", help="TSV: skip line 1 (a header row)")
+    b.add_argument("--sep", metavar="SEP", help="TSV field separator: tab (the default), space (runs of spaces and tabs), comma, semicolon, or one ASCII character")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--progress", action="store_true", help="draw the progress bar (on stderr) even when stderr is not a terminal (default: only on a terminal)")
     b.add_argument("--table", metavar="NAME", help="name of the table that every input without NAME= is a shard of")
     b.add_argument("--engine", choices=["local", "processes", "dask"], default="local", help="where a partitioned build runs (default local; the file is the same on every engine)")
     b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default with --engine dask: a local cluster)")
@@ -132,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_bar(quiet: bool):
+def _progress_bar(quiet: bool, force: bool = False):
+    """A progress callback(stage, done, total) drawing a tqdm bar on stderr: only when stderr
+    is a terminal, or always with force (--progress); never with quiet."""
     if quiet:
         return None, lambda: None
     from tqdm import tqdm
@@ -144,7 +149,9 @@ def _progress_bar(quiet: bool):
         if bar is None or state.get("stage") != stage:
             if bar is not None:
                 bar.close()
-            bar = state["bar"] = tqdm(total=total, desc=stage, unit="B" if stage == "write" else "key", unit_scale=True, leave=False, disable=None)
+            in_bytes = stage == "write" or stage.startswith("read ")
+            bar = state["bar"] = tqdm(total=total, desc=stage, unit="B" if in_bytes else "key", unit_scale=True, leave=False,
+                                      disable=False if force else None, file=sys.stderr)
             state["stage"] = stage
         bar.update(done - bar.n)
 
@@ -169,7 +176,28 @@ def _cmd_build(a) -> int:
     partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
     if partitioned and a.partitions is None and a.engine != "local":
         raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
-    from phq.writer.inputs import check_unchanged, input_state, load_json, reading
+    from pathlib import Path
+
+    from phq.writer.inputs import check_unchanged, input_state, load_json, looks_space_separated, reading
+    from phq.writer.serialize import check_output_path
+
+    inputs = [p for paths in shards.values() for p in paths] + ([a.metadata] if a.metadata else [])
+    inputs += [t.partition("=")[2] for t in a.tensor]
+    if os.path.exists(a.output):
+        for path in inputs:
+            if path and os.path.exists(path) and os.path.samefile(path, a.output):
+                raise UsageError(f"-o {a.output} is an input of this build ({path}); writing it would destroy the input: choose another output file")
+    check_output_path(Path(a.output))
+    tsv = dict(header=a.header, sep=a.sep or "\t")
+    if (a.header or a.sep) and partitioned:
+        raise UsageError("--header and --sep apply to a local build of one file per table (not to shards or --engine)")
+    if not a.sep and not partitioned:
+        for paths in shards.values():
+            path = paths[0]
+            if os.path.splitext(path)[1].lower() in (".tsv", ".txt") and looks_space_separated(path):
+                raise UsageError(f"{path}:1: no tab, but the line reads as a key and weights separated by spaces, commas or "
+                                 "semicolons; TSV separates fields with tabs. Use --sep space (or comma, semicolon, CHAR) to "
+                                 "read it that way, or --sep tab to store each line as a key without weights")
 
     # spec §13.8: every input file's size, times and SHA-256 are recorded before it is read,
     # its stat checked after, and all of them again just before the output replaces -o
@@ -184,7 +212,17 @@ def _cmd_build(a) -> int:
         for state in states:
             check_unchanged(state)
 
-    tables = {} if partitioned else {name: read_once(paths[0], W.read_table_file) for name, paths in shards.items()}
+    progress, close = _progress_bar(a.quiet, a.progress)
+
+    def read_table(path):
+        report = None if progress is None else (lambda done, total: progress(f"read {os.path.basename(path)}", done, total))
+        return W.read_table_file(path, progress=report, float32=True, **tsv)
+
+    try:
+        tables = {} if partitioned else {name: read_once(paths[0], read_table) for name, paths in shards.items()}
+    except BaseException:
+        close()
+        raise
     metadata = None
     if a.metadata:
         with open(a.metadata, "rb") as f:
@@ -200,8 +238,8 @@ def _cmd_build(a) -> int:
             else:
                 tensors[name] = read_once(path, lambda p: np.loadtxt(p, dtype=np.float32, ndmin=1))
         except ValueError as e:
+            close()
             raise UsageError(f"--tensor {path}: {e}") from None
-    progress, close = _progress_bar(a.quiet)
     options = dict(
         tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed, fingerprint_bits=a.fingerprint_bits,
         quant=a.quant, scale=a.scale, block_rows=a.block_rows, layout=a.layout, drop_zero_rows=a.drop_zero_rows,
