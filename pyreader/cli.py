@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     df = sub.add_parser("diff", help="compare two files, like h5diff (exit 0 same, 1 different, 2 error)")
     df.add_argument("a", metavar="A.phq")
     df.add_argument("b", metavar="B.phq")
-    df.add_argument("--atol", type=float, default=0.0, help="absolute tolerance for weights and tensor values (default 0)")
+    df.add_argument("--atol", default="auto", metavar="ATOL|auto", help="absolute tolerance for weights and tensor values; "
+                    "default auto: one quantization step of each table, so a re-quantization of the same weights "
+                    "compares equal (tensors exactly); 0: exact")
     df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
     df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
@@ -515,7 +517,8 @@ def _cmd_diff(a) -> int:
 
     try:
         keys = read_keys(a.keys) if a.keys else None
-        report = diff(a.a, a.b, atol=a.atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
+        atol = a.atol if a.atol == "auto" else _number("--atol", a.atol)
+        report = diff(a.a, a.b, atol=atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
     except FormatError as e:  # like h5diff, an unreadable file is an error (2), not a difference
         print(safe_text(f"phq diff: error: invalid file: {e}"), file=sys.stderr)
         return EXIT_USAGE
@@ -524,6 +527,13 @@ def _cmd_diff(a) -> int:
     elif not a.quiet:
         print(safe_text(report.text(), keep_newlines=True))
     return EXIT_OK if report.same else EXIT_INVALID
+
+
+def _number(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{option} must be a number or auto, got {text!r}") from None
 
 
 def _cmd_spec(a) -> int:

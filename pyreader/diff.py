@@ -61,6 +61,21 @@ Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
 `|a - b| <= atol + rtol * |b|` (numpy.isclose, no NaN: valid files hold none). Reported
 relative differences are `|a - b| / max(|a|, |b|)` (0 when both are 0), so they stay finite.
 
+`atol="auto"` (the default of `phq diff`) makes a re-quantization of the same weights compare
+equal: rows of two tables compare with, per column, the sum of one quantization step of each
+table, `step_A[col] + step_B[col] + (rel_A + rel_B + 2^-22) * max(|a|, |b|)`, where a table's
+step is 0 for f32; 2^-25 with rel 2^-11 for f16 (half a binary16 ulp, subnormals included);
+its scale for linear8 / linear4 (per column; the largest of the table or row-block scales
+otherwise: rounding moves a weight by at most half a step, clamping at the group's extreme
+by at most one); and the widest gap between adjacent levels of its codebook (per column
+group, or the table's) for codebook4 / codebook8. Tensors (never quantized) compare exactly.
+`atol=0` compares exactly; a number is one tolerance for every value.
+
+Tables by name: tables of the same name are compared. When neither file has more than one
+table and their names differ (the CLI names a table after its input file: v1.tsv and v2.tsv
+give tables "v1" and "v2"), the two tables are compared with each other, and the rename is an
+encoding finding ("name"); `tables=` (`--table`) turns this off.
+
 JSON report (`report.to_dict()`, `report.to_json()`, `phq diff --json`); keys are stable:
 
     schema           "phq-diff/1"
@@ -322,10 +337,12 @@ def _examples(detail: dict, cap: int) -> list[str]:
 
 # -- value comparison ----------------------------------------------------------------------------
 class _Stats:
-    """Running comparison of value chunks (rows or tensor elements)."""
+    """Running comparison of value chunks (rows or tensor elements). atol: a number, or one
+    per column (an array of dim values, with atol="auto"); qrel: the relative part of "auto",
+    times max(|a|, |b|)."""
 
-    def __init__(self, atol: float, rtol: float, cap: int):
-        self.atol, self.rtol, self.cap = atol, rtol, cap
+    def __init__(self, atol, rtol: float, cap: int, qrel: float = 0.0):
+        self.atol, self.rtol, self.cap, self.qrel = atol, rtol, cap, qrel
         self.values = self.values_differ = self.rows = self.rows_differ = 0
         self.max_abs = self.max_rel = 0.0
         self.examples: list[dict] = []
@@ -337,8 +354,8 @@ class _Stats:
             a64, b64 = a.astype(np.float64), b.astype(np.float64)
             d = np.abs(a64 - b64)
             absb = np.abs(b64)
-            bad = (a != b) & ~(d <= self.atol + self.rtol * absb)
             m = np.maximum(np.abs(a64), absb)
+            bad = (a != b) & ~(d <= self.atol + self.rtol * absb + self.qrel * m)
             rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
             self.values += a.size
             self.values_differ += int(np.count_nonzero(bad))
@@ -358,7 +375,7 @@ class _Stats:
             for i, mx in zip(idx, row_max):
                 self.examples.append({**label(int(i)), "max_abs": float(mx)})
 
-    def add_entries(self, va: np.ndarray, vb: np.ndarray, row: np.ndarray, nrows: int, label) -> None:
+    def add_entries(self, va: np.ndarray, vb: np.ndarray, row: np.ndarray, nrows: int, label, cols: np.ndarray | None = None) -> None:
         """Compare nrows rows given only at some of their columns: va[i] and vb[i] are the
         values of row row[i] (ascending) in A and B; every other column is 0 in both. The
         same counts and examples as add() of the dense rows, in work proportional to the
@@ -369,8 +386,9 @@ class _Stats:
         a64, b64 = va.astype(np.float64), vb.astype(np.float64)
         d = np.abs(a64 - b64)
         absb = np.abs(b64)
-        bad = (va != vb) & ~(d <= self.atol + self.rtol * absb)
         m = np.maximum(np.abs(a64), absb)
+        atol = self.atol[cols] if isinstance(self.atol, np.ndarray) else self.atol
+        bad = (va != vb) & ~(d <= atol + self.rtol * absb + self.qrel * m)
         rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
         self.values += va.size
         self.values_differ += int(np.count_nonzero(bad))
@@ -423,6 +441,18 @@ class _File:
         _, ndim, name_len, _ = _TENSOR_HEAD(self.mm, s.offset)  # struct, not construct: 65,536 sections are allowed
         at = s.offset + L.TENSOR_HEADER_SIZE + 8 * ndim
         return self.mm[at : at + name_len].decode("utf-8")
+
+    def rename_table(self, old: str, new: str) -> None:
+        """Compare this file's table `old` as `new` (its sections too)."""
+        self.model.tables = {new if k == old else k: v for k, v in self.model.tables.items()}
+        sections, table_of = {}, {}
+        for key, s in self.sections.items():
+            kind, name, occ = key
+            t = self.table_of[key]
+            if t == old:
+                key, t = (kind, new, occ), new
+            sections[key], table_of[key] = s, t
+        self.sections, self.table_of = sections, table_of
 
     def close(self) -> None:
         self.model.close()
@@ -568,7 +598,7 @@ def _diff_tensor(name, ta, tb, opts, out: _Sink) -> dict:
     if ia["shape"] != ib["shape"]:
         out.append(Finding("tensor", name, "shape", "changed", "data", ia["shape"], ib["shape"]))
     else:
-        st = _Stats(opts["atol"], opts["rtol"], 0)
+        st = _Stats(0.0 if opts["atol"] == "auto" else opts["atol"], opts["rtol"], 0)
         fa, fb = ta.reshape(-1), tb.reshape(-1)
         for lo in range(0, fa.size, CHUNK_VALUES):
             st.add(fa[lo : lo + CHUNK_VALUES], fb[lo : lo + CHUNK_VALUES])
@@ -630,7 +660,28 @@ def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -
             ua, ub = np.zeros(keys.size, np.float32), np.zeros(keys.size, np.float32)
             ua[np.searchsorted(keys, ka)] = va
             ub[np.searchsorted(keys, kb)] = vb
-            st.add_entries(ua, ub, keys // dim, r1 - r0, lambda i, base=lo + r0: label(base + i))
+            st.add_entries(ua, ub, keys // dim, r1 - r0, lambda i, base=lo + r0: label(base + i), keys % dim)
+
+
+F16_STEP, F16_REL, DEQUANT_REL = 2.0 ** -25, 2.0 ** -11, 2.0 ** -22
+
+
+def quant_step(t) -> tuple[np.ndarray, float]:
+    """One quantization step of a table, per column, and its relative part (module docstring,
+    "Tolerance"): a re-quantization moves a stored weight by at most this much."""
+    dim, q = t.dim, t._quant
+    if q == L.QUANT_F32 or not t.num_keys:
+        return np.zeros(dim), 0.0
+    if q == L.QUANT_F16:
+        return np.full(dim, F16_STEP), F16_REL
+    if t.levels is not None:  # codebooks: the widest gap between adjacent levels of the group
+        lv = np.sort(t.levels.astype(np.float64), axis=1)
+        gap = np.diff(lv, axis=1).max(axis=1, initial=0.0)
+        return (gap if gap.size == dim and t._granularity == L.SCALE_COLUMN else np.full(dim, gap.max(initial=0.0))), 0.0
+    scale = t.scales["scale"].astype(np.float64)
+    if t._granularity == L.SCALE_COLUMN:
+        return scale.copy(), 0.0
+    return np.full(dim, scale.max(initial=0.0)), 0.0
 
 
 def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
@@ -669,7 +720,12 @@ def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
         pa["num_keys"] == pb["num_keys"] and pa["seed"] == pb["seed"] and pa["hash_scheme"] == pb["hash_scheme"]
         and all(same_part(k) for k in L.MPH_PARTS)
     )
-    st = _Stats(opts["atol"], opts["rtol"], opts["max_report"])
+    if opts["atol"] == "auto" and pa["dim"] == pb["dim"]:
+        (step_a, rel_a), (step_b, rel_b) = quant_step(ta), quant_step(tb)
+        st = _Stats(step_a + step_b, opts["rtol"], opts["max_report"], rel_a + rel_b + (DEQUANT_REL if (step_a.any() or step_b.any()) else 0.0))
+        rows["tolerance"] = {"atol_max": float((step_a + step_b).max(initial=0.0)), "rel": st.qrel}
+    else:
+        st = _Stats(0.0 if opts["atol"] == "auto" else opts["atol"], opts["rtol"], opts["max_report"])
     if identical:
         rows.update(method="identical", rows_compared=ta.num_keys)
     elif pa["dim"] != pb["dim"] and keys is None:
@@ -766,7 +822,9 @@ def read_keys(path) -> list[bytes]:
         return list(dict.fromkeys(line.rstrip(b"\r\n") for line in f))
 
 
-def _check_tolerance(name: str, v) -> float:
+def _check_tolerance(name: str, v):
+    if name == "atol" and v == "auto":
+        return "auto"
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -780,7 +838,7 @@ def diff(
     a_path: str | os.PathLike,
     b_path: str | os.PathLike,
     *,
-    atol: float = 0,
+    atol: float | str = 0,
     rtol: float = 0,
     keys: Iterable | None = None,
     tables: Iterable[str] | None = None,
@@ -789,6 +847,9 @@ def diff(
 ) -> DiffReport:
     """Compare two phq files (see the module docstring for what and how).
 
+    atol     absolute tolerance: a number, or "auto" (one quantization step of each table:
+             a re-quantization of the same weights compares equal; `phq diff`'s default)
+    rtol     relative tolerance, as numpy.isclose
     keys     keys (str or bytes) to compare rows by, for tables whose MPHs differ
     tables   restrict the comparison to these tables (header, metadata, tensors and other
              sections are then not compared); a name in neither file is a UsageError
@@ -827,6 +888,10 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
     ma, mb = fa.model, fb.model
     report = DiffReport(fa.path, fb.path, opts)
     out = _Sink(report)
+    renamed = None  # (name in A, name in B): each file's only table, compared with each other
+    if selected is None and len(ma.tables) == 1 and len(mb.tables) == 1 and list(ma.tables) != list(mb.tables):
+        renamed = (next(iter(ma.tables)), next(iter(mb.tables)))
+        fb.rename_table(renamed[1], renamed[0])
     if selected is not None:
         missing = [n for n in selected if n not in ma.tables and n not in mb.tables]
         if missing:
@@ -888,6 +953,9 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
                 report.tensors[name] = _diff_tensor(name, ta, tb, opts, out)
 
     names = selected if selected is not None else list(ma.tables) + [n for n in mb.tables if n not in ma.tables]
+    if renamed is not None:
+        names = [renamed[0]]
+        out.append(Finding("table", renamed[0], "name", "changed", "encoding", renamed[0], renamed[1]))
     for name in names:
         ta, tb = ma.tables.get(name), mb.tables.get(name)
         if ta is None or tb is None:
