@@ -332,7 +332,7 @@ def test_json_schema_and_max_report(base, tmp_path, capsys):
     lib = diff(base, other, max_report=5).to_dict()
     assert lib["counts"] == out["counts"] and lib["summary"] == out["summary"]
     # readable output: the one-line summary first, then details capped at --max-report
-    assert main(["diff", str(base), str(other), "--max-report", "2"]) == 1
+    assert main(["diff", str(base), str(other), "--max-report", "2", "--atol", "0"]) == 1
     text = capsys.readouterr().out.splitlines()
     assert text[0] == out["summary"] and text[0].startswith(f"{out['counts']['data']} differences: ")
     assert "  ... 28 more (--max-report)" in text
