@@ -300,7 +300,32 @@ def _cmd_inspect(a) -> int:
         out(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
         out(f"metadata: {', '.join(sorted(d['metadata']))}")
+    if "nlu" in d:
+        _print_nlu(d["nlu"], out)
     return EXIT_OK
+
+
+def _print_nlu(n: dict, out) -> None:
+    """The NLU summary of `phq inspect` (phq.inspect.describe_nlu)."""
+    def short(items, k=8):
+        items = [str(x) for x in items]
+        return ", ".join(items[:k]) + (f", ... ({len(items) - k} more)" if len(items) > k else "")
+
+    out(f"NLU model (profile {n['profile']}):")
+    c, t = n.get("classifier"), n.get("tagger")
+    if c:
+        src = c.get("source") or {}
+        pipeline = f" ({src.get('pipeline')}, {src.get('library')} {src.get('version')})" if isinstance(src, dict) and src.get("pipeline") else ""
+        out(f"  intent classifier: {c['estimator']}{pipeline}, {c['classes']} classes: {short(c['class_names'])}")
+        out(f"    input {c['input']}, probabilities: {c['proba'] or 'none'}")
+        for f in c["featurizers"]:
+            extra = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("name", "kind") and v not in (None, False))
+            out(f"    featurizer {f.get('name')!r} ({f.get('kind')}): {extra}")
+        out(f"    {c['bytes']:,} bytes: " + ", ".join(f"{k} {v:,}" for k, v in c["parts"].items()))
+    if t:
+        out(f"  slot tagger: {t['estimator']} ({t['scheme']}, tokenizer {t['tokenizer']}, {t['templates']} feature templates), "
+            f"{t['labels']} labels, {len(t['slots'])} slots: {short(t['slots'], 12)}")
+        out(f"    {t['bytes']:,} bytes: " + ", ".join(f"{k} {v:,}" for k, v in t["parts"].items()))
 
 
 def _safe_print(*parts, **kw) -> None:
