@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
     dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
 
-    pr = sub.add_parser("predict", help="classify texts with an NLU model, or parse them (intent + slots) with a joint model (phq.nlu; spec/nlu-profile-v2.md, v3)")
+    pr = sub.add_parser("predict", help="classify texts with an NLU model, or parse them (intent + slots) with a joint model (phq.nlu; `phq spec show nlu-profile-v3`)")
     pr.add_argument("file")
     pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
     pr.add_argument("--input", metavar="PATH", help="also read documents from a file, one per line ('-' for stdin)")
@@ -108,14 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--proba", action="store_true", help="show probabilities instead of decision scores (models that define them)")
     pr.add_argument("--json", action="store_true", help="one JSON object per document")
 
-    sp = sub.add_parser("spec", help="the format's versions as data: diff two versions (compatible / breaking)")
+    sp = sub.add_parser("spec", help="the specification (shipped with phq): show it, or diff two format versions (compatible / breaking)")
     spsub = sp.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
+    ss = spsub.add_parser("show", help="print the specification: the list of documents, a document, or one section (e.g. 7.2)")
+    ss.add_argument("document", nargs="?", metavar="DOCUMENT", help="e.g. format-v1.0, format-v1.1, nlu-profile-v3 (a prefix will do); or a section number of format-v1.0")
+    ss.add_argument("section", nargs="?", metavar="SECTION", help="a section number such as 7 or 7.2 (or §7.2)")
     sd = spsub.add_parser("diff", help="what changed between two format versions, each change classified (exit 0 compatible, 1 breaking)")
     sd.add_argument("old", help="older version, e.g. 1.0")
     sd.add_argument("new", help="newer version, e.g. 1.1")
     sd.add_argument("--json", action="store_true", help="machine-readable report")
 
-    c = sub.add_parser("conformance", help="run readers against the golden files (conformance/README.md)")
+    c = sub.add_parser("conformance", help="run readers against the golden files shipped with phq (`phq conformance run --help`)")
     csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
     r = csub.add_parser("run", help="run one reader over the suite")
     r.add_argument("--reader", help='adapter command, e.g. "build/phq-c-conform" (default: the Python reference reader)')
@@ -564,6 +567,11 @@ def _number(option: str, text: str) -> float:
 def _cmd_spec(a) -> int:
     from . import specdiff
 
+    if a.spec_command == "show":
+        from . import specdoc
+
+        sys.stdout.write(specdoc.show(a.document, a.section))
+        return EXIT_OK
     rep = specdiff.report(specdiff.parse_version(a.old), specdiff.parse_version(a.new))
     print(specdiff.to_json(rep) if a.json else specdiff.text(rep), end="\n" if a.json else "")
     return EXIT_OK if rep["compatible"] else EXIT_INVALID
