@@ -68,7 +68,10 @@ step is 0 for f32; 2^-25 with rel 2^-11 for f16 (half a binary16 ulp, subnormals
 its scale for linear8 / linear4 (per column; the largest of the table or row-block scales
 otherwise: rounding moves a weight by at most half a step, clamping at the group's extreme
 by at most one); and the widest gap between adjacent levels of its codebook (per column
-group, or the table's) for codebook4 / codebook8. Tensors (never quantized) compare exactly.
+group, or the table's) for codebook4 / codebook8. The bound is proven for f32, f16, linear8
+and linear4; a codebook's outermost level stands for every weight beyond it, which no figure
+in the file bounds, so codebook files can still differ there (compare them with an explicit
+atol). Tensors (never quantized) compare exactly.
 `atol=0` compares exactly; a number is one tolerance for every value.
 
 Tables by name: tables of the same name are compared. When neither file has more than one
