@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 DEMO_CRF_UTTERANCES = 3000  # of 13,784 (a fixed-seed sample)
-DEMO_CRF_ITERATIONS = 35
+DEMO_CRF_ITERATIONS = 50
 TIMING_RUNS = 3
 UTTERANCES = [
     "play yesterday by the beatles",
