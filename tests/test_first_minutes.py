@@ -389,7 +389,7 @@ def _all_parsers(p):
 def test_help_points_to_nothing_a_pip_install_lacks():
     for p in _all_parsers(_parser()):
         text = p.format_help()
-        assert not re.search(r"\b(spec|conformance|examples|bench|creader)/", text), (p.prog, text)
+        assert not re.search(r"\b(spec|conformance|examples|bench|creader|build)/", text), (p.prog, text)
         assert ".md" not in text, p.prog
 
 
