@@ -62,16 +62,18 @@ Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
 relative differences are `|a - b| / max(|a|, |b|)` (0 when both are 0), so they stay finite.
 
 `atol="auto"` (the default of `phq diff`) makes a re-quantization of the same weights compare
-equal: rows of two tables compare with, per column, the sum of one quantization step of each
-table, `step_A[col] + step_B[col] + (rel_A + rel_B + 2^-22) * max(|a|, |b|)`, where a table's
-step is 0 for f32; 2^-25 with rel 2^-11 for f16 (half a binary16 ulp, subnormals included);
+equal: a value a of table A and b of table B are equal when the ranges of weights they may
+stand for overlap; for the linear schemes and floats, `a ± (step_A[col] + rel_A |a|)` and
+`b ± (step_B[col] + rel_B |b|)`, where a table's step is 0 for f32; 2^-25 with rel 2^-11 for f16 (half a binary16 ulp, subnormals included);
 its scale for linear8 / linear4 (per column; the largest of the table or row-block scales
 otherwise: rounding moves a weight by at most half a step, clamping at the group's extreme
-by at most one); and the widest gap between adjacent levels of its codebook (per column
-group, or the table's) for codebook4 / codebook8. The bound is proven for f32, f16, linear8
-and linear4; a codebook's outermost level stands for every weight beyond it, which no figure
-in the file bounds, so codebook files can still differ there (compare them with an explicit
-atol). Tensors (never quantized) compare exactly.
+by at most one). A codebook4 / codebook8 value stands for the weights whose nearest level it
+is (half-way to the neighbouring levels of its group, unbounded beyond the outermost ones;
+the zero level's cell reaches its neighbours and (max level - min level) / 255, twice the
+dead zone the levels' range implies: the weights' own range, which sets the dead zone, is
+not in the file, so this part is an estimate); two values compare equal when the weights
+they may stand for overlap. Tensors (never quantized)
+compare exactly.
 `atol=0` compares exactly; a number is one tolerance for every value.
 
 Tables by name: tables of the same name are compared. When neither file has more than one
@@ -344,8 +346,9 @@ class _Stats:
     per column (an array of dim values, with atol="auto"); qrel: the relative part of "auto",
     times max(|a|, |b|)."""
 
-    def __init__(self, atol, rtol: float, cap: int, qrel: float = 0.0):
+    def __init__(self, atol, rtol: float, cap: int, qrel: float = 0.0, cells=None):
         self.atol, self.rtol, self.cap, self.qrel = atol, rtol, cap, qrel
+        self.cells = cells  # atol="auto": (cells of A, cells of B), each _Cells
         self.values = self.values_differ = self.rows = self.rows_differ = 0
         self.max_abs = self.max_rel = 0.0
         self.examples: list[dict] = []
@@ -359,6 +362,10 @@ class _Stats:
             absb = np.abs(b64)
             m = np.maximum(np.abs(a64), absb)
             bad = (a != b) & ~(d <= self.atol + self.rtol * absb + self.qrel * m)
+            if self.cells is not None and bad.any():  # atol="auto": only the values outside the steps
+                where = np.nonzero(bad)
+                meet = _cells_meet(self.cells, a64[where], b64[where], where[-1])
+                bad[tuple(w[meet] for w in where)] = False
             rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
             self.values += a.size
             self.values_differ += int(np.count_nonzero(bad))
@@ -392,6 +399,9 @@ class _Stats:
         m = np.maximum(np.abs(a64), absb)
         atol = self.atol[cols] if isinstance(self.atol, np.ndarray) else self.atol
         bad = (va != vb) & ~(d <= atol + self.rtol * absb + self.qrel * m)
+        if self.cells is not None and bad.any():
+            where = np.flatnonzero(bad)
+            bad[where[_cells_meet(self.cells, a64[where], b64[where], cols[where])]] = False
         rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
         self.values += va.size
         self.values_differ += int(np.count_nonzero(bad))
@@ -669,22 +679,73 @@ def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -
 F16_STEP, F16_REL, DEQUANT_REL = 2.0 ** -25, 2.0 ** -11, 2.0 ** -22
 
 
-def quant_step(t) -> tuple[np.ndarray, float]:
-    """One quantization step of a table, per column, and its relative part (module docstring,
-    "Tolerance"): a re-quantization moves a stored weight by at most this much."""
-    dim, q = t.dim, t._quant
-    if q == L.QUANT_F32 or not t.num_keys:
-        return np.zeros(dim), 0.0
-    if q == L.QUANT_F16:
-        return np.full(dim, F16_STEP), F16_REL
-    if t.levels is not None:  # codebooks: the widest gap between adjacent levels of the group
-        lv = np.sort(t.levels.astype(np.float64), axis=1)
-        gap = np.diff(lv, axis=1).max(axis=1, initial=0.0)
-        return (gap if gap.size == dim and t._granularity == L.SCALE_COLUMN else np.full(dim, gap.max(initial=0.0))), 0.0
-    scale = t.scales["scale"].astype(np.float64)
-    if t._granularity == L.SCALE_COLUMN:
-        return scale.copy(), 0.0
-    return np.full(dim, scale.max(initial=0.0)), 0.0
+class _Cells:
+    """The weights a table's stored value may stand for (atol="auto", module docstring): for
+    f32, f16, linear8 and linear4 the value plus or minus one step (and a relative part); for a
+    codebook the value's cell: the weights whose nearest level it is (each half-way to its
+    neighbours, unbounded beyond the outermost levels), the zero level's reaching to its
+    neighbours (the dead zone)."""
+
+    def __init__(self, t):
+        dim, q = t.dim, t._quant
+        self.step, self.rel, self.levels = np.zeros(dim), 0.0, None
+        if q == L.QUANT_F32 or not t.num_keys:
+            return
+        if q == L.QUANT_F16:
+            self.step, self.rel = np.full(dim, F16_STEP), F16_REL + DEQUANT_REL
+            return
+        if t.levels is not None:
+            self.column = t._granularity == L.SCALE_COLUMN and t.levels.shape[0] == dim
+            self.levels = []  # per group: (sorted distinct levels, low edges, high edges)
+            for g in t.levels.astype(np.float64):
+                srt = np.unique(g)
+                mid = (srt[1:] + srt[:-1]) / 2
+                lo = np.concatenate(([-np.inf], mid))
+                hi = np.concatenate((mid, [np.inf]))
+                z = np.searchsorted(srt, 0.0)
+                if z < srt.size and srt[z] == 0.0:
+                    # the dead zone (weights linear8 rounds to 0, half its step wide, v1.1 §5.2):
+                    # the zero cell reaches the neighbouring levels and twice the half step the
+                    # levels' own range gives (the weights' range, unknown here, is wider)
+                    dz = (srt[-1] - srt[0]) / 255
+                    lo[z] = min(srt[z - 1] if z else -np.inf, -dz)
+                    hi[z] = max(srt[z + 1] if z + 1 < srt.size else np.inf, dz)
+                self.levels.append((srt, lo, hi))
+            return
+        scale = t.scales["scale"].astype(np.float64)
+        self.step = scale.copy() if t._granularity == L.SCALE_COLUMN else np.full(dim, scale.max(initial=0.0))
+        self.rel = DEQUANT_REL
+
+    def bounds(self, v: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi] of the weights each value v (at column cols) may stand for."""
+        if self.levels is None:
+            w = self.step[cols] + self.rel * np.abs(v)
+            return v - w, v + w
+        lo, hi = v.copy(), v.copy()
+        if self.column:  # the values grouped by column, one searchsorted per column present
+            order = np.argsort(cols, kind="stable")
+            cs = cols[order]
+            present = np.unique(cs)
+            starts = np.searchsorted(cs, present)
+            ends = np.searchsorted(cs, present, side="right")
+            parts = [(int(g), order[s0:e0]) for g, s0, e0 in zip(present, starts, ends)]
+        else:
+            parts = [(0, slice(None))]
+        for g, sel in parts:
+            srt, glo, ghi = self.levels[g]
+            x = v[sel]
+            i = np.clip(np.searchsorted(srt, x), 0, srt.size - 1)
+            ok = srt[i] == x  # a stored value is one of its group's levels
+            lo[sel] = np.where(ok, glo[i], x)
+            hi[sel] = np.where(ok, ghi[i], x)
+        return lo, hi
+
+
+def _cells_meet(cells, a: np.ndarray, b: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether a (from A) and b (from B) may stand for the same weight: their cells meet."""
+    lo_a, hi_a = cells[0].bounds(a, cols)
+    lo_b, hi_b = cells[1].bounds(b, cols)
+    return (lo_a <= hi_b) & (lo_b <= hi_a)
 
 
 def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
@@ -724,9 +785,7 @@ def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
         and all(same_part(k) for k in L.MPH_PARTS)
     )
     if opts["atol"] == "auto" and pa["dim"] == pb["dim"]:
-        (step_a, rel_a), (step_b, rel_b) = quant_step(ta), quant_step(tb)
-        st = _Stats(step_a + step_b, opts["rtol"], opts["max_report"], rel_a + rel_b + (DEQUANT_REL if (step_a.any() or step_b.any()) else 0.0))
-        rows["tolerance"] = {"atol_max": float((step_a + step_b).max(initial=0.0)), "rel": st.qrel}
+        st = _Stats(0.0, opts["rtol"], opts["max_report"], cells=(_Cells(ta), _Cells(tb)))
     else:
         st = _Stats(0.0 if opts["atol"] == "auto" else opts["atol"], opts["rtol"], opts["max_report"])
     if identical:

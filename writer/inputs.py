@@ -284,7 +284,17 @@ def check_range(rows: np.ndarray, where, float32: bool = False) -> None:
             raise UsageError(f"{where(i)}: weight {j + 1} {what}; weights must be finite" + (" float32 values" if float32 else ""))
 
 
+def _regular(path) -> bool:
+    """Whether path is a regular file (opening a FIFO to peek at it would block)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _first_line(path) -> bytes:
+    if not _regular(path):
+        raise OSError(f"{path}: not a regular file")
     with open(path, "rb") as f:
         return f.readline(1 << 16).rstrip(b"\r\n")
 
@@ -642,6 +652,8 @@ def read_parquet(path: str | os.PathLike) -> tuple[list[bytes], np.ndarray]:
 
 def _not_a_phq_file(path) -> None:
     """An input that is a phq file (e.g. named .npz) gets a message that says so."""
+    if not _regular(path):
+        return  # a FIFO, a device, a missing file: the reader reports it
     try:
         with open(path, "rb") as f:
             head = f.read(len(L.SIGNATURE))
