@@ -7,7 +7,9 @@
         rows, found = table.lookup(["play", "the beatles", "unseen"])
         model.tensors["bias"], model.metadata["labels"]
 
-`phq.open` maps the file, checks its structure once (spec §10.1) and serves numpy views;
+`phq.open` maps the file (or takes its bytes: bytes, bytearray, memoryview, mmap, any buffer;
+read-only buffers zero-copy, writable ones copied once), checks its structure once (spec
+§10.1) and serves numpy views;
 `phq.validate` also verifies every checksum and every table's internal consistency (§10.2).
 Bad bytes raise `phq.FormatError` (with `.code` from the spec's error table), caller
 mistakes raise `phq.UsageError`.

@@ -1,9 +1,15 @@
 """The `phq` command line: build, inspect, lookup, validate, predict, diff, conformance.
 
 Exit codes: 0 success (valid), 1 the file is invalid (a FormatError, or a ProfileError for
-`predict`; its code is
-printed), 2 usage error (bad arguments, unreadable input, bad input data).
-`diff` follows h5diff instead: 0 same, 1 different, 2 error (an invalid file included).
+`predict`; its code is printed), 2 usage error (bad arguments, nothing to do, unreadable or
+undecodable input, bad input data). `diff` follows h5diff instead: 0 same, 1 different,
+2 error (an invalid file included). `validate` checks every file and exits with the worst
+status. A closed output pipe (`phq inspect --json f | head`) ends the command quietly with
+141, the status of a tool killed by SIGPIPE; an internal error (a bug) prints one line, exits
+70 (EX_SOFTWARE) and shows its traceback only with PHQ_DEBUG=1.
+
+Conventions of every subcommand: options and positionals may be intermixed
+(`phq lookup m.phq --json w=play`); `phq --version`; no traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from .errors import FormatError, PhqError, ProfileError, UsageError
 from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + 13  # SIGPIPE: what the shell reports for a tool killed by a closed pipe
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug, not the user's input
 MAX_VALUES = 1 << 16  # `lookup --max-values` default: values printed per row
 _KEY_BATCH = 1 << 16  # `lookup` hashes keys in batches of this many
 _PRINT_CHUNK = 1 << 14  # `lookup` formats a row this many values at a time
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files (spec/format-v1.0.md, spec/format-v1.1.md).")
+    from . import __version__, FORMAT_VERSION
+
+    p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files. "
+                                "The format's specification ships with phq: `phq spec show`.")
+    p.add_argument("--version", action="version", version=f"phq {__version__} (reads format 1.0-{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}, NLU profiles 1-3)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="build a .phq file from TSV/JSONL/NPZ/Parquet tables, locally or on Dask")
@@ -44,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--partitions", type=int, default=None, help="MPH partitions (default: 1 unless huge)")
     b.add_argument("--max-levels", type=int, default=64, help="MPH levels before the fallback list (default 64)")
     b.add_argument("--drop-zero-rows", action="store_true", help="drop keys whose stored row is all zeros")
+    b.add_argument("--header", action="store_true", help="TSV: skip line 1 (a header row)")
+    b.add_argument("--sep", metavar="SEP", help="TSV field separator: tab (the default), space (runs of spaces and tabs), comma, semicolon, or one ASCII character")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--progress", action="store_true", help="draw the progress bar (on stderr) even when stderr is not a terminal (default: only on a terminal)")
     b.add_argument("--table", metavar="NAME", help="name of the table that every input without NAME= is a shard of")
     b.add_argument("--engine", choices=["local", "processes", "dask"], default="local", help="where a partitioned build runs (default local; the file is the same on every engine)")
     b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default with --engine dask: a local cluster)")
@@ -73,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     df = sub.add_parser("diff", help="compare two files, like h5diff (exit 0 same, 1 different, 2 error)")
     df.add_argument("a", metavar="A.phq")
     df.add_argument("b", metavar="B.phq")
-    df.add_argument("--atol", type=float, default=0.0, help="absolute tolerance for weights and tensor values (default 0)")
+    df.add_argument("--atol", default="auto", metavar="ATOL|auto", help="absolute tolerance for weights and tensor values; "
+                    "default auto: one quantization step of each table, so a re-quantization of the same weights "
+                    "compares equal (tensors exactly); 0: exact")
     df.add_argument("--rtol", type=float, default=0.0, help="relative tolerance, as numpy.isclose (default 0)")
     df.add_argument("--keys", metavar="FILE", help="keys (one per line) to compare rows by when two tables' MPHs differ")
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
@@ -83,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
     dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
 
-    pr = sub.add_parser("predict", help="classify texts with an NLU model, or parse them (intent + slots) with a joint model (phq.nlu; spec/nlu-profile-v2.md, v3)")
+    pr = sub.add_parser("predict", help="classify texts with an NLU model, or parse them (intent + slots) with a joint model (phq.nlu; `phq spec show nlu-profile-v3`)")
     pr.add_argument("file")
     pr.add_argument("texts", nargs="*", help="documents to classify (a JSON object each for dict-input models)")
     pr.add_argument("--input", metavar="PATH", help="also read documents from a file, one per line ('-' for stdin)")
@@ -91,24 +108,27 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--proba", action="store_true", help="show probabilities instead of decision scores (models that define them)")
     pr.add_argument("--json", action="store_true", help="one JSON object per document")
 
-    sp = sub.add_parser("spec", help="the format's versions as data: diff two versions (compatible / breaking)")
+    sp = sub.add_parser("spec", help="the specification (shipped with phq): show it, or diff two format versions (compatible / breaking)")
     spsub = sp.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
+    ss = spsub.add_parser("show", help="print the specification: the list of documents, a document, or one section (e.g. 7.2)")
+    ss.add_argument("document", nargs="?", metavar="DOCUMENT", help="e.g. format-v1.0, format-v1.1, nlu-profile-v3 (a prefix will do); or a section number of format-v1.0")
+    ss.add_argument("section", nargs="?", metavar="SECTION", help="a section number such as 7 or 7.2 (or §7.2)")
     sd = spsub.add_parser("diff", help="what changed between two format versions, each change classified (exit 0 compatible, 1 breaking)")
     sd.add_argument("old", help="older version, e.g. 1.0")
     sd.add_argument("new", help="newer version, e.g. 1.1")
     sd.add_argument("--json", action="store_true", help="machine-readable report")
 
-    c = sub.add_parser("conformance", help="run readers against the golden files (conformance/README.md)")
+    c = sub.add_parser("conformance", help="run readers against the golden files shipped with phq (`phq conformance run --help`)")
     csub = c.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
     r = csub.add_parser("run", help="run one reader over the suite")
-    r.add_argument("--reader", help='adapter command, e.g. "build/phq-c-conform" (default: the Python reference reader)')
+    r.add_argument("--reader", help='the command of a reader adapter (the protocol: phq.conformance README), e.g. "./my-reader --conform"; default: the Python reference reader')
     r.add_argument("--version", default="1.0", help="format version of the suite (default 1.0), or 'nlu' for the NLU profile suite")
     r.add_argument("--expect-fail", metavar="FILE", help="file names known to fail (one per line); one that passes fails the run")
-    r.add_argument("--json", metavar="PATH", default="conformance-report.json", help="JSON report (default conformance-report.json)")
+    r.add_argument("--json", metavar="PATH", help="also write a JSON report to PATH (default: none)")
     r.add_argument("--timeout", type=float, default=10.0, help="seconds per file (default 10)")
     r.add_argument("--quiet", action="store_true", help="print failures and the summary only")
     cp = csub.add_parser("compat", help="the compatibility matrix: reader versions x file versions -> read / refuse with code")
-    cp.add_argument("--reader", action="append", metavar="NAME=CMD", help='a reader, e.g. v10=py@1.0 (the reference reader restricted to format 1.0), v11= (the reference reader), c=build/phq-c-conform; default: the first two')
+    cp.add_argument("--reader", action="append", metavar="NAME=CMD", help='a reader, e.g. v10=py@1.0 (the reference reader restricted to format 1.0), v11= (the reference reader), mine=./my-reader (an adapter command); default: the first two')
     cp.add_argument("--timeout", type=float, default=10.0)
     cp.add_argument("--out", metavar="PATH", help="also write the Markdown to a file")
     cp.add_argument("--json", metavar="PATH", help="also write the matrix as JSON")
@@ -120,7 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_bar(quiet: bool):
+def _progress_bar(quiet: bool, force: bool = False):
+    """A progress callback(stage, done, total) drawing a tqdm bar on stderr: only when stderr
+    is a terminal, or always with force (--progress); never with quiet."""
     if quiet:
         return None, lambda: None
     from tqdm import tqdm
@@ -132,7 +154,9 @@ def _progress_bar(quiet: bool):
         if bar is None or state.get("stage") != stage:
             if bar is not None:
                 bar.close()
-            bar = state["bar"] = tqdm(total=total, desc=stage, unit="B" if stage == "write" else "key", unit_scale=True, leave=False, disable=None)
+            in_bytes = stage == "write" or stage.startswith("read ")
+            bar = state["bar"] = tqdm(total=total, desc=stage, unit="B" if in_bytes else "key", unit_scale=True, leave=False,
+                                      disable=False if force else None, file=sys.stderr)
             state["stage"] = stage
         bar.update(done - bar.n)
 
@@ -157,7 +181,28 @@ def _cmd_build(a) -> int:
     partitioned = a.engine != "local" or a.work_dir or a.scheduler or a.workers or any(len(v) > 1 for v in shards.values())
     if partitioned and a.partitions is None and a.engine != "local":
         raise UsageError(f"--engine {a.engine} needs --partitions P (the unit of parallel work; the file depends on P, not on the engine)")
-    from phq.writer.inputs import check_unchanged, input_state, load_json, reading
+    from pathlib import Path
+
+    from phq.writer.inputs import check_unchanged, input_state, load_json, looks_space_separated, reading
+    from phq.writer.serialize import check_output_path
+
+    inputs = [p for paths in shards.values() for p in paths] + ([a.metadata] if a.metadata else [])
+    inputs += [t.partition("=")[2] for t in a.tensor]
+    if os.path.exists(a.output):
+        for path in inputs:
+            if path and os.path.exists(path) and os.path.samefile(path, a.output):
+                raise UsageError(f"-o {a.output} is an input of this build ({path}); writing it would destroy the input: choose another output file")
+    check_output_path(Path(a.output))
+    tsv = dict(header=a.header, sep=a.sep or "\t")
+    if (a.header or a.sep) and partitioned:
+        raise UsageError("--header and --sep apply to a local build of one file per table (not to shards or --engine)")
+    if not a.sep and not partitioned:
+        for paths in shards.values():
+            path = paths[0]
+            if os.path.splitext(path)[1].lower() in (".tsv", ".txt") and looks_space_separated(path):
+                raise UsageError(f"{path}:1: no tab, but the line reads as a key and weights separated by spaces, commas or "
+                                 "semicolons; TSV separates fields with tabs. Use --sep space (or comma, semicolon, CHAR) to "
+                                 "read it that way, or --sep tab to store each line as a key without weights")
 
     # spec §13.8: every input file's size, times and SHA-256 are recorded before it is read,
     # its stat checked after, and all of them again just before the output replaces -o
@@ -172,7 +217,17 @@ def _cmd_build(a) -> int:
         for state in states:
             check_unchanged(state)
 
-    tables = {} if partitioned else {name: read_once(paths[0], W.read_table_file) for name, paths in shards.items()}
+    progress, close = _progress_bar(a.quiet, a.progress)
+
+    def read_table(path):
+        report = None if progress is None else (lambda done, total: progress(f"read {os.path.basename(path)}", done, total))
+        return W.read_table_file(path, progress=report, float32=True, **tsv)
+
+    try:
+        tables = {} if partitioned else {name: read_once(paths[0], read_table) for name, paths in shards.items()}
+    except BaseException:
+        close()
+        raise
     metadata = None
     if a.metadata:
         with open(a.metadata, "rb") as f:
@@ -188,8 +243,8 @@ def _cmd_build(a) -> int:
             else:
                 tensors[name] = read_once(path, lambda p: np.loadtxt(p, dtype=np.float32, ndmin=1))
         except ValueError as e:
+            close()
             raise UsageError(f"--tensor {path}: {e}") from None
-    progress, close = _progress_bar(a.quiet)
     options = dict(
         tensors=tensors, metadata=metadata, gamma=a.gamma, seed=a.seed, fingerprint_bits=a.fingerprint_bits,
         quant=a.quant, scale=a.scale, block_rows=a.block_rows, layout=a.layout, drop_zero_rows=a.drop_zero_rows,
@@ -248,7 +303,32 @@ def _cmd_inspect(a) -> int:
         out(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
         out(f"metadata: {', '.join(sorted(d['metadata']))}")
+    if "nlu" in d:
+        _print_nlu(d["nlu"], out)
     return EXIT_OK
+
+
+def _print_nlu(n: dict, out) -> None:
+    """The NLU summary of `phq inspect` (phq.inspect.describe_nlu)."""
+    def short(items, k=8):
+        items = [str(x) for x in items]
+        return ", ".join(items[:k]) + (f", ... ({len(items) - k} more)" if len(items) > k else "")
+
+    out(f"NLU model (profile {n['profile']}):")
+    c, t = n.get("classifier"), n.get("tagger")
+    if c:
+        src = c.get("source") or {}
+        pipeline = f" ({src.get('pipeline')}, {src.get('library')} {src.get('version')})" if isinstance(src, dict) and src.get("pipeline") else ""
+        out(f"  intent classifier: {c['estimator']}{pipeline}, {c['classes']} classes: {short(c['class_names'])}")
+        out(f"    input {c['input']}, probabilities: {c['proba'] or 'none'}")
+        for f in c["featurizers"]:
+            extra = " ".join(f"{k}={v}" for k, v in f.items() if k not in ("name", "kind") and v not in (None, False))
+            out(f"    featurizer {f.get('name')!r} ({f.get('kind')}): {extra}")
+        out(f"    {c['bytes']:,} bytes: " + ", ".join(f"{k} {v:,}" for k, v in c["parts"].items()))
+    if t:
+        out(f"  slot tagger: {t['estimator']} ({t['scheme']}, tokenizer {t['tokenizer']}, {t['templates']} feature templates), "
+            f"{t['labels']} labels, {len(t['slots'])} slots: {short(t['slots'], 12)}")
+        out(f"    {t['bytes']:,} bytes: " + ", ".join(f"{k} {v:,}" for k, v in t["parts"].items()))
 
 
 def _safe_print(*parts, **kw) -> None:
@@ -263,7 +343,10 @@ def _cmd_lookup(a) -> int:
 
     if a.max_values < 0:
         raise UsageError("--max-values must be >= 0 (0: no limit)")
-    keys = list(a.keys)
+    if not a.keys and not a.keys_file:
+        raise UsageError("nothing to look up: give keys (phq lookup FILE KEY...) or --keys-file FILE")
+    # a key is bytes: an argument that is not UTF-8 is looked up by its own bytes
+    keys = [k.encode("utf-8", "surrogateescape") for k in a.keys]
     if a.keys_file:
         with open(a.keys_file, "rb") as f:
             keys += [line.rstrip(b"\r\n") for line in f]
@@ -359,11 +442,17 @@ def _check_output_bound(table, found: np.ndarray, a) -> None:
 def _cmd_predict(a) -> int:
     from . import nlu
 
-    docs = list(a.texts)
+    if not a.texts and not a.input:
+        raise UsageError("nothing to predict: give texts (phq predict FILE TEXT...) or --input FILE ('-' for stdin)")
+    docs = []
+    for i, text in enumerate(a.texts, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"text argument {i} is not UTF-8") from None
+        docs.append(text)
     if a.input:
-        f = sys.stdin if a.input == "-" else open(a.input, encoding="utf-8")
-        with f:
-            docs += [line.rstrip("\r\n") for line in f]
+        docs += _read_lines(a.input)
     if a.top < 1:
         raise UsageError("--top must be at least 1")
     with nlu.load(a.file) as clf:
@@ -397,6 +486,25 @@ def _cmd_predict(a) -> int:
     return EXIT_OK
 
 
+def _read_lines(path: str) -> list[str]:
+    """The lines of a UTF-8 text file ('-': stdin) without their line endings; a line that
+    is not UTF-8 is a usage error naming FILE:LINE."""
+    name = "<stdin>" if path == "-" else path
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        out = []
+        for number, line in enumerate(f, 1):
+            try:
+                out.append(line.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError as e:
+                raise UsageError(f"{name}:{number}: not UTF-8 text (byte {e.start + 1} of the line: {e.reason}); "
+                                 "phq predict reads UTF-8") from None
+        return out
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
 def _print_parses(parser, docs: list, a) -> int:
     if a.top != 1 or a.proba:
         raise UsageError("--top and --proba apply to classifiers; a joint model prints its parse (intent, score, slots)")
@@ -413,7 +521,7 @@ def _print_parses(parser, docs: list, a) -> int:
 def _cmd_validate(a) -> int:
     from .validate import validate
 
-    worst = EXIT_OK
+    worst = EXIT_OK  # every file is checked; the status is the worst (2 error > 1 invalid > 0 valid)
     for path in a.files:
         try:
             validate(path).close()
@@ -423,7 +531,12 @@ def _cmd_validate(a) -> int:
             result = {"file": path, "valid": False, "code": e.code, "message": e.message, "offset": e.offset}
             msg = f"{path}: invalid: {e}"
             worst = max(worst, EXIT_INVALID)
-        print(json.dumps(result) if a.json else safe_text(msg))
+        except (UsageError, OSError) as e:  # missing, unreadable, a directory, ...
+            text = _os_message(e) if isinstance(e, OSError) else str(e)
+            result = {"file": path, "valid": None, "error": text}
+            msg = f"{path}: error: {text}"
+            worst = EXIT_USAGE
+        print(json_text(result) if a.json else safe_text(msg))
     return worst
 
 
@@ -432,7 +545,8 @@ def _cmd_diff(a) -> int:
 
     try:
         keys = read_keys(a.keys) if a.keys else None
-        report = diff(a.a, a.b, atol=a.atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
+        atol = a.atol if a.atol == "auto" else _number("--atol", a.atol)
+        report = diff(a.a, a.b, atol=atol, rtol=a.rtol, keys=keys, tables=a.table, strict=a.strict, max_report=a.max_report)
     except FormatError as e:  # like h5diff, an unreadable file is an error (2), not a difference
         print(safe_text(f"phq diff: error: invalid file: {e}"), file=sys.stderr)
         return EXIT_USAGE
@@ -443,9 +557,21 @@ def _cmd_diff(a) -> int:
     return EXIT_OK if report.same else EXIT_INVALID
 
 
+def _number(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{option} must be a number or auto, got {text!r}") from None
+
+
 def _cmd_spec(a) -> int:
     from . import specdiff
 
+    if a.spec_command == "show":
+        from . import specdoc
+
+        sys.stdout.write(specdoc.show(a.document, a.section))
+        return EXIT_OK
     rep = specdiff.report(specdiff.parse_version(a.old), specdiff.parse_version(a.new))
     print(specdiff.to_json(rep) if a.json else specdiff.text(rep), end="\n" if a.json else "")
     return EXIT_OK if rep["compatible"] else EXIT_INVALID
@@ -510,30 +636,83 @@ def _cmd_conformance(a) -> int:
         results = nlu_suite.run(reader, max(a.timeout, 60.0), progress=show)
     else:
         results = runner.run(reader, a.version, runner.read_expect_fail(a.expect_fail), a.timeout, progress=show)
-    runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
+    if a.json:
+        runner.write_report(results, a.json, a.reader or "python reference reader", a.version)
     print(runner.summary(results))
     return EXIT_OK if runner.succeeded(results) else EXIT_INVALID
 
 
+def _subparsers(parser: argparse.ArgumentParser):
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse like argparse, with options and positionals intermixed in every subcommand
+    (`phq lookup m.phq --json w=play`): argparse's intermixed parsing does not support
+    subparsers, so the command words are walked here and the leaf parser parses the rest."""
+    ns = argparse.Namespace()
+    while True:
+        sub = _subparsers(parser)
+        if sub is None:
+            return parser.parse_intermixed_args(argv, ns)
+        # the words before the command: only this level's own options (-h, --version) are valid there
+        i = next((j for j, w in enumerate(argv) if not w.startswith("-")), None)
+        if i is None or i > 0 or argv[0] not in sub.choices:
+            return parser.parse_args(argv, ns)  # help, version, or argparse's own error message
+        setattr(ns, sub.dest, argv[0])
+        parser, argv = sub.choices[argv[0]], argv[1:]
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`phq ... | head`): point stdout at /dev/null so the
+    interpreter's final flush cannot complain, and exit as a tool killed by SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        a = parser.parse_args(argv)
-    except SystemExit as e:  # argparse already printed its message
+        a = _parse(parser, argv)
+    except SystemExit as e:  # argparse already printed its message (or the help / version)
         return EXIT_USAGE if e.code else EXIT_OK
     commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "diff": _cmd_diff, "spec": _cmd_spec, "conformance": _cmd_conformance}
     try:
-        return commands[a.command](a)
+        code = commands[a.command](a)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except (FormatError, ProfileError) as e:
         print(safe_text(f"phq {a.command}: invalid file: {e}"), file=sys.stderr)
         return EXIT_INVALID
     except (UsageError, OSError) as e:
-        print(safe_text(f"phq {a.command}: error: {e}"), file=sys.stderr)
+        print(safe_text(f"phq {a.command}: error: {_os_message(e) if isinstance(e, OSError) else e}"), file=sys.stderr)
         return EXIT_USAGE
     except PhqError as e:  # pragma: no cover - every PhqError is one of the two above
         print(safe_text(f"phq {a.command}: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except MemoryError:
+        print(f"phq {a.command}: error: not enough memory", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line, not a traceback (PHQ_DEBUG=1 shows it)
+        if os.environ.get("PHQ_DEBUG", "") not in ("", "0"):
+            raise
+        print(safe_text(f"phq {a.command}: internal error: {type(e).__name__}: {e} (a bug in phq; "
+                        "PHQ_DEBUG=1 shows the traceback; please report it)"), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _os_message(e: OSError) -> str:
+    """An OSError as `PATH: reason` (not Python's `[Errno 2] ... 'PATH'`)."""
+    if e.filename is not None and e.strerror:
+        return f"{os.fsdecode(e.filename)}: {e.strerror}"
+    return str(e)

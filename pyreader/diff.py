@@ -68,6 +68,26 @@ Tolerance: two values a (file A) and b (file B) are equal when `a == b` or
 `|a - b| <= atol + rtol * |b|` (numpy.isclose, no NaN: valid files hold none). Reported
 relative differences are `|a - b| / max(|a|, |b|)` (0 when both are 0), so they stay finite.
 
+`atol="auto"` (the default of `phq diff`) makes a re-quantization of the same weights compare
+equal: a value a of table A and b of table B are equal when the ranges of weights they may
+stand for overlap; for the linear schemes and floats, `a ± (step_A[col] + rel_A |a|)` and
+`b ± (step_B[col] + rel_B |b|)`, where a table's step is 0 for f32; 2^-25 with rel 2^-11 for f16 (half a binary16 ulp, subnormals included);
+its scale for linear8 / linear4 (per column; the largest of the table or row-block scales
+otherwise: rounding moves a weight by at most half a step, clamping at the group's extreme
+by at most one). A codebook4 / codebook8 value stands for the weights whose nearest level it
+is (half-way to the neighbouring levels of its group, unbounded beyond the outermost ones;
+the zero level's cell reaches its neighbours and (max level - min level) / 255, twice the
+dead zone the levels' range implies: the weights' own range, which sets the dead zone, is
+not in the file, so this part is an estimate); two values compare equal when the weights
+they may stand for overlap. Tensors (never quantized)
+compare exactly.
+`atol=0` compares exactly; a number is one tolerance for every value.
+
+Tables by name: tables of the same name are compared. When neither file has more than one
+table and their names differ (the CLI names a table after its input file: v1.tsv and v2.tsv
+give tables "v1" and "v2"), the two tables are compared with each other, and the rename is an
+encoding finding ("name"); `tables=` (`--table`) turns this off.
+
 JSON report (`report.to_dict()`, `report.to_json()`, `phq diff --json`); keys are stable:
 
     schema           "phq-diff/1"
@@ -335,10 +355,13 @@ def _examples(detail: dict, cap: int) -> list[str]:
 
 # -- value comparison ----------------------------------------------------------------------------
 class _Stats:
-    """Running comparison of value chunks (rows or tensor elements)."""
+    """Running comparison of value chunks (rows or tensor elements). atol: a number, or one
+    per column (an array of dim values, with atol="auto"); qrel: the relative part of "auto",
+    times max(|a|, |b|)."""
 
-    def __init__(self, atol: float, rtol: float, cap: int):
-        self.atol, self.rtol, self.cap = atol, rtol, cap
+    def __init__(self, atol, rtol: float, cap: int, qrel: float = 0.0, cells=None):
+        self.atol, self.rtol, self.cap, self.qrel = atol, rtol, cap, qrel
+        self.cells = cells  # atol="auto": (cells of A, cells of B), each _Cells
         self.values = self.values_differ = self.rows = self.rows_differ = 0
         self.max_abs = self.max_rel = 0.0
         self.examples: list[dict] = []
@@ -350,8 +373,12 @@ class _Stats:
             a64, b64 = a.astype(np.float64), b.astype(np.float64)
             d = np.abs(a64 - b64)
             absb = np.abs(b64)
-            bad = (a != b) & ~(d <= self.atol + self.rtol * absb)
             m = np.maximum(np.abs(a64), absb)
+            bad = (a != b) & ~(d <= self.atol + self.rtol * absb + self.qrel * m)
+            if self.cells is not None and bad.any():  # atol="auto": only the values outside the steps
+                where = np.nonzero(bad)
+                meet = _cells_meet(self.cells, a64[where], b64[where], where[-1])
+                bad[tuple(w[meet] for w in where)] = False
             rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
             self.values += a.size
             self.values_differ += int(np.count_nonzero(bad))
@@ -371,7 +398,7 @@ class _Stats:
             for i, mx in zip(idx, row_max):
                 self.examples.append({**label(int(i)), "max_abs": float(mx)})
 
-    def add_entries(self, va: np.ndarray, vb: np.ndarray, row: np.ndarray, nrows: int, label) -> None:
+    def add_entries(self, va: np.ndarray, vb: np.ndarray, row: np.ndarray, nrows: int, label, cols: np.ndarray | None = None) -> None:
         """Compare nrows rows given only at some of their columns: va[i] and vb[i] are the
         values of row row[i] (ascending) in A and B; every other column is 0 in both. The
         same counts and examples as add() of the dense rows, in work proportional to the
@@ -382,8 +409,12 @@ class _Stats:
         a64, b64 = va.astype(np.float64), vb.astype(np.float64)
         d = np.abs(a64 - b64)
         absb = np.abs(b64)
-        bad = (va != vb) & ~(d <= self.atol + self.rtol * absb)
         m = np.maximum(np.abs(a64), absb)
+        atol = self.atol[cols] if isinstance(self.atol, np.ndarray) else self.atol
+        bad = (va != vb) & ~(d <= atol + self.rtol * absb + self.qrel * m)
+        if self.cells is not None and bad.any():
+            where = np.flatnonzero(bad)
+            bad[where[_cells_meet(self.cells, a64[where], b64[where], cols[where])]] = False
         rel = np.divide(d, m, out=np.zeros_like(d), where=m > 0)
         self.values += va.size
         self.values_differ += int(np.count_nonzero(bad))
@@ -436,6 +467,18 @@ class _File:
         _, ndim, name_len, _ = _TENSOR_HEAD(self.mm, s.offset)  # struct, not construct: 65,536 sections are allowed
         at = s.offset + L.TENSOR_HEADER_SIZE + 8 * ndim
         return self.mm[at : at + name_len].decode("utf-8")
+
+    def rename_table(self, old: str, new: str) -> None:
+        """Compare this file's table `old` as `new` (its sections too)."""
+        self.model.tables = {new if k == old else k: v for k, v in self.model.tables.items()}
+        sections, table_of = {}, {}
+        for key, s in self.sections.items():
+            kind, name, occ = key
+            t = self.table_of[key]
+            if t == old:
+                key, t = (kind, new, occ), new
+            sections[key], table_of[key] = s, t
+        self.sections, self.table_of = sections, table_of
 
     def close(self) -> None:
         self.model.close()
@@ -631,7 +674,7 @@ def _diff_tensor(name, ta, tb, opts, out: _Sink) -> dict:
     if ia["shape"] != ib["shape"]:
         out.append(Finding("tensor", name, "shape", "changed", "data", ia["shape"], ib["shape"]))
     else:
-        st = _Stats(opts["atol"], opts["rtol"], 0)
+        st = _Stats(0.0 if opts["atol"] == "auto" else opts["atol"], opts["rtol"], 0)
         fa, fb = ta.reshape(-1), tb.reshape(-1)
         for lo in range(0, fa.size, CHUNK_VALUES):
             st.add(fa[lo : lo + CHUNK_VALUES], fb[lo : lo + CHUNK_VALUES])
@@ -693,7 +736,79 @@ def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -
             ua, ub = np.zeros(keys.size, np.float32), np.zeros(keys.size, np.float32)
             ua[np.searchsorted(keys, ka)] = va
             ub[np.searchsorted(keys, kb)] = vb
-            st.add_entries(ua, ub, keys // dim, r1 - r0, lambda i, base=lo + r0: label(base + i))
+            st.add_entries(ua, ub, keys // dim, r1 - r0, lambda i, base=lo + r0: label(base + i), keys % dim)
+
+
+F16_STEP, F16_REL, DEQUANT_REL = 2.0 ** -25, 2.0 ** -11, 2.0 ** -22
+
+
+class _Cells:
+    """The weights a table's stored value may stand for (atol="auto", module docstring): for
+    f32, f16, linear8 and linear4 the value plus or minus one step (and a relative part); for a
+    codebook the value's cell: the weights whose nearest level it is (each half-way to its
+    neighbours, unbounded beyond the outermost levels), the zero level's reaching to its
+    neighbours (the dead zone)."""
+
+    def __init__(self, t):
+        dim, q = t.dim, t._quant
+        self.step, self.rel, self.levels = np.zeros(dim), 0.0, None
+        if q == L.QUANT_F32 or not t.num_keys:
+            return
+        if q == L.QUANT_F16:
+            self.step, self.rel = np.full(dim, F16_STEP), F16_REL + DEQUANT_REL
+            return
+        if t.levels is not None:
+            self.column = t._granularity == L.SCALE_COLUMN and t.levels.shape[0] == dim
+            self.levels = []  # per group: (sorted distinct levels, low edges, high edges)
+            for g in t.levels.astype(np.float64):
+                srt = np.unique(g)
+                mid = (srt[1:] + srt[:-1]) / 2
+                lo = np.concatenate(([-np.inf], mid))
+                hi = np.concatenate((mid, [np.inf]))
+                z = np.searchsorted(srt, 0.0)
+                if z < srt.size and srt[z] == 0.0:
+                    # the dead zone (weights linear8 rounds to 0, half its step wide, v1.1 §5.2):
+                    # the zero cell reaches the neighbouring levels and twice the half step the
+                    # levels' own range gives (the weights' range, unknown here, is wider)
+                    dz = (srt[-1] - srt[0]) / 255
+                    lo[z] = min(srt[z - 1] if z else -np.inf, -dz)
+                    hi[z] = max(srt[z + 1] if z + 1 < srt.size else np.inf, dz)
+                self.levels.append((srt, lo, hi))
+            return
+        scale = t.scales["scale"].astype(np.float64)
+        self.step = scale.copy() if t._granularity == L.SCALE_COLUMN else np.full(dim, scale.max(initial=0.0))
+        self.rel = DEQUANT_REL
+
+    def bounds(self, v: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi] of the weights each value v (at column cols) may stand for."""
+        if self.levels is None:
+            w = self.step[cols] + self.rel * np.abs(v)
+            return v - w, v + w
+        lo, hi = v.copy(), v.copy()
+        if self.column:  # the values grouped by column, one searchsorted per column present
+            order = np.argsort(cols, kind="stable")
+            cs = cols[order]
+            present = np.unique(cs)
+            starts = np.searchsorted(cs, present)
+            ends = np.searchsorted(cs, present, side="right")
+            parts = [(int(g), order[s0:e0]) for g, s0, e0 in zip(present, starts, ends)]
+        else:
+            parts = [(0, slice(None))]
+        for g, sel in parts:
+            srt, glo, ghi = self.levels[g]
+            x = v[sel]
+            i = np.clip(np.searchsorted(srt, x), 0, srt.size - 1)
+            ok = srt[i] == x  # a stored value is one of its group's levels
+            lo[sel] = np.where(ok, glo[i], x)
+            hi[sel] = np.where(ok, ghi[i], x)
+        return lo, hi
+
+
+def _cells_meet(cells, a: np.ndarray, b: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether a (from A) and b (from B) may stand for the same weight: their cells meet."""
+    lo_a, hi_a = cells[0].bounds(a, cols)
+    lo_b, hi_b = cells[1].bounds(b, cols)
+    return (lo_a <= hi_b) & (lo_b <= hi_a)
 
 
 def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
@@ -732,7 +847,10 @@ def _diff_table(name, fa: _File, fb: _File, opts, keys, out: _Sink) -> dict:
         pa["num_keys"] == pb["num_keys"] and pa["seed"] == pb["seed"] and pa["hash_scheme"] == pb["hash_scheme"]
         and all(same_part(k) for k in L.MPH_PARTS)
     )
-    st = _Stats(opts["atol"], opts["rtol"], opts["max_report"])
+    if opts["atol"] == "auto" and pa["dim"] == pb["dim"]:
+        st = _Stats(0.0, opts["rtol"], opts["max_report"], cells=(_Cells(ta), _Cells(tb)))
+    else:
+        st = _Stats(0.0 if opts["atol"] == "auto" else opts["atol"], opts["rtol"], opts["max_report"])
     if identical:
         rows.update(method="identical", rows_compared=ta.num_keys)
     elif pa["dim"] != pb["dim"] and keys is None:
@@ -829,7 +947,9 @@ def read_keys(path) -> list[bytes]:
         return list(dict.fromkeys(line.rstrip(b"\r\n") for line in f))
 
 
-def _check_tolerance(name: str, v) -> float:
+def _check_tolerance(name: str, v):
+    if name == "atol" and v == "auto":
+        return "auto"
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -843,7 +963,7 @@ def diff(
     a_path: str | os.PathLike,
     b_path: str | os.PathLike,
     *,
-    atol: float = 0,
+    atol: float | str = 0,
     rtol: float = 0,
     keys: Iterable | None = None,
     tables: Iterable[str] | None = None,
@@ -852,6 +972,9 @@ def diff(
 ) -> DiffReport:
     """Compare two phq files (see the module docstring for what and how).
 
+    atol     absolute tolerance: a number, or "auto" (one quantization step of each table:
+             a re-quantization of the same weights compares equal; `phq diff`'s default)
+    rtol     relative tolerance, as numpy.isclose
     keys     keys (str or bytes) to compare rows by, for tables whose MPHs differ
     tables   restrict the comparison to these tables (header, metadata, tensors and other
              sections are then not compared); a name in neither file is a UsageError
@@ -890,6 +1013,10 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
     ma, mb = fa.model, fb.model
     report = DiffReport(fa.path, fb.path, opts)
     out = _Sink(report)
+    renamed = None  # (name in A, name in B): each file's only table, compared with each other
+    if selected is None and len(ma.tables) == 1 and len(mb.tables) == 1 and list(ma.tables) != list(mb.tables):
+        renamed = (next(iter(ma.tables)), next(iter(mb.tables)))
+        fb.rename_table(renamed[1], renamed[0])
     if selected is not None:
         missing = [n for n in selected if n not in ma.tables and n not in mb.tables]
         if missing:
@@ -951,6 +1078,9 @@ def _diff_files(fa: _File, fb: _File, opts: dict, keys, selected) -> DiffReport:
                 report.tensors[name] = _diff_tensor(name, ta, tb, opts, out)
 
     names = selected if selected is not None else list(ma.tables) + [n for n in mb.tables if n not in ma.tables]
+    if renamed is not None:
+        names = [renamed[0]]
+        out.append(Finding("table", renamed[0], "name", "changed", "encoding", renamed[0], renamed[1]))
     for name in names:
         ta, tb = ma.tables.get(name), mb.tables.get(name)
         if ta is None or tb is None:

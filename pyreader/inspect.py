@@ -135,5 +135,59 @@ def describe(model: Model) -> dict:
                 "level_min": float(t.levels.min(initial=0)),
                 "level_max": float(t.levels.max(initial=0)),
             }
+        info["bytes"] = table_bytes
         out["tables"][name] = info
+    nlu = describe_nlu(model, out)
+    if nlu is not None:
+        out["nlu"] = nlu
     return out
+
+
+def _classifier_summary(c, out: dict) -> dict:
+    tensors, tables = out["tensors"], out["tables"]
+    feats = []
+    featurizers = c.get("featurizers") if isinstance(c.get("featurizers"), list) else []
+    for f in featurizers:
+        if not isinstance(f, dict):
+            continue
+        item = {k: f.get(k) for k in ("name", "kind", "analyzer", "ngram_range", "norm", "sublinear_tf", "lowercase") if k in f}
+        feats.append(item)
+    names = [c.get("table")] + [f.get("norm_table") for f in featurizers if isinstance(f, dict)]
+    parts = {f"table {n}": tables[n]["bytes"] for n in dict.fromkeys(n for n in names if isinstance(n, str) and n in tables)}
+    if isinstance(c.get("intercept"), str) and c["intercept"] in tensors:
+        parts[f"tensor {c['intercept']}"] = tensors[c["intercept"]]["bytes"]
+    classes = c.get("classes") if isinstance(c.get("classes"), list) else []
+    return {"estimator": c.get("estimator"), "input": c.get("input"), "classes": len(classes), "class_names": classes,
+            "proba": c.get("proba"), "featurizers": feats, "source": c.get("source"), "parts": parts,
+            "bytes": sum(parts.values())}
+
+
+def describe_nlu(model: Model, out: dict) -> dict | None:
+    """A summary of an NLU model (metadata "phq.nlu", profiles 1-3): estimator, classes,
+    featurizers, tagger labels and slots, the bytes of each part. Plain data from the
+    metadata as it is (inspect describes, phq.nlu.load checks)."""
+    prof = model.metadata.get("phq.nlu") if isinstance(model.metadata, dict) else None
+    if not isinstance(prof, dict):
+        return None
+    res: dict = {"profile": prof.get("profile")}
+    if prof.get("profile") == 3:
+        c, t = prof.get("classifier"), prof.get("tagger")
+        res["classifier"] = _classifier_summary(c, out) if isinstance(c, dict) else None
+        if isinstance(t, dict):
+            labels = t.get("labels") if isinstance(t.get("labels"), list) else []
+            slots = sorted({str(x)[2:] for x in labels if isinstance(x, str) and x[:2] in ("B-", "I-")})
+            parts = {}
+            if isinstance(t.get("state_table"), str) and t["state_table"] in out["tables"]:
+                parts[f"table {t['state_table']}"] = out["tables"][t["state_table"]]["bytes"]
+            if isinstance(t.get("transitions"), str) and t["transitions"] in out["tensors"]:
+                parts[f"tensor {t['transitions']}"] = out["tensors"][t["transitions"]]["bytes"]
+            res["tagger"] = {"estimator": t.get("estimator"), "scheme": t.get("scheme"), "tokenizer": t.get("tokenizer"),
+                             "labels": len(labels), "slots": slots,
+                             "templates": len(t["templates"]) if isinstance(t.get("templates"), list) else None,
+                             "source": t.get("source"), "parts": parts, "bytes": sum(parts.values())}
+        else:
+            res["tagger"] = None
+    else:
+        res["classifier"] = _classifier_summary(prof, out)
+        res["tagger"] = None
+    return res

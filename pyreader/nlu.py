@@ -20,6 +20,7 @@ written by `phq.writer.from_sklearn`. No scikit-learn (or scipy) import happens 
 
 from __future__ import annotations
 
+import copyreg
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -206,7 +207,7 @@ class Classifier:
         # profile: the classifier object of a profile 3 model, as a profile 2 object (phq.tagger)
         prof = profile if profile is not None else model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
         if prof is None:
-            raise ProfileError("E_NLU_MISSING", f"{model.path}: the metadata has no {PROFILE_KEY!r} object (not an NLU model)")
+            raise ProfileError("E_NLU_MISSING", f"{model.name}: the metadata has no {PROFILE_KEY!r} object (not an NLU model)")
         if not isinstance(prof, Mapping):
             raise _schema(f"{PROFILE_KEY!r} must be a JSON object")
         version = prof.get("profile")
@@ -393,6 +394,21 @@ class Classifier:
             out[i] = self._scores([docs[i]])[0]
         return out
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy of predict(X) against the labels y (scikit-learn's ClassifierMixin.score),
+        weighted by sample_weight when given."""
+        docs = self._check_docs(X)
+        y = np.asarray(y, dtype=object if self.classes_.dtype == object else None)
+        if y.ndim != 1 or len(y) != len(docs):
+            raise UsageError(f"y must hold one label per document: {len(docs)} documents, y has shape {y.shape}")
+        hits = (self.predict(docs) == y).astype(np.float64)
+        if sample_weight is None:
+            return float(hits.mean()) if hits.size else float("nan")
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != hits.shape:
+            raise UsageError(f"sample_weight must hold one weight per document, got shape {w.shape}")
+        return float(np.average(hits, weights=w))
+
     def predict(self, X, *, batch_size: int = 256) -> np.ndarray:
         d = self.decision_function(X, batch_size=batch_size)
         if d.ndim == 1:
@@ -411,6 +427,13 @@ class Classifier:
         return proba_from_scores(self.proba, self.decision_function(X, batch_size=batch_size))
 
     # -- lifetime ------------------------------------------------------------------------
+    def __reduce__(self):
+        """Pickling reopens the model: by its path (the file must still be there, and is read
+        again), or, for a model opened from bytes, from those bytes (which the pickle holds)."""
+        prof = self.model.metadata.get(PROFILE_KEY) if isinstance(self.model.metadata, Mapping) else None
+        part = "classifier" if isinstance(prof, Mapping) and prof.get("profile") == 3 else None
+        return _reopen, (_source(self.model), part)
+
     def close(self) -> None:
         if self._owns:
             self.model.close()
@@ -428,11 +451,15 @@ class Classifier:
         )
 
 
-def load(path: str | os.PathLike) -> "Classifier | Parser":
+def load(source) -> "Classifier | Parser":
     """Open a phq file of the NLU profile: a Classifier (profiles 1 and 2), or a Parser (profile 3:
     classifier and/or tagger, spec/nlu-profile-v3.md). Raises phq.FormatError for bad bytes and
-    phq.ProfileError for a valid file that is not a scorable model."""
-    model = open_model(path)
+    phq.ProfileError for a valid file that is not a scorable model.
+
+    source: a path, or the file's bytes (bytes, bytearray, memoryview, any buffer: see phq.open).
+    Both kinds pickle: a model opened from a path pickles as its path and is reopened from it;
+    one opened from bytes pickles with its bytes."""
+    model = open_model(source)
     try:
         prof = model.metadata.get(PROFILE_KEY) if isinstance(model.metadata, Mapping) else None
         if isinstance(prof, Mapping) and type(prof.get("profile")) is int and prof.get("profile") == 3:
@@ -442,3 +469,28 @@ def load(path: str | os.PathLike) -> "Classifier | Parser":
         model.close()
         raise
 
+
+
+def _source(model: Model):
+    """What a pickled model reopens: its path, or the file's bytes for a model opened from memory."""
+    if model.path is not None:
+        return model.path
+    if model._buf is None:
+        raise UsageError("cannot pickle a closed model that was opened from bytes")
+    return model._buf.tobytes()
+
+
+def _reopen(source, part: str | None = None):
+    """Unpickling: load(source); part "classifier" is the classifier of a profile 3 file."""
+    m = load(source)
+    if part == "classifier" and isinstance(m, Parser) and m.classifier is not None:
+        m.classifier._owns = True
+        return m.classifier
+    return m
+
+
+def _reduce_parser(parser: Parser):
+    return _reopen, (_source(parser.model), None)
+
+
+copyreg.pickle(Parser, _reduce_parser)  # phq.tagger.Parser pickles as Classifier does

@@ -127,10 +127,15 @@ def _open_regular(path: str):
 
 
 class Model:
-    """An open phq file. Use `phq.open(path)`; close with `.close()` or `with`."""
+    """An open phq file. Use `phq.open(source)`; close with `.close()` or `with`.
 
-    def __init__(self, path: str | os.PathLike, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)):
-        self.path = os.fspath(path)
+    `source` is a path (str or os.PathLike: the file is mapped) or the file's bytes (bytes,
+    bytearray, memoryview, mmap, or any object of the buffer protocol: `path` is then None).
+    A read-only buffer (bytes, a read-only memoryview or mmap) is read in place, zero-copy; a
+    writable one (bytearray, a writable memoryview) is copied once, since the checks made at
+    open must hold for the model's whole life and a caller could change writable bytes later."""
+
+    def __init__(self, source, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)):
         # a reader restricted to an older minor knows only that version's features and
         # section kinds (to show what such a reader does with newer files, §3.2)
         spec = L.VERSIONS.get(tuple(max_version))
@@ -138,24 +143,45 @@ class Model:
             raise UsageError(f"max_version must be one of {sorted(L.VERSIONS)}, got {max_version!r}")
         self._known_required = sum(1 << bit for bit in spec["required_features"])
         self._known_kinds = frozenset(spec["section_kinds"])
-        with _open_regular(self.path) as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(L.HEADER_SIZE)
-            if head[:8] != L.SIGNATURE:
-                raise _signature_error(head)
-            if len(head) < L.HEADER_SIZE:
-                raise FormatError("E_TRUNCATED", f"file has {size} bytes, the header alone needs {L.HEADER_SIZE}", size)
-            self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._mm = None
+        if isinstance(source, (str, os.PathLike)):
+            self.path = os.fspath(source)
+            self._source = None
+            with _open_regular(self.path) as f:
+                size = os.fstat(f.fileno()).st_size
+                head = f.read(L.HEADER_SIZE)
+                self._check_head(head, size)
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            buf, scalar = memoryview(self._mm), self._mm
+        else:
+            self.path = None
+            buf = _buffer(source)
+            size = buf.nbytes
+            self._check_head(buf[: L.HEADER_SIZE].tobytes(), size)
+            # the scalar lookup path slices its bytes: bytes slices are fastest, memoryview slices work
+            scalar = source if type(source) is bytes else buf
+            self._source = buf
         try:
-            self._open(size)
+            self._scalar = scalar
+            self._open(size, buf)
         except BaseException:
             self.close()
             raise
 
+    @staticmethod
+    def _check_head(head: bytes, size: int) -> None:
+        if head[:8] != L.SIGNATURE:
+            raise _signature_error(head)
+        if len(head) < L.HEADER_SIZE:
+            raise FormatError("E_TRUNCATED", f"file has {size} bytes, the header alone needs {L.HEADER_SIZE}", size)
+
+    @property
+    def name(self) -> str:
+        """The path, or "<memory>" for a model opened from bytes."""
+        return self.path if self.path is not None else "<memory>"
+
     # -- §10.1 structural checks -------------------------------------------------------
-    def _open(self, size: int) -> None:
-        mm = self._mm
-        buf = memoryview(mm)
+    def _open(self, size: int, buf: memoryview) -> None:
         self._buf = buf
         h = L.HEADER.parse(buf[: L.HEADER_SIZE])
         if h.major != L.FORMAT_MAJOR:
@@ -360,7 +386,7 @@ class Model:
         return name, arr if ndim == 1 else arr.reshape(shape)
 
     def _close_group(self, group: list[Section]) -> None:
-        table = Table(self._buf, group, self._mm, required_features=self.header.required_features, accel=self._accel)
+        table = Table(self._buf, group, self._scalar, required_features=self.header.required_features, accel=self._accel)
         if table.name in self.tables:
             raise FormatError("E_DUPLICATE_NAME", f"two tables are named {table.name!r}", group[0].offset)
         self.tables[table.name] = table
@@ -370,7 +396,7 @@ class Model:
         """Drop this model's views of the mapping. Arrays already handed out keep the
         mapping alive (they stay valid) until they are garbage collected."""
         self.tables, self.tensors = {}, {}
-        self._buf = None
+        self._buf = self._scalar = None
         mm, self._mm = getattr(self, "_mm", None), None
         if mm is not None:
             try:
@@ -385,12 +411,29 @@ class Model:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<phq.Model {self.path!r} v{self.version[0]}.{self.version[1]} tables={list(self.tables)} tensors={list(self.tensors)}>"
+        return f"<phq.Model {self.name} v{self.version[0]}.{self.version[1]} tables={list(self.tables)} tensors={list(self.tensors)}>"
 
 
-def open_model(path: str | os.PathLike, *, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)) -> Model:
+def _buffer(source) -> memoryview:
+    """The bytes of a buffer-protocol object as a flat read-only memoryview of unsigned bytes:
+    zero-copy for a read-only buffer, a private copy of a writable one (see Model)."""
+    try:
+        mv = memoryview(source)
+    except TypeError:
+        raise UsageError(f"phq.open takes a path (str, os.PathLike) or the file's bytes (bytes, bytearray, "
+                         f"memoryview, mmap, any buffer), got {type(source).__name__}") from None
+    if not mv.readonly:
+        return memoryview(mv.tobytes())
+    if not mv.c_contiguous:
+        raise UsageError("phq.open: the buffer must be C-contiguous")
+    return mv.cast("B") if (mv.format, mv.ndim) != ("B", 1) else mv
+
+
+def open_model(source, *, max_version: tuple[int, int] = (L.FORMAT_MAJOR, L.FORMAT_MINOR)) -> Model:
     """Open and structurally check a phq file; lookups then read zero-copy views.
-    `max_version=(1, 0)` reads as a 1.0 reader would (refusing 1.1 features)."""
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise UsageError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return Model(path, max_version)
+
+    source: a path (str or os.PathLike) or the file's bytes (bytes, bytearray, memoryview,
+    mmap, any buffer-protocol object; read-only buffers zero-copy, writable ones copied
+    once: see phq.Model). `max_version=(1, 0)` reads as a 1.0 reader would (refusing 1.1
+    features)."""
+    return Model(source, max_version)

@@ -106,9 +106,11 @@ def test_f32_vs_linear8_rows_differ_and_atol_covers_them(tmp_path, capsys):
     assert quant[0].cls == "encoding" and (quant[0].a, quant[0].b) == ("f32", "linear8")
     assert any(f.item == "scales" for f in findings(r, "table"))
 
-    assert main(["diff", str(f32), str(q8)]) == 1
+    assert main(["diff", str(f32), str(q8), "--atol", "0"]) == 1
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("1 difference: table 'features':") and "rows differ" in first
+    assert main(["diff", str(f32), str(q8)]) == 0  # the CLI's default tolerance: one quantization step
+    assert diff(f32, q8, atol="auto").same
     atol = str(rows["max_abs"])
     assert diff(f32, q8, atol=rows["max_abs"]).same
     assert main(["diff", str(f32), str(q8), "--atol", atol]) == 0
@@ -302,7 +304,7 @@ def test_bad_arguments_exit_2(base, capsys):
 def test_json_schema_and_max_report(base, tmp_path, capsys):
     many = {"labels": [f"L{i}" for i in range(30)], "featurizer": {"ngram_range": [1, 2]}}
     other = build(tmp_path / "b.phq", metadata=many, quant="f16")
-    assert main(["diff", str(base), str(other), "--json", "--max-report", "5"]) == 1
+    assert main(["diff", str(base), str(other), "--json", "--max-report", "5", "--atol", "0"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"schema", "a", "b", "same", "summary", "options", "counts", "findings", "omitted", "tensors", "tables"}
     assert out["schema"] == "phq-diff/1" and out["same"] is False and out["a"] == str(base)
@@ -330,7 +332,7 @@ def test_json_schema_and_max_report(base, tmp_path, capsys):
     lib = diff(base, other, max_report=5).to_dict()
     assert lib["counts"] == out["counts"] and lib["summary"] == out["summary"]
     # readable output: the one-line summary first, then details capped at --max-report
-    assert main(["diff", str(base), str(other), "--max-report", "2"]) == 1
+    assert main(["diff", str(base), str(other), "--max-report", "2", "--atol", "0"]) == 1
     text = capsys.readouterr().out.splitlines()
     assert text[0] == out["summary"] and text[0].startswith(f"{out['counts']['data']} differences: ")
     assert "  ... 28 more (--max-report)" in text
@@ -393,7 +395,7 @@ def test_golden_pairs(a, b, same, data_items):
     r = diff(GOLDEN / f"{a}.phq", GOLDEN / f"{b}.phq")
     assert r.same is same
     assert sorted(f.item for f in findings(r, cls="data")) == sorted(data_items)
-    assert main(["diff", str(GOLDEN / f"{a}.phq"), str(GOLDEN / f"{b}.phq"), "--quiet"]) == (0 if same else 1)
+    assert main(["diff", str(GOLDEN / f"{a}.phq"), str(GOLDEN / f"{b}.phq"), "--quiet", "--atol", "0"]) == (0 if same else 1)
 
 
 def test_golden_header_findings():
@@ -430,4 +432,5 @@ def test_v1_0_against_v1_1_golden():
     assert [(f.item, f.a, f.b) for f in findings(r, "header") if f.item == "format_version"] == [("format_version", "1.0", "1.1")]
     assert [f.item for f in findings(r, cls="data")] == ["rows"]
     assert diff(older, newer, atol=r.tables["t"]["rows"]["max_abs"]).same
-    assert main(["diff", str(older), str(newer), "--quiet"]) == 1
+    assert main(["diff", str(older), str(newer), "--quiet", "--atol", "0"]) == 1
+    assert main(["diff", str(older), str(newer), "--quiet"]) == 0  # linear4 re-quantizes the same weights

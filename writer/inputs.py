@@ -146,10 +146,39 @@ def _unescape(raw: bytes) -> bytes:
     return _ESCAPE.sub(sub, raw) if b"\\" in raw else raw
 
 
-def iter_tsv(path: str | os.PathLike, batch: int = 1 << 16):
+def iter_tsv(path: str | os.PathLike, batch: int = 1 << 16, *, header: bool = False, sep: str = "\t", progress=None,
+             float32: bool = False):
     """read_tsv in batches of at most `batch` records: yields (keys, rows float64 (k, dim)).
-    Memory is bounded by the batch, not the file (partitioned builds, writer/partitioned.py)."""
-    return _changes_first(path, _iter_tsv(path, batch))
+    Memory is bounded by the batch, not the file (partitioned builds, writer/partitioned.py).
+    header: skip line 1; sep: the field separator, "\t" (the format), "space" (runs of spaces
+    and tabs, as str.split) or another single ASCII character; progress: callable(bytes_read,
+    file_size) after each batch; float32: refuse weights beyond float32's range (FILE:LINE),
+    as a build would without the line."""
+    return _changes_first(path, _iter_tsv(path, batch, header, _separator(sep), progress, float32))
+
+
+SEPARATORS = {"tab": "\t", "space": "space", "comma": ",", "semicolon": ";"}
+
+
+def _separator(sep: str):
+    """The field splitter for --sep: None for the format's tab (the fast path), else a
+    function line -> (key bytes, weights as b"\tw1\tw2")."""
+    sep = SEPARATORS.get(sep, sep)
+    if sep == "\t":
+        return None
+    if sep == "space":
+        def split(line: bytes):
+            fields = line.split()
+            return (fields[0] if fields else b""), b"".join(b"\t" + f for f in fields[1:])
+        return split
+    if not (isinstance(sep, str) and len(sep) == 1 and sep.isascii() and sep not in "\r\n\\"):
+        raise UsageError(f"sep must be tab, space, comma, semicolon or one ASCII character (not a newline or backslash), got {sep!r}")
+    c = sep.encode()
+
+    def split(line: bytes):
+        at = line.find(c)
+        return (line, b"") if at < 0 else (line[:at], line[at:].replace(c, b"\t"))
+    return split
 
 
 def _changes_first(path, batches):
@@ -171,11 +200,11 @@ def _changes_first(path, batches):
         raise
 
 
-def _iter_tsv(path, batch: int):
+def _iter_tsv(path, batch: int, header: bool = False, split=None, progress=None, float32: bool = False):
     dim = None
     keys: list[bytes] = []
     parts: list[bytes] = []  # each line's weights with their tabs: b"\t1\t-2.5"
-    first = 1  # line number of parts[0]
+    first = 2 if header else 1  # line number of parts[0]
     with open(path, "rb") as f:
         opened = _stat_fields(os.fstat(f.fileno()))
         if opened[0] == 1 and f.read(1) == b"\n":
@@ -185,25 +214,36 @@ def _iter_tsv(path, batch: int):
         consumed = 0
         for number, line in enumerate(f, 1):
             consumed += len(line)
+            if header and number == 1:
+                continue
             if line.endswith(b"\n"):
                 line = line[:-1]
             if line.endswith(b"\r"):
                 line = line[:-1]
-            tab = line.find(b"\t")
-            keys.append(_unescape(line if tab < 0 else line[:tab]))
-            parts.append(b"" if tab < 0 else line[tab:])
+            if split is None:
+                tab = line.find(b"\t")
+                keys.append(_unescape(line if tab < 0 else line[:tab]))
+                parts.append(b"" if tab < 0 else line[tab:])
+            else:
+                key, weights = split(line)
+                keys.append(_unescape(key))
+                parts.append(weights)
             if len(keys) >= batch:
-                rows, dim = _tsv_rows(path, first, parts, dim)
+                rows, dim = _tsv_rows(path, first, parts, dim, float32)
                 yield keys, rows
                 keys, parts, first = [], [], number + 1
+                if progress is not None:
+                    progress(consumed, opened[0])
                 if _TEST_HOOK is not None:
                     _TEST_HOOK(path, number)
         _end_of_read(path, f, consumed, opened)
     if keys:
-        yield keys, _tsv_rows(path, first, parts, dim)[0]
+        yield keys, _tsv_rows(path, first, parts, dim, float32)[0]
+    if progress is not None:
+        progress(consumed, opened[0])
 
 
-def _tsv_rows(path, first: int, parts: list[bytes], dim: int | None) -> tuple[np.ndarray, int]:
+def _tsv_rows(path, first: int, parts: list[bytes], dim: int | None, float32: bool = False) -> tuple[np.ndarray, int]:
     """The weights of a batch of lines, checked and parsed in a few C calls (no Python
     float() per value): one tab per weight, every line as many weights as line 1, the
     whole batch in the grammar of §13.6, then numpy's text parser (correctly rounded,
@@ -214,14 +254,87 @@ def _tsv_rows(path, first: int, parts: list[bytes], dim: int | None) -> tuple[np
     if set(map(bytes.count, parts, repeat(b"\t", len(parts)))) != {dim} or not _WEIGHTS_RE.fullmatch(blob):
         for i, weights in enumerate(parts):  # the first bad line, in line order (error path)
             if not _WEIGHTS_RE.fullmatch(weights):
-                raise UsageError(f"{path}:{first + i}: {_bad_weight(weights)}")
+                raise UsageError(f"{path}:{first + i}: {_bad_weight(weights)}{_line_hint(path, first + i, weights, dim)}")
             count = weights.count(b"\t")
             if count != dim:
-                raise UsageError(f"{path}:{first + i}: {count} weights, expected {dim} like line 1")
+                raise UsageError(f"{path}:{first + i}: {count} weights, expected {dim} like the first line"
+                                 f"{_line_hint(path, first + i, weights, dim)}")
     values = np.fromstring(blob, dtype=np.float64, sep=" ") if dim else np.zeros(0)
     if values.size != len(parts) * dim:  # cannot happen after the grammar check; never guess
         raise UsageError(f"{path}:{first}: cannot parse the weights of lines {first}..{first + len(parts) - 1}")
-    return values.reshape(len(parts), dim), dim
+    rows = values.reshape(len(parts), dim)
+    check_range(rows, lambda i: f"{path}:{first + i}", float32)
+    return rows, dim
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_range(rows: np.ndarray, where, float32: bool = False) -> None:
+    """§13.4 at the input: every weight finite (and with float32, within float32's range, the
+    writer's reference precision), refused with where(row index) (FILE:LINE or FILE: row N)."""
+    if rows.size and rows.dtype.kind == "f":
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~(np.abs(rows) <= (F32_MAX if float32 else np.inf))  # NaN and infinity included
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            v = float(rows[i, j])
+            what = "is NaN" if v != v else ("is beyond binary64's range" if abs(v) == float("inf") else
+                                            f"is {v:g}, beyond float32's range (+-{F32_MAX:.6g})")
+            raise UsageError(f"{where(i)}: weight {j + 1} {what}; weights must be finite" + (" float32 values" if float32 else ""))
+
+
+def _regular(path) -> bool:
+    """Whether path is a regular file (opening a FIFO to peek at it would block)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _first_line(path) -> bytes:
+    if not _regular(path):
+        raise OSError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        return f.readline(1 << 16).rstrip(b"\r\n")
+
+
+def _line_hint(path, number: int, weights: bytes, dim: int) -> str:
+    """Why a line that breaks the TSV grammar probably does: a header row, a comment, a blank
+    line (an empty line is a record: the empty key, no weights), another separator."""
+    try:
+        line1 = _first_line(path)
+    except OSError:
+        return ""
+    fields = weights[1:].split(b"\t") if weights else []
+    if number == 1 and fields and not any(_NUMBER_RE.fullmatch(f) for f in fields):
+        return " -- line 1 looks like a header row: skip it with --header (phq build) or remove it"
+    if line1.startswith(b"#"):
+        return (" -- line 1 starts with '#', but TSV input has no comments: every line is a record "
+                "(remove comment lines, or skip one first line with --header)")
+    if line1 == b"" and number > 1:
+        return (" -- line 1 is empty, and an empty line is a record (the empty key with no weights), "
+                "so it set the number of weights to 0: remove blank lines")
+    if b"\t" not in line1 and re.search(rb"[ ,;][+-]?[0-9.]", line1) and number > 1:
+        return (" -- line 1 has no tab: fields are separated by tabs; for another separator use "
+                "--sep space|comma|semicolon|CHAR (phq build)")
+    if number > 1 and not weights:
+        return " -- an empty line is a record (the empty key with no weights): remove blank lines"
+    return ""
+
+
+_SPACED = re.compile(rb"\S+(?:[ ,;]+" + _NUMBER + rb")+[ ]*")
+
+
+def looks_space_separated(path) -> bool:
+    """Line 1 has no tab but reads as a key and numbers separated by spaces, commas or
+    semicolons (`a 1 2`): read as TSV it would be one key with no weights (phq build refuses
+    it unless --sep says how to read it)."""
+    try:
+        line1 = _first_line(path)
+    except OSError:
+        return False
+    return b"\t" not in line1 and _SPACED.fullmatch(line1) is not None
 
 
 def _bad_weight(weights: bytes) -> str:
@@ -240,14 +353,16 @@ def read_tsv(path: str | os.PathLike) -> tuple[list[bytes], np.ndarray]:
     return _concat(iter_tsv(path))
 
 
-def iter_jsonl(path: str | os.PathLike, batch: int = 1 << 16):
-    """read_jsonl in batches of at most `batch` records: yields (keys, rows float64 (k, dim))."""
-    return _changes_first(path, _iter_jsonl(path, batch))
+def iter_jsonl(path: str | os.PathLike, batch: int = 1 << 16, *, progress=None, float32: bool = False):
+    """read_jsonl in batches of at most `batch` records: yields (keys, rows float64 (k, dim));
+    progress: callable(bytes_read, file_size) after each batch."""
+    return _changes_first(path, _iter_jsonl(path, batch, progress, float32))
 
 
-def _iter_jsonl(path, batch: int):
+def _iter_jsonl(path, batch: int, progress=None, float32: bool = False):
     keys: list = []
     rows: list = []
+    lines: list[int] = []  # the line number of each record (blank lines hold none)
     dim = None
     with open(path, "rb") as f:
         opened = _stat_fields(os.fstat(f.fileno()))
@@ -263,14 +378,19 @@ def _iter_jsonl(path, batch: int):
                 raise UsageError(f"{path}:{number}: rows have different lengths {sorted({dim, len(weights)})}")
             keys.append(key)
             rows.append(weights)
+            lines.append(number)
             if len(keys) >= batch:
-                yield keys, _jsonl_rows(path, rows, dim)
-                keys, rows = [], []
+                yield keys, _jsonl_rows(path, rows, dim, lines, float32)
+                keys, rows, lines = [], [], []
+                if progress is not None:
+                    progress(consumed, opened[0])
                 if _TEST_HOOK is not None:
                     _TEST_HOOK(path, number)
         _end_of_read(path, f, consumed, opened)
     if keys:
-        yield keys, _jsonl_rows(path, rows, dim)
+        yield keys, _jsonl_rows(path, rows, dim, lines, float32)
+    if progress is not None:
+        progress(consumed, opened[0])
 
 
 def _no_constant(name: str):
@@ -328,11 +448,18 @@ def _jsonl_record(path, number: int, line: bytes):
     return key, weights
 
 
-def _jsonl_rows(path, rows: list, dim: int) -> np.ndarray:
+def _jsonl_rows(path, rows: list, dim: int, lines: list[int], float32: bool = False) -> np.ndarray:
     try:
-        return np.asarray(rows, dtype=np.float64).reshape(len(rows), dim)
-    except (TypeError, ValueError, OverflowError) as e:
-        raise UsageError(f"{path}: weights must be numbers within binary64's range ({e})") from None
+        out = np.asarray(rows, dtype=np.float64).reshape(len(rows), dim)
+    except (TypeError, ValueError, OverflowError):
+        for i, r in enumerate(rows):  # the first record numpy cannot take (e.g. an integer past binary64)
+            try:
+                np.asarray(r, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError) as e:
+                raise UsageError(f"{path}:{lines[i]}: weights must be numbers within binary64's range ({e})") from None
+        raise UsageError(f"{path}: weights must be numbers within binary64's range") from None
+    check_range(out, lambda i: f"{path}:{lines[i]}", float32)
+    return out
 
 
 def read_jsonl(path: str | os.PathLike) -> tuple[list, np.ndarray]:
@@ -351,7 +478,7 @@ def _concat(batches) -> tuple[list, np.ndarray]:
     return keys, np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def read_npz(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[list, np.ndarray]:
+def read_npz(path: str | os.PathLike, max_bytes: int | None = None, *, float32: bool = False) -> tuple[list, np.ndarray]:
     """Arrays `keys` (str or bytes dtype; note numpy 'S' strips trailing NUL bytes) and
     `weights` (num_keys x dim). Object arrays are refused (no pickle). Before anything is
     inflated, each array's header (shape x itemsize) must agree with the size the archive
@@ -369,6 +496,8 @@ def read_npz(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[lis
         raise UsageError(f"{path}: not enough memory to load its arrays") from None
     if keys.dtype.kind not in "US":
         raise UsageError(f"{path}: keys must be a str or bytes array, got {keys.dtype}")
+    if weights.ndim == 2 and weights.dtype.kind == "f":
+        check_range(weights, lambda i: f"{path}: row {i} of 'weights'", float32)
     return keys.tolist(), weights
 
 
@@ -395,8 +524,9 @@ def _check_npz_sizes(path, max_bytes: int) -> None:
                     raise UsageError(f"{path}: array '{name}' declares {data} bytes of data but the archive "
                                      f"declares {info.file_size - header}")
                 total += info.file_size
-    except zipfile.BadZipFile as e:
-        raise UsageError(f"{path}: not an NPZ (zip) archive ({e})") from None
+    except zipfile.BadZipFile:
+        raise UsageError(f"{path}: not an NPZ archive (an NPZ is a zip of .npy arrays 'keys' and 'weights', "
+                         "as numpy.savez writes)") from None
     except (ValueError, EOFError) as e:
         raise UsageError(f"{path}: bad array header ({e})") from None
     if total > max_bytes:
@@ -520,8 +650,23 @@ def read_parquet(path: str | os.PathLike) -> tuple[list[bytes], np.ndarray]:
     return keys, rows
 
 
+def _not_a_phq_file(path) -> None:
+    """An input that is a phq file (e.g. named .npz) gets a message that says so."""
+    if not _regular(path):
+        return  # a FIFO, a device, a missing file: the reader reports it
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(L.SIGNATURE))
+    except OSError:
+        return  # the reader reports it
+    if head == L.SIGNATURE:
+        raise UsageError(f"{path}: this is a phq file, not a table input (TSV, JSONL, NPZ or Parquet); "
+                         "`phq inspect` / `phq lookup` read it, `phq diff` compares two")
+
+
 def iter_table_file(path: str | os.PathLike, batch: int = 1 << 16):
     """(keys, rows) batches of any input file, picked by extension like read_table_file."""
+    _not_a_phq_file(path)
     ext = os.path.splitext(str(path))[1].lower()
     if ext in (".tsv", ".txt"):
         return iter_tsv(path, batch)
@@ -534,15 +679,20 @@ def iter_table_file(path: str | os.PathLike, batch: int = 1 << 16):
     raise UsageError(f"{path}: unknown input type {ext!r} (expected .tsv, .jsonl, .npz or .parquet)")
 
 
-def read_table_file(path: str | os.PathLike):
-    """Pick the reader by extension: .tsv/.txt, .jsonl, .npz, .parquet."""
+def read_table_file(path: str | os.PathLike, *, header: bool = False, sep: str = "\t", progress=None, float32: bool = False):
+    """Pick the reader by extension: .tsv/.txt, .jsonl, .npz, .parquet. header and sep apply
+    to TSV (see iter_tsv); progress(bytes_read, file_size) is called by the TSV and JSONL
+    readers; float32 refuses weights beyond float32's range with their line (row)."""
+    _not_a_phq_file(path)
     ext = os.path.splitext(str(path))[1].lower()
+    if (header or sep not in ("\t", "tab")) and ext not in (".tsv", ".txt"):
+        raise UsageError(f"{path}: --header and --sep apply to TSV input (.tsv, .txt) only")
     if ext in (".tsv", ".txt"):
-        return read_tsv(path)
+        return _concat(iter_tsv(path, header=header, sep=sep, progress=progress, float32=float32))
     if ext == ".jsonl":
-        return read_jsonl(path)
+        return _concat(iter_jsonl(path, progress=progress, float32=float32))
     if ext == ".npz":
-        return read_npz(path)
+        return read_npz(path, float32=float32)
     if ext == ".parquet":
         return read_parquet(path)
     raise UsageError(f"{path}: unknown input type {ext!r} (expected .tsv, .jsonl, .npz or .parquet)")

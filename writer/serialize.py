@@ -17,6 +17,7 @@ import crc32c as _crc32c
 import numpy as np
 
 from phq import layout as L
+from phq.errors import UsageError
 
 
 TEMP_SUFFIX = ".phq-tmp"  # §13.5: temporary files are named .NAME.<random>.phq-tmp
@@ -128,6 +129,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def check_output_path(target: Path) -> None:
+    """A UsageError naming the output's folder when it cannot hold the file (rather than the
+    OSError of the temporary file the write would make there)."""
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{target}: is a directory; name the output file")
+    if not directory.exists():
+        raise UsageError(f"{target}: the output folder {str(directory)!r} does not exist (create it first)")
+    if not directory.is_dir():
+        raise UsageError(f"{target}: {str(directory)!r} is not a folder")
+
+
 def write_sections(
     path: str | os.PathLike,
     sections: list[SectionOut],
@@ -150,6 +163,7 @@ def write_sections(
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
+    check_output_path(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:

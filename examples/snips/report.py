@@ -33,7 +33,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "snips"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "snips"
+SHIPPED_DATA = HERE / "data"  # the same files, xz-compressed (data/README.md): a fresh clone has them
+DEFAULT_DATA = SHARED_DATA if (SHARED_DATA / "train.jsonl").exists() else SHIPPED_DATA
 
 # the templates the CRF is trained on (spec/nlu-profile-v3.md §4.2)
 TEMPLATES = [
@@ -48,9 +50,25 @@ VARIANTS = [("phq8", dict(quant="linear8", scale="column", fingerprint_bits=16))
             ("phq4", dict(quant="linear4", scale="column", fingerprint_bits=16))]
 
 
+def has_data(data: Path) -> bool:
+    return all((data / f"{n}.jsonl").exists() or (data / f"{n}.jsonl.xz").exists() for n in ("train", "test"))
+
+
+def read_jsonl(data: Path, name: str) -> list:
+    """data/NAME.jsonl, or data/NAME.jsonl.xz (the copy shipped in data/)."""
+    path = data / f"{name}.jsonl"
+    if path.exists():
+        raw = path.read_bytes()
+    else:
+        import lzma
+
+        raw = lzma.decompress((data / f"{name}.jsonl.xz").read_bytes())
+    return [json.loads(x) for x in raw.decode("utf-8").splitlines() if x]
+
+
 def load(data: Path, quick: bool):
-    train = [json.loads(x) for x in (data / "train.jsonl").read_text(encoding="utf-8").splitlines() if x]
-    test = [json.loads(x) for x in (data / "test.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    train = read_jsonl(data, "train")
+    test = read_jsonl(data, "test")
     if quick:
         rng = np.random.default_rng(0)
         train = [train[i] for i in sorted(rng.choice(len(train), 800, replace=False))]
@@ -93,7 +111,7 @@ def per_slot(gold: set, pred: set) -> dict:
     return out
 
 
-def crf_spans(crf, test) -> set:
+def crf_spans(crf, test, templates=TEMPLATES) -> set:
     """Spans of the float CRF: CRFsuite's own tagger on phq's features."""
     import phq.nlu
     from phq.tagger import spans
@@ -103,7 +121,7 @@ def crf_spans(crf, test) -> set:
         toks = phq.nlu.tokenize(ex["text"])
         if not toks:
             continue
-        labels = crf.predict_single(phq.nlu.token_features([t for t, _, _ in toks], TEMPLATES))
+        labels = crf.predict_single(phq.nlu.token_features([t for t, _, _ in toks], templates))
         for slot, s, e in spans(labels, [(a, b) for _, a, b in toks]):
             out.add((i, slot, s, e))
     return out
@@ -157,16 +175,17 @@ def c_agreement(path: Path, texts: list[str], python: list[dict]):
     return round(100 * same / len(texts), 2), runtime, secs
 
 
-def train_crf(train, quick: bool, c1: float, c2: float):
+def train_crf(train, quick: bool, c1: float, c2: float, templates=TEMPLATES, max_iterations: int | None = None):
     import phq.nlu
     import sklearn_crfsuite
 
     X, y = [], []
     for ex in train:
         toks, labels = bio(ex)
-        X.append(phq.nlu.token_features([t for t, _, _ in toks], TEMPLATES))
+        X.append(phq.nlu.token_features([t for t, _, _ in toks], templates))
         y.append(labels)
-    crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=25 if quick else 150, all_possible_transitions=True)
+    iterations = max_iterations or (25 if quick else 150)
+    crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=iterations, all_possible_transitions=True)
     crf.fit(X, y)
     return crf
 
@@ -187,8 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--per-intent", action="store_true", help="also train one CRF per intent (float) to compare with the shared tagger")
     a = ap.parse_args(argv)
-    if not (a.data / "train.jsonl").exists():
-        print(f"SNIPS not found at {a.data} (see ../shared/data/snips/README.md)", file=sys.stderr)
+    if not has_data(a.data):
+        print(f"SNIPS not found at {a.data} (see data/README.md)", file=sys.stderr)
         return 2
     import joblib
     import phq.nlu

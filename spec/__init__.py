@@ -1,0 +1,1 @@
+"""The phq specification as package data (`phq spec show`; pyreader/specdoc.py)."""
