@@ -24,6 +24,7 @@ import numpy as np
 from .errors import FormatError, PhqError, ProfileError, UsageError
 from .output import json_text, safe_text  # every byte of a file that reaches the terminal goes through these
 
+METADATA_NAMES_SHOWN = 50  # inspect's text summary names at most this many top-level metadata members
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE = 128 + 13  # SIGPIPE: what the shell reports for a tool killed by a closed pipe
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug, not the user's input
@@ -302,7 +303,9 @@ def _cmd_inspect(a) -> int:
     for name, t in d["tensors"].items():
         out(f"tensor {name!r}: {t['dtype']} {t['shape']}")
     if d["metadata"]:
-        out(f"metadata: {', '.join(sorted(d['metadata']))}")
+        names = sorted(d["metadata"])
+        more = f", ... {len(names) - METADATA_NAMES_SHOWN:,} more (inspect --json lists them)" if len(names) > METADATA_NAMES_SHOWN else ""
+        out(f"metadata: {', '.join(names[:METADATA_NAMES_SHOWN])}{more}")
     if "nlu" in d:
         _print_nlu(d["nlu"], out)
     return EXIT_OK

@@ -162,11 +162,28 @@ def _classifier_summary(c, out: dict) -> dict:
             "bytes": sum(parts.values())}
 
 
+def _nlu_member(model: Model):
+    """The metadata's "phq.nlu" value, parsed alone (a shallow scan finds its text: the rest of
+    a large META is never turned into a tree), or None."""
+    if model.metadata_bytes is None:
+        return None
+    if model._metadata is not None:  # already parsed
+        return model._metadata.get("phq.nlu")
+    import json
+
+    from . import metajson
+
+    for name, start, end in metajson.top_level_members(model.metadata_bytes):
+        if name == "phq.nlu":
+            return json.loads(model.metadata_bytes[start:end])
+    return None
+
+
 def describe_nlu(model: Model, out: dict) -> dict | None:
     """A summary of an NLU model (metadata "phq.nlu", profiles 1-3): estimator, classes,
     featurizers, tagger labels and slots, the bytes of each part. Plain data from the
     metadata as it is (inspect describes, phq.nlu.load checks)."""
-    prof = model.metadata.get("phq.nlu") if isinstance(model.metadata, dict) else None
+    prof = _nlu_member(model)
     if not isinstance(prof, dict):
         return None
     res: dict = {"profile": prof.get("profile")}

@@ -77,3 +77,16 @@ def test_lookup_keys_file_and_raw(demo, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("w=rain\t") and all(v.isdigit() for v in out[0].split("\t")[1].split())
     assert out[1] == "w=nothing\t(absent)"
+
+
+def test_inspect_names_at_most_50_metadata_members(tmp_path, capsys):
+    import phq.writer
+
+    path = tmp_path / "m.phq"
+    meta = {f"k{i:03d}": i for i in range(60)}
+    phq.writer.write(path, {"t": (["a", "b"], [[1.0], [2.0]])}, metadata=meta)
+    assert main(["inspect", str(path)]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("metadata:")][0]
+    assert "k049" in line and "k050" not in line and "... 10 more" in line
+    assert main(["inspect", "--json", str(path)]) == 0
+    assert sorted(json.loads(capsys.readouterr().out)["metadata"]) == sorted(meta)
