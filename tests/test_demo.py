@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,12 @@ SUMMARY = re.compile(
     r"intent accuracy (?P<acc_f>[0-9.]+)% -> (?P<acc_p>[0-9.]+)%, slot F1 (?P<f1_f>[0-9.]+)% -> (?P<f1_p>[0-9.]+)%, "
     r"model load (?P<load>[0-9]+)x faster; (?P<path>\S+) is valid$"
 )
+
+
+# a clean make: under `make test` the outer make's MAKEFLAGS / MAKELEVEL would make this one print
+# "make[1]: Entering directory" lines
+MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+MAKE = ["make", "--no-print-directory"]
 
 
 def fresh_copy(dest):
@@ -65,7 +72,7 @@ def test_demo_extra_is_light_and_enough():
 
 def test_make_demo_installs_the_demo_extra_only(tmp_path):
     fresh_copy(tmp_path)
-    out = subprocess.run(["make", "-n", "demo"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*MAKE, "-n", "demo"], cwd=tmp_path, capture_output=True, text=True, check=True, env=MAKE_ENV).stdout
     assert "pip install" in out and "-e '.[demo]'" in out and ".[test]" not in out
     assert out.strip().splitlines()[-1] == ".venv/bin/python examples/demo/demo.py --out build/demo"
 
@@ -75,7 +82,7 @@ def test_make_demo_from_a_fresh_clone(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("sklearn_crfsuite")
     clone = fresh_copy(tmp_path / "clone")
-    r = subprocess.run(["make", "demo", "DEMO_STAMP=", f"PY={sys.executable}"], cwd=clone, capture_output=True, text=True)
+    r = subprocess.run([*MAKE, "demo", "DEMO_STAMP=", f"PY={sys.executable}"], cwd=clone, capture_output=True, text=True, env=MAKE_ENV)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     lines = r.stdout.strip().splitlines()
     m = SUMMARY.match(lines[-1])
