@@ -130,7 +130,9 @@ static PyObject *Model_decision(ModelObject *self, PyObject *args)
         return NULL;
     }
     if (!PyArg_ParseTuple(args, "OO:decision", &docs, &out_obj)) return NULL;
-    seq = PySequence_Fast(docs, "docs must be a sequence");
+    /* a tuple of its own (not the caller's list, which PySequence_Fast would return): it holds a
+     * reference to every text while the GIL is released, whatever another thread does to the list */
+    seq = PySequence_Tuple(docs);
     if (!seq) return NULL;
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE) < 0) {
         Py_DECREF(seq);
