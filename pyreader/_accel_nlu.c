@@ -117,6 +117,29 @@ typedef struct {
     char msg[120];
 } doc_ref;
 
+/* A document's UTF-8 bytes: a str's cached UTF-8 form or a bytes object's contents; 0 for a str
+ * with surrogates (no UTF-8 form) or another type, which the Python runtime then handles. */
+static int doc_utf8(PyObject *d, const char **text, size_t *len)
+{
+    if (PyUnicode_Check(d)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(d, &n);
+        if (!s) {
+            PyErr_Clear();
+            return 0;
+        }
+        *text = s;
+        *len = (size_t)n;
+        return 1;
+    }
+    if (PyBytes_Check(d)) {
+        *text = PyBytes_AS_STRING(d);
+        *len = (size_t)PyBytes_GET_SIZE(d);
+        return 1;
+    }
+    return 0;
+}
+
 static PyObject *Model_decision(ModelObject *self, PyObject *args)
 {
     PyObject *docs, *out_obj, *seq = NULL, *fallback = NULL, *errors = NULL, *result = NULL;
@@ -138,7 +161,7 @@ static PyObject *Model_decision(ModelObject *self, PyObject *args)
         Py_DECREF(seq);
         return NULL;
     }
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     if ((size_t)out.len < (size_t)n * self->k * sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "out is too small");
         goto done;
@@ -147,25 +170,8 @@ static PyObject *Model_decision(ModelObject *self, PyObject *args)
     fallback = PyList_New(0);
     errors = PyList_New(0);
     if (!refs || !fallback || !errors) goto done;
-    for (i = 0; i < n; i++) {
-        PyObject *d = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyUnicode_Check(d)) {
-            Py_ssize_t len;
-            const char *s = PyUnicode_AsUTF8AndSize(d, &len);
-            if (!s) { /* surrogates: the Python runtime scores it */
-                PyErr_Clear();
-                refs[i].skip = 1;
-            } else {
-                refs[i].text = s;
-                refs[i].len = (size_t)len;
-            }
-        } else if (PyBytes_Check(d)) {
-            refs[i].text = PyBytes_AS_STRING(d);
-            refs[i].len = (size_t)PyBytes_GET_SIZE(d);
-        } else {
-            refs[i].skip = 1;
-        }
-    }
+    for (i = 0; i < n; i++)
+        refs[i].skip = !doc_utf8(PyTuple_GET_ITEM(seq, i), &refs[i].text, &refs[i].len);
     {
         double *dec = out.buf;
         int nomem = 0;
@@ -262,25 +268,8 @@ static PyObject *Model_tag(ModelObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    for (i = 0; i < n; i++) {
-        PyObject *d = PyTuple_GET_ITEM(seq, i);
-        if (PyUnicode_Check(d)) {
-            Py_ssize_t len;
-            const char *s = PyUnicode_AsUTF8AndSize(d, &len);
-            if (!s) { /* surrogates: no UTF-8 form; the Python runtime tags it */
-                PyErr_Clear();
-                refs[i].skip = 1;
-            } else {
-                refs[i].text = s;
-                refs[i].len = (size_t)len;
-            }
-        } else if (PyBytes_Check(d)) {
-            refs[i].text = PyBytes_AS_STRING(d);
-            refs[i].len = (size_t)PyBytes_GET_SIZE(d);
-        } else {
-            refs[i].skip = 1;
-        }
-    }
+    for (i = 0; i < n; i++)
+        refs[i].skip = !doc_utf8(PyTuple_GET_ITEM(seq, i), &refs[i].text, &refs[i].len);
     /* the documents stay referenced by seq, their UTF-8 forms cached in the str objects, bytes are
      * immutable: the C runtime reads them without the GIL */
     Py_BEGIN_ALLOW_THREADS
