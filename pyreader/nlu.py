@@ -292,12 +292,7 @@ class Classifier:
         """The C runtime over the same mapped bytes, or None: pure Python (the reference) when
         the extension is not built, PHQ_PURE is set, the model is a dict model (the C runtime
         reads text only) or the C runtime refuses the file."""
-        if _accel_nlu is None or os.environ.get("PHQ_PURE", "") not in ("", "0") or self.input != "text":
-            return None
-        try:
-            return _accel_nlu.Model(self.model._buf)
-        except (ProfileError, FormatError, UsageError, BufferError, TypeError, ValueError):
-            return None
+        return c_runtime(self.model) if self.input == "text" else None
 
     @property
     def accelerated(self) -> bool:
@@ -449,6 +444,18 @@ class Classifier:
             f"<phq.nlu.Classifier {self.profile.get('estimator', '?')} classes={len(self.classes_)} "
             f"input={self.input} featurizers={[b.name for b in self.branches]} keys={len(self.table)}>"
         )
+
+
+def c_runtime(model: Model):
+    """phq._accel_nlu's Model over a phq model's mapped bytes, or None: when the extension is not
+    built, PHQ_PURE is set, or the C runtime refuses the file (the pure Python runtime, the
+    reference, then answers)."""
+    if _accel_nlu is None or os.environ.get("PHQ_PURE", "") not in ("", "0"):
+        return None
+    try:
+        return _accel_nlu.Model(model._buf)
+    except (ProfileError, FormatError, UsageError, BufferError, TypeError, ValueError):
+        return None
 
 
 def load(source) -> "Classifier | Parser":

@@ -16,7 +16,6 @@ Viterbi §6, spans §7); text handling (decoding, lowercasing, Unicode data) is 
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from . import _unicode_data as ucd
 from . import unicode as uni
-from .errors import FormatError, ProfileError, UsageError
+from .errors import ProfileError, UsageError
 
 TOKENIZERS = {
     # §3: a maximal run of word characters, or one other non-whitespace code point
@@ -342,14 +341,9 @@ class Tagger:
         """The C runtime (creader/phq_nlu_tagger.c through phq._accel_nlu) over the same mapped bytes,
         or None: pure Python (the reference) when the extension is not built, PHQ_PURE is set or the C
         runtime refuses the file."""
-        from .nlu import _accel_nlu
+        from .nlu import c_runtime
 
-        if _accel_nlu is None or os.environ.get("PHQ_PURE", "") not in ("", "0"):
-            return None
-        try:
-            return _accel_nlu.Model(self.model._buf)
-        except (ProfileError, FormatError, UsageError, BufferError, TypeError, ValueError):
-            return None
+        return c_runtime(self.model)
 
     @property
     def accelerated(self) -> bool:
