@@ -7,7 +7,6 @@ allocated in proportion to a count the file merely claims.
 
 from __future__ import annotations
 
-import decimal
 import mmap
 import os
 import struct
@@ -66,31 +65,6 @@ def _json_object(raw: bytes, offset: int):
     """The metadata object of a META text, after the checks of §5.2 (metajson.check)."""
     metajson.check(raw, offset)
     return metajson.parse(raw, offset)
-
-
-_CONTAINERS = (dict, list)
-_SCALARS = frozenset((str, int, float, bool, type(None), decimal.Decimal))  # what json.loads makes besides containers
-
-
-def json_depth(value) -> int:
-    """Nesting depth of arrays/objects (§5.2: the top-level object is level 1). Level by
-    level, each container's children filtered in one comprehension (no call per value)."""
-    if not isinstance(value, _CONTAINERS):
-        return 0
-    depth, level = 1, [value]
-    while True:
-        below = []
-        for v in level:
-            kids = v.values() if isinstance(v, dict) else v
-            if _SCALARS.issuperset(map(type, kids)):  # C-level pass: no container below v
-                continue
-            below += [c for c in kids if isinstance(c, _CONTAINERS)]
-        if not below:
-            return depth
-        depth += 1
-        level = [c for c in below if c]  # empty containers count for depth but have no children
-        if not level:
-            return depth
 
 
 def _name(raw: bytes, what: str, offset: int) -> str:
