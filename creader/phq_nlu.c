@@ -214,22 +214,12 @@ long long nlu_decode_cps(const unsigned char *s, size_t n, int mode, uint32_t *o
 
 /* ---- hashing ---------------------------------------------------------------------------------- */
 
-static uint64_t nlu_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 uint64_t nlu_hash_cps(const uint32_t *cp, size_t n)
 {
     uint64_t h = 0x243f6a8885a308d3ULL ^ (uint64_t)n;
     size_t i;
     for (i = 0; i < n; i++) h = (h ^ cp[i]) * 0x9E3779B97F4A7C15ULL, h ^= h >> 29;
-    return nlu_mix(h);
+    return phq_fmix64(h);
 }
 
 /* ---- workspace -------------------------------------------------------------------------------- */
@@ -489,7 +479,7 @@ static void nlu_analyze_word(const nlu_feat *ft, nlu_ws *w)
         for (i = 0; i + nn <= m; i++) {
             uint64_t h = 0x452821e638d01377ULL ^ nn;
             size_t k;
-            for (k = 0; k < nn; k++) h = nlu_mix(h ^ w->tok_hash[i + k]) + k;
+            for (k = 0; k < nn; k++) h = phq_fmix64(h ^ w->tok_hash[i + k]) + k;
             nlu_add_term(w, w->tok_start[i], w->tok_start[i + nn] - 1 - w->tok_start[i], h);
         }
     }
