@@ -10,6 +10,10 @@ SOURCES := pyproject.toml setup.py pyreader/_accel.c pyreader/_accel_nlu.c cread
 
 FUZZ_SECONDS ?= 60
 FUZZ_NLU_SECONDS ?= 30
+# The Python suite runs on every core (pytest-xdist); `make test PYTEST_PAR=` runs it in one process.
+# loadfile keeps each test file in one worker, in file order (tests/test_corruption.py's last test
+# checks what the others produced).
+PYTEST_PAR ?= -n auto --dist loadfile
 
 .PHONY: demo test test-py js-deps test-js bench-js bench bench-nlu clinc150 snips snips-quick install creader creader-test fuzz fuzz-py clean
 
@@ -39,10 +43,10 @@ demo: $(DEMO_STAMP)
 # run of the C reader, then the Python test suite (which also runs the conformance suite
 # against the Python and C readers), whose summary line closes the output.
 test: $(STAMP) creader-test fuzz js-deps
-	PHQ_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+	PHQ_REQUIRE_BROWSER=1 PHQ_FULL_SUITE=1 $(PY) -m pytest -q $(PYTEST_PAR)
 
 test-py: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PAR)
 
 # The JavaScript runtime's test tools (js/, tests/test_js.py): Debian's chromium (skipped when a
 # chromium is already installed) and puppeteer-core from npm, which never downloads a browser.
