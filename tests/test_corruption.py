@@ -499,6 +499,25 @@ def test_tensor_header_fields(tmp_path, nth):
             check_pair(tmp_path, fixed, raw, want, f"tensor {nth} {fld.name}={label}")
 
 
+@pytest.mark.parametrize("size", [0, 1, 4, 7])
+def test_a_tensor_under_8_bytes_is_a_section_size_error_in_every_reader(tmp_path, size):
+    """§10.1 step 14: a TENSOR shorter than its 8-byte fixed header is E_SECTION_SIZE (Python
+    pure and accelerated here; the C and JavaScript readers through their conformance adapters)."""
+    import shutil
+
+    from test_c_agreement import ROOT, c_binary
+
+    img = assemble([raw_section(L.KIND_TENSOR, bytes([1, 0, 0, 0, 0, 0, 0])[:size])])
+    assert validate_code(tmp_path, img) == "E_SECTION_SIZE"
+    path = write_image(tmp_path / "t.phq", img)
+    adapters = [[str(c_binary("phq-c-conform")), path]]
+    if shutil.which("node"):
+        adapters.append(["node", str(ROOT / "js" / "bin" / "phq-conform.js"), path])
+    for cmd in adapters:
+        out = subprocess.run(cmd, input=b"", capture_output=True, timeout=60).stdout.decode()
+        assert out.startswith("error E_SECTION_SIZE "), (cmd[0], out)
+
+
 def test_tensor_shape_fields(tmp_path):
     """Each u64 of a tensor's shape: 0, all ones, +1, ^high bit."""
     img = image("tensors")

@@ -123,6 +123,29 @@ def test_python_accelerated_equals_pure_including_surrogates_and_input_errors():
             del os.environ["PHQ_PURE"]
 
 
+def test_a_key_prefix_lone_surrogate_counts_three_bytes_everywhere(tmp_path):
+    """v2 §2.2: the 1,024-byte limit counts a lone surrogate (a `\\uD800` escape) as 3 bytes,
+    its generalized UTF-8 length; such a prefix makes every key of its featurizer absent."""
+    from test_nlu import profile, text_featurizer, write
+
+    at_limit = write(tmp_path / "at.phq", profile(featurizers=[text_featurizer(key_prefix="\ud800" * 341 + "a")]))
+    over = write(tmp_path / "over.phq", profile(featurizers=[text_featurizer(key_prefix="\ud800" * 342)]))
+    texts = [b"play the beatles", b""]
+    c_ok, py_ok = c_answers(at_limit, texts), py_answers(at_limit, texts)
+    assert strip_messages(c_ok) == strip_messages(py_ok)
+    assert all(a.get("label") == "PlayMusic" for a in py_ok)  # keys absent: the intercepts decide
+    c_out = subprocess.run([str(c_binary("phq-nlu-conform")), str(over)], input=b"score 61\n", capture_output=True, timeout=60)
+    assert c_out.stdout.decode().startswith("error E_NLU_SCHEMA "), c_out.stdout
+    for env in ("0", "1"):
+        os.environ["PHQ_PURE"] = env
+        try:
+            with pytest.raises(phq.ProfileError) as e:
+                phq.nlu.load(over)
+            assert e.value.code == "E_NLU_SCHEMA"
+        finally:
+            del os.environ["PHQ_PURE"]
+
+
 def test_the_c_tool_classifies_lines(tmp_path):
     """build/phq-nlu MODEL: one JSON object per input line; --top and --proba."""
     model = suite.NLU_DIR / "y_word2_lower_tfidf_l2_softmax.phq"
