@@ -231,3 +231,39 @@ def test_the_readme_c_program_compiles_and_classifies(tmp_path):
     out = subprocess.run([str(exe), str(model)], input="\n".join(lines).encode() + b"\n", capture_output=True, timeout=60, check=True)
     with phq.nlu.load(model) as clf:
         assert [json.loads(x) for x in out.stdout.decode().splitlines()] == clf.predict(lines).tolist()
+
+
+@pytest.mark.parametrize("clash", ["classifier table = tagger tensor", "classifier tensor = tagger table"])
+def test_a_name_shared_across_kinds_by_the_two_parts_is_refused_by_every_runtime(tmp_path, clash):
+    """v3 §2.1: no name of the classifier (tables and tensor) equals a name of the tagger, whatever
+    their kinds (the format lets a table and a tensor share a name; the profile does not)."""
+    import shutil
+
+    from phq.conformance import nlu as N
+    from phq.conformance import nlu_tagger as T
+
+    name, meta, tables, tensors, opts = T.valid_models(
+        lambda n, seed: N._model(n, [N._featurizer(ngram_range=[1, 2])], N.FIVE, proba="softmax", seed=seed, quant="linear8"))[-1]
+    c, t = meta["phq.nlu"]["classifier"], meta["phq.nlu"]["tagger"]
+    if clash == "classifier table = tagger tensor":
+        tables[t["transitions"]] = tables.pop(c["table"])
+        c["table"] = t["transitions"]
+    else:
+        tensors[t["state_table"]] = tensors.pop(c["intercept"])
+        c["intercept"] = t["state_table"]
+    path = tmp_path / "clash.phq"
+    N._write(path, meta, tables, tensors, opts)
+    for env in ("0", "1"):
+        os.environ["PHQ_PURE"] = env
+        try:
+            with pytest.raises(phq.ProfileError) as e:
+                phq.nlu.load(path)
+            assert e.value.code == "E_NLU_REFERENCE", (env, e.value)
+        finally:
+            del os.environ["PHQ_PURE"]
+    adapters = [[str(c_binary("phq-nlu-conform")), str(path)]]
+    if shutil.which("node"):
+        adapters.append(["node", str(ROOT / "js" / "bin" / "phq-conform.js"), "--nlu", str(path)])
+    for cmd in adapters:
+        out = subprocess.run(cmd, input=b"", capture_output=True, timeout=60).stdout.decode()
+        assert out.startswith("error E_NLU_REFERENCE "), (cmd[0], out)

@@ -49,9 +49,10 @@ export class NluModel {
     if (clfObj) this._bindClassifier(clfObj);
     if (tagObj) this._bindTagger(tagObj);
     if (clfObj && tagObj) {
-      const clfTables = [clfObj.table, ...clfObj.featurizers.filter((f) => f.norm_table !== null).map((f) => f.norm_table)];
-      if (clfTables.includes(tagObj.state_table)) ref("the classifier and the tagger share a table");
-      if (clfObj.intercept === tagObj.transitions) ref("the classifier and the tagger share a tensor");
+      // v3 §2.1: no name of one part equals a name of the other, whatever their kinds (a table
+      // and a tensor included, although the format lets them share a name)
+      const clfNames = [clfObj.table, clfObj.intercept, ...clfObj.featurizers.filter((f) => f.norm_table !== null).map((f) => f.norm_table)];
+      if (clfNames.includes(tagObj.state_table) || clfNames.includes(tagObj.transitions)) ref("the classifier and the tagger share a table or tensor name");
     }
     if (clfObj && clfObj.input === "dict") throw new ProfileError("E_NLU_UNSUPPORTED", 'input "dict": this runtime implements text input only');
     this.classifier = clfObj; this.tagger = tagObj;
