@@ -186,7 +186,8 @@ def cmd_eval(a) -> int:
         lines.append(f"{str(row['label']):<{width}}  {_pct(row['precision']):>9}  {_pct(row['recall']):>7}  "
                      f"{_pct(row['f1']):>7}  {row['support']:>7,}")
     if rep["confused"]:
-        lines += ["", f"most confused (gold -> predicted: count; {rep['confused_pairs']:,} pairs in all):"]
+        n_pairs = rep["confused_pairs"]
+        lines += ["", f"most confused (gold -> predicted: count; {n_pairs:,} pair{'s' if n_pairs != 1 else ''} in all):"]
         lines += [f"  {c['gold']} -> {c['predicted']}: {c['count']:,}" for c in rep["confused"]]
     print(safe_text("\n".join(lines), keep_newlines=True))
     return EXIT_OK
@@ -246,8 +247,10 @@ def diff_text(rep: dict) -> str:
         lines.append(f"line {c['line']}: {c['old']} ({c['old_score']:.4g}) -> {c['new']} ({c['new_score']:.4g})  {text}")
     if len(rep["changes"]) < m:
         lines.append(f"... {m - len(rep['changes']):,} more (--max-report)")
-    lines.append("changes by label (old -> new: count):")
+    lines.append(f"changes by label (old -> new: count; {rep['label_pairs']:,} pairs in all):")
     lines += [f"  {p['old']} -> {p['new']}: {p['count']:,}" for p in rep["changes_by_label"]]
+    if len(rep["changes_by_label"]) < rep["label_pairs"]:
+        lines.append(f"  ... {rep['label_pairs'] - len(rep['changes_by_label']):,} more (--max-report)")
     return "\n".join(lines)
 
 

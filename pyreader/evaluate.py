@@ -298,7 +298,8 @@ def prediction_changes(a, b, docs: list, lines: list[int], max_report: int) -> d
         "texts": len(docs),
         "changed": len(changed),
         "max_score_change": float(np.abs(sa - sb).max()) if same_classes and len(docs) else None,
+        "label_pairs": len(by_pair),  # distinct (old, new) pairs; the most frequent max_report are listed
         "changes_by_label": [{"old": o, "new": n, "count": c}
-                             for (o, n), c in sorted(by_pair.items(), key=lambda item: (-item[1], str(item[0])))],
+                             for (o, n), c in sorted(by_pair.items(), key=lambda item: (-item[1], str(item[0])))[: max(0, max_report)]],
         "changes": listed,
     }

@@ -284,7 +284,12 @@ def test_diff_texts_lists_prediction_changes(clinc, capsys):
     for c, i in zip(r["changes"], changed):
         assert c["line"] == i + 1 and c["text"] == clinc.Xte[i] and c["old"] == pa[i] and c["new"] == pb[i]
         assert c["old_score"] == pytest.approx(da[i].max()) and c["new_score"] == pytest.approx(db[i].max())
-    assert sum(p["count"] for p in r["changes_by_label"]) == changed.size
+    pairs = {(pa[i], pb[i]) for i in changed}
+    assert r["label_pairs"] == len(pairs) and len(r["changes_by_label"]) == min(5, len(pairs))
+    counts = [p["count"] for p in r["changes_by_label"]]
+    assert counts == sorted(counts, reverse=True) and all((p["old"], p["new"]) in pairs for p in r["changes_by_label"])
+    code, out, _ = run(capsys, "diff", clinc.f32, clinc.coarse, "--texts", clinc.texts, "--json", "--max-report", "100000")
+    assert sum(p["count"] for p in json.loads(out)["changes_by_label"]) == changed.size
     assert r["max_score_change"] == pytest.approx(np.abs(da - db).max())
     code, out, _ = run(capsys, "diff", clinc.f32, clinc.coarse, "--texts", clinc.texts)
     assert code == 1 and out.startswith(f"{changed.size} of {len(clinc.Xte)} predictions differ")

@@ -49,7 +49,7 @@ class AgreementError(UsageError):
         self.agreement = report.agreement
         self.min_agreement = report.min_agreement
         super().__init__(
-            f"agreement {100 * report.agreement:.2f}% ({report.n_texts - report.n_disagree} of {report.n_texts} "
+            f"agreement {100 * report.agreement:.2f}% ({report.n_texts - report.n_disagree:,} of {report.n_texts:,} "
             f"{report.texts_source} probe texts) is below min_agreement {100 * report.min_agreement:.2f}%; "
             f"{report.path} was not written"
         )
