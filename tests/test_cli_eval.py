@@ -59,6 +59,8 @@ def clinc(tmp_path_factory):
     phq.writer.from_sklearn(c.pipe, c.f32, quant="f32")
     c.coarse = c.dir / "coarse.phq"  # 4-bit, one scale, no fingerprints: predictions change
     phq.writer.from_sklearn(c.pipe, c.coarse, quant="linear4", scale="table", fingerprint_bits=0)
+    c.int_joblib = c.dir / "int.joblib"
+    joblib.dump(c.int_pipe, c.int_joblib)
     c.int_phq = c.dir / "int.phq"
     phq.writer.from_sklearn(c.int_pipe, c.int_phq)
     c.tsv = c.dir / "test.tsv"
@@ -230,6 +232,11 @@ def test_eval_int_labels_parse_by_the_models_classes_type(clinc, capsys):
     # string labels for a model of int labels: a usage error naming the line
     code, _, err = run(capsys, "eval", clinc.int_phq, "--data", clinc.tsv)
     assert code == 2 and f"{clinc.tsv}:1: label" in err and "this model's labels are ints" in err
+    # phq convert reads labels the same way, by the pipeline's classes
+    code, out, _ = run(capsys, "convert", clinc.int_joblib, "-o", clinc.dir / "int2.phq", "--data", clinc.int_tsv, "--json")
+    assert code == 0 and json.loads(out)["accuracy_before"] == pytest.approx(clinc.int_pipe.score(clinc.Xte, y), abs=0)
+    code, _, err = run(capsys, "convert", clinc.int_joblib, "-o", clinc.dir / "int3.phq", "--data", clinc.tsv)
+    assert code == 2 and "this model's labels are ints" in err and not (clinc.dir / "int3.phq").exists()
 
 
 def test_eval_bad_data_and_bad_models(clinc, capsys, tmp_path):
