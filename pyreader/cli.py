@@ -1,9 +1,11 @@
-"""The `phq` command line: build, inspect, lookup, validate, predict, diff, conformance.
+"""The `phq` command line: build, inspect, lookup, validate, predict, convert, eval, diff, conformance.
 
 Exit codes: 0 success (valid), 1 the file is invalid (a FormatError, or a ProfileError for
-`predict`; its code is printed), 2 usage error (bad arguments, nothing to do, unreadable or
-undecodable input, bad input data). `diff` follows h5diff instead: 0 same, 1 different,
-2 error (an invalid file included). `validate` checks every file and exits with the worst
+`predict` and `eval`; its code is printed), 2 usage error (bad arguments, nothing to do,
+unreadable or undecodable input, bad input data). `diff` follows h5diff instead: 0 same,
+1 different, 2 error (an invalid file included); with `--texts` "different" means that a
+text's predicted label changes. `convert` exits 1 when the file is refused by
+`--min-agreement` (nothing written). `validate` checks every file and exits with the worst
 status. A closed output pipe (`phq inspect --json f | head`) ends the command quietly with
 141, the status of a tool killed by SIGPIPE; an internal error (a bug) prints one line, exits
 70 (EX_SOFTWARE) and shows its traceback only with PHQ_DEBUG=1.
@@ -36,8 +38,10 @@ _PRINT_CHUNK = 1 << 14  # `lookup` formats a row this many values at a time
 def _parser() -> argparse.ArgumentParser:
     from . import __version__, FORMAT_VERSION
 
+    from .cli_eval import add_diff_options, add_parsers, help_epilog
+
     p = argparse.ArgumentParser(prog="phq", description="Build, inspect, compare and read phq model files. "
-                                "The format's specification ships with phq: `phq spec show`.")
+                                "The format's specification ships with phq: `phq spec show`.", epilog=help_epilog())
     p.add_argument("--version", action="version", version=f"phq {__version__} (reads format 1.0-{FORMAT_VERSION[0]}.{FORMAT_VERSION[1]}, NLU profiles 1-3)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -97,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument("--table", action="append", metavar="NAME", help="compare only this table (repeatable)")
     df.add_argument("--max-report", type=int, default=50, metavar="N", help="list at most N items per area (default 50); findings past N are counted, not built, so N bounds the work too")
     df.add_argument("--strict", action="store_true", help="encoding changes (quantization, layout, seed, version, ...) count as differences")
+    add_diff_options(df)
     dout = df.add_mutually_exclusive_group()
     dout.add_argument("--json", action="store_true", help="machine-readable report (schema: phq.diff module)")
     dout.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
@@ -108,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes with their scores (default 1: the label only)")
     pr.add_argument("--proba", action="store_true", help="show probabilities instead of decision scores (models that define them)")
     pr.add_argument("--json", action="store_true", help="one JSON object per document")
+
+    add_parsers(sub)  # convert, eval (phq.cli_eval)
 
     sp = sub.add_parser("spec", help="the specification (shipped with phq): show it, or diff two format versions (compatible / breaking)")
     spsub = sp.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
@@ -546,6 +553,11 @@ def _cmd_validate(a) -> int:
 def _cmd_diff(a) -> int:
     from .diff import diff, read_keys
 
+    if a.texts:  # NLU models: predictions on texts, not rows (phq.cli_eval)
+        from .cli_eval import cmd_diff_texts
+
+        return cmd_diff_texts(a)
+
     try:
         keys = read_keys(a.keys) if a.keys else None
         atol = a.atol if a.atol == "auto" else _number("--atol", a.atol)
@@ -685,7 +697,10 @@ def main(argv: list[str] | None = None) -> int:
         a = _parse(parser, argv)
     except SystemExit as e:  # argparse already printed its message (or the help / version)
         return EXIT_USAGE if e.code else EXIT_OK
-    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict, "diff": _cmd_diff, "spec": _cmd_spec, "conformance": _cmd_conformance}
+    from .cli_eval import cmd_convert, cmd_eval
+
+    commands = {"build": _cmd_build, "inspect": _cmd_inspect, "lookup": _cmd_lookup, "validate": _cmd_validate, "predict": _cmd_predict,
+                "convert": cmd_convert, "eval": cmd_eval, "diff": _cmd_diff, "spec": _cmd_spec, "conformance": _cmd_conformance}
     try:
         code = commands[a.command](a)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

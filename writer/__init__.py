@@ -20,12 +20,13 @@ from phq.errors import UsageError
 
 from .build import Options, Table, build_sections
 from .inputs import InputChangedError, read_jsonl, read_npz, read_parquet, read_table_file, read_tsv
+from .fidelity import AgreementError, ConversionReport
 from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
 __all__ = [
     "write", "from_sklearn", "from_crfsuite", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
-    "read_table_file", "stale_temp_files", "InputChangedError",
+    "read_table_file", "stale_temp_files", "InputChangedError", "ConversionReport", "AgreementError",
 ]
 
 
@@ -47,6 +48,7 @@ def write(
     max_levels: int = 64,
     progress: Callable[[str, int, int], None] | None = None,
     before_replace: Callable[[], None] | None = None,
+    check_file: Callable[[str], None] | None = None,
 ) -> int:
     """Build a phq file at `path` atomically and return its size in bytes.
 
@@ -78,6 +80,8 @@ def write(
       before_replace   callable() run when the new file is complete, just before it
                        replaces `path`; if it raises, `path` is left as it was (phq build
                        checks there that no input file changed, spec §13.8)
+      check_file       callable(temp_path) run first on the complete temporary file; if it
+                       raises, `path` is left as it was (from_sklearn's min_agreement)
     """
     defaults = Options(
         gamma=gamma,
@@ -92,7 +96,7 @@ def write(
         max_levels=max_levels,
     )
     sections = build_sections(tables, tensors, metadata, defaults, progress)
-    return write_sections(path, sections, progress, before_replace)
+    return write_sections(path, sections, progress, before_replace, check_file)
 
 
 def _keywords_checked(converter: str):
@@ -130,10 +134,14 @@ def from_sklearn(
     max_levels: int = 64,
     metadata: dict | None = None,
     check_texts: list | None = None,
+    texts: list | None = None,
+    labels: list | None = None,
+    min_agreement: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> int:
+) -> ConversionReport:
     """Write a fitted scikit-learn text classifier as an NLU-profile phq file (spec
-    nlu-profile-v2: `phq spec show nlu-profile-v2`); return the file size.
+    nlu-profile-v2: `phq spec show nlu-profile-v2`); return its ConversionReport (the
+    file's size is `.bytes`; phq.writer.fidelity says what each figure means).
 
     model        a fitted Pipeline, or a sequence (featurizer steps..., classifier):
                  CountVectorizer / TfidfVectorizer / DictVectorizer / FeatureUnion of those,
@@ -146,10 +154,16 @@ def from_sklearn(
     metadata     keys added to the file's metadata (not "phq.nlu")
     check_texts  documents added to the converter's self-check, which featurizes and scores
                  probe documents both ways and refuses a model it would not reproduce
+    texts        probe documents for the fidelity report (held-out texts are best); without
+                 them the converter makes GENERATED_PROBES documents from the vocabulary
+    labels       their labels: the report adds accuracy before (scikit-learn) and after (phq)
+    min_agreement  refuse (AgreementError, nothing written) a file whose predictions agree
+                 with the model's on a smaller share of the probe texts, e.g. 0.995
     """
     from .sklearn_convert import from_sklearn as convert
 
-    return convert(model, path, metadata=metadata, check_texts=check_texts, quant=quant, scale=scale, block_rows=block_rows,
+    return convert(model, path, metadata=metadata, check_texts=check_texts, texts=texts, labels=labels,
+                   min_agreement=min_agreement, quant=quant, scale=scale, block_rows=block_rows,
                    fingerprint_bits=fingerprint_bits, gamma=gamma, seed=seed, layout=layout, partitions=partitions,
                    max_levels=max_levels, progress=progress)
 

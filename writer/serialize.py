@@ -146,8 +146,13 @@ def write_sections(
     sections: list[SectionOut],
     progress: Callable[[str, int, int], None] | None = None,
     before_replace: Callable[[], None] | None = None,
+    check_file: Callable[[str], None] | None = None,
 ) -> int:
     """Write header, table and sections to `path` atomically; return the file size.
+
+    `check_file`, if given, is called with the path of the complete, fsynced temporary file
+    (before `before_replace`); an exception it raises removes the temporary file and leaves
+    `path` as it was (from_sklearn measures the new file's fidelity there).
 
     `before_replace`, if given, runs once the temporary file is complete and fsynced,
     just before it replaces `path`; an exception it raises removes the temporary file and
@@ -195,6 +200,8 @@ def write_sections(
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
+        if check_file is not None:
+            check_file(tmp_name)
         if before_replace is not None:
             before_replace()
         os.replace(tmp_name, target)

@@ -464,23 +464,31 @@ def probe_documents(branches: list[Branch], extra: list | None) -> list:
     return docs + list(extra or [])
 
 
-def from_sklearn(model, path: str | os.PathLike, *, metadata: dict | None = None, check_texts: list | None = None, **options) -> int:
-    """Write a fitted scikit-learn model as a phq file of the NLU profile; returns its size.
+def from_sklearn(model, path: str | os.PathLike, *, metadata: dict | None = None, check_texts: list | None = None,
+                 texts: list | None = None, labels: list | None = None, min_agreement: float | None = None,
+                 **options) -> "ConversionReport":
+    """Write a fitted scikit-learn model as a phq file of the NLU profile; returns its
+    ConversionReport (phq.writer.fidelity: agreement with the model on probe texts, ...).
 
     `model`: a Pipeline, or a sequence (featurizer steps..., classifier). `options` are
     phq.writer.write options (quant, scale, fingerprint_bits, gamma, layout, seed, ...)
     applied to every table. `metadata` adds keys to the file's metadata (not "phq.nlu").
-    `check_texts` adds documents to the featurization self-check.
+    `check_texts` adds documents to the featurization self-check. `texts`, `labels`: probe
+    documents of the fidelity report; `min_agreement`: refuse a file below it.
     """
     from . import write
+    from .fidelity import Gate, Probes, check_min_agreement
 
+    min_agreement = check_min_agreement(min_agreement)
     if metadata is not None and (not isinstance(metadata, dict) or PROFILE_KEY in metadata):
         raise UsageError(f"metadata must be a dict without the key {PROFILE_KEY!r}")
     if "drop_zero_rows" in options:
         raise UsageError("drop_zero_rows is decided by the converter (score rows: dropped; norm tables: kept)")
     tables, tensors, meta, branches = convert(model)
     _check_featurization(model, branches, probe_documents(branches, check_texts))
+    gate = Gate(Probes(model, branches, texts, labels, builtin=PROBE_TEXTS), min_agreement, path, options)
     try:
-        return write(path, tables, tensors=tensors, metadata={**(metadata or {}), **meta}, **options)
+        size = write(path, tables, tensors=tensors, metadata={**(metadata or {}), **meta}, check_file=gate, **options)
     except TypeError as e:
         raise UsageError(f"from_sklearn: {e}") from None
+    return gate.report(size)
