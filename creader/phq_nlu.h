@@ -100,7 +100,8 @@ size_t phq_nlu_workspace_size(const phq_nlu *nlu, const void *text, size_t len);
 size_t phq_nlu_workspace_bound(const phq_nlu *nlu, size_t len);
 
 /* Decision values of a text (len bytes, UTF-8, any bytes allowed: spec §4), spec §8.1-§8.3:
- * writes k doubles to `decision`. */
+ * writes k doubles to `decision` (a calibrated model, §8.5.1: its K averaged probabilities; the
+ * fold scores stay in the workspace). */
 int phq_nlu_decision(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                      double *decision, phq_nlu_error *err);
 

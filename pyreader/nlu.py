@@ -7,6 +7,9 @@
         clf.decision_function(texts)      # (n,) for two classes, (n, n_classes) otherwise
         clf.predict_proba(texts)          # when the model defines probabilities
 
+A calibrated model (scikit-learn's CalibratedClassifierCV; spec §2.4, §8.5.1, phq.calibration) has
+(n, n_classes) decision values, also for two classes: its averaged calibrated probabilities.
+
 Joint intent + slots models (profile 3, spec/nlu-profile-v3.md; `phq.writer.from_crfsuite`) load
 as a `Parser`: `parse(texts)` gives {"intent": {"name", "score"}, "slots": [...]} per text, and
 `tokenize` / `token_features` compute exactly the tagger features to train a CRF on (phq.tagger).
