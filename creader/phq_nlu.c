@@ -228,7 +228,7 @@ uint64_t nlu_hash_cps(const uint32_t *cp, size_t n)
  * featurizer. An arithmetic overflow or an array beyond 2^31 entries makes the size SIZE_MAX
  * (no workspace suffices: E_NOSPACE). */
 typedef struct {
-    size_t dec, pre, x, tok, terms, slots, key, k;
+    size_t dec, pre, x, tok, terms, slots, key, k, cal;
     size_t total;
 } nlu_layout;
 
@@ -278,7 +278,7 @@ static size_t nlu_total(nlu_layout *L)
     size_t t = 64;
     if (nlu_muladd(&t, L->dec, 4) || nlu_muladd(&t, L->pre, 4) || nlu_muladd(&t, L->x, 4) ||
         nlu_muladd(&t, L->tok, 12) || nlu_muladd(&t, L->terms, 16 + 1) || nlu_muladd(&t, L->slots, 4) ||
-        nlu_muladd(&t, L->key, 1) || nlu_muladd(&t, L->k, 4 + 8))
+        nlu_muladd(&t, L->key, 1) || nlu_muladd(&t, L->k, 4 + 8) || nlu_muladd(&t, L->cal, 8))
         return SIZE_MAX;
     L->total = t;
     return t;
@@ -296,7 +296,8 @@ static size_t nlu_layout_for(const phq_nlu *nlu, uint32_t f0, uint32_t f1, const
     *bad = 0;
     if (len > ((size_t)1 << 30)) return SIZE_MAX;
     L->dec = len;
-    L->k = nlu->k;
+    L->k = nlu->ncol; /* the score table's columns (folds x k for a calibrated model) */
+    L->cal = nlu->cal ? (size_t)nlu->ncol + nlu->K : 0; /* fold scores and one fold's probabilities */
     if (s) {
         unsigned char acc = 0;
         for (i = 0; i < len; i++) acc |= s[i];
@@ -366,6 +367,7 @@ typedef struct {
     unsigned char *key;
     float *row;
     double *partial;
+    double *raw, *fp; /* calibrated models: the fold scores (ncol) and one fold's probabilities (K) */
     size_t nterms, slot_mask;
     size_t probes; /* hash-table probes of this query (work counter, for the tests) */
     /* cache: what dec and pre hold */
@@ -395,6 +397,8 @@ static void nlu_ws_init(nlu_ws *w, const nlu_layout *L, void *ws)
     w->key = (unsigned char *)nlu_carve(&p, L->key, 1);
     w->row = (float *)nlu_carve(&p, L->k, 4);
     w->partial = (double *)nlu_carve(&p, L->k, 8);
+    w->raw = L->cal ? (double *)nlu_carve(&p, L->cal, 8) : NULL;
+    w->fp = w->raw ? w->raw + L->k : NULL; /* L->k = ncol */
     w->slot_mask = L->slots ? L->slots - 1 : 0;
     w->dec_mode = -1;
     w->probes = 0;
@@ -610,7 +614,7 @@ static double nlu_tf1(const nlu_feat *ft, uint32_t count)
 #define NLU_CHUNK 32
 static int nlu_score_feat(const phq_nlu *nlu, const nlu_feat *ft, nlu_ws *w, double *score, phq_nlu_error *err)
 {
-    size_t t, c, k = nlu->k, n = w->nterms, t0, i;
+    size_t t, c, k = nlu->ncol, n = w->nterms, t0, i;
     double s = 1.0;
     uint64_t hash[2 * NLU_CHUNK], slot[NLU_CHUNK];
     signed char st[NLU_CHUNK];
@@ -709,15 +713,85 @@ int phq_nlu_decision(const phq_nlu *nlu, const void *text, size_t len, void *ws,
         if (err) { err->code = PHQ_E_USAGE; snprintf(err->msg, sizeof err->msg, "%s", decision ? "the model has no classifier" : "NULL decision"); }
         return PHQ_E_USAGE;
     }
+    double *score;
     r = nlu_prepare(nlu, 0, nlu ? nlu->nfeat : 0, text, len, ws, ws_size, &w, err);
     if (r) return r;
-    for (c = 0; c < nlu->k; c++) decision[c] = nlu->intercept[c];
+    score = nlu->cal ? w.raw : decision; /* a calibrated model: the fold scores first (§8.5.1) */
+    for (c = 0; c < nlu->ncol; c++) score[c] = nlu->intercept[c];
     for (f = 0; f < nlu->nfeat; f++) {
         r = nlu_featurize(nlu, f, (const unsigned char *)text, len, &w, err);
-        if (!r) r = nlu_score_feat(nlu, &nlu->feat[f], &w, decision, err);
+        if (!r) r = nlu_score_feat(nlu, &nlu->feat[f], &w, score, err);
         if (r) return r;
     }
+    if (nlu->cal) nlu_calibrate(nlu, w.raw, w.fp, decision);
     return 0;
+}
+
+/* ---- calibrated models (§8.5.1) ------------------------------------------------------------- */
+
+static double nlu_f64le(const unsigned char *p, uint64_t i)
+{
+    uint64_t b = 0;
+    double v;
+    int k;
+    p += i * 8;
+    for (k = 7; k >= 0; k--) b = b << 8 | p[k];
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+static double nlu_cal_map(const phq_nlu *nlu, uint32_t j, double t)
+{
+    uint64_t lo, P, a, b;
+    double x0, x1, y0, y1;
+    if (nlu->cal == NLU_CAL_SIGMOID) return 1.0 / (1.0 + exp(nlu->cal_a[j] * t + nlu->cal_b[j]));
+    lo = nlu->cal_off[j];
+    P = nlu->cal_off[j + 1] - lo;
+    if (P == 1) return t != t ? t : nlu_f64le(nlu->iso_y, lo);
+    x0 = nlu_f64le(nlu->iso_x, lo);
+    x1 = nlu_f64le(nlu->iso_x, lo + P - 1);
+    if (t < x0) t = x0;
+    if (t > x1) t = x1;
+    /* i = the number of points with x < t (binary search), clipped to 1..P-1 */
+    a = 0;
+    b = P;
+    while (a < b) {
+        uint64_t m = a + (b - a) / 2;
+        if (nlu_f64le(nlu->iso_x, lo + m) < t) a = m + 1;
+        else b = m;
+    }
+    if (a < 1) a = 1;
+    if (a > P - 1) a = P - 1;
+    x0 = nlu_f64le(nlu->iso_x, lo + a - 1);
+    x1 = nlu_f64le(nlu->iso_x, lo + a);
+    y0 = nlu_f64le(nlu->iso_y, lo + a - 1);
+    y1 = nlu_f64le(nlu->iso_y, lo + a);
+    return ((y1 - y0) / (x1 - x0)) * (t - x0) + y0;
+}
+
+void nlu_calibrate(const phq_nlu *nlu, const double *t, double *fp, double *out)
+{
+    uint32_t f, c, K = nlu->K, kb = nlu->kb;
+    for (c = 0; c < K; c++) out[c] = 0.0;
+    for (f = 0; f < nlu->folds; f++) {
+        if (K == 2) {
+            double q = nlu_cal_map(nlu, f, t[f]);
+            fp[0] = 1.0 - q;
+            fp[1] = q;
+        } else {
+            double s = 0.0;
+            for (c = 0; c < K; c++) {
+                fp[c] = nlu_cal_map(nlu, f * kb + c, t[f * kb + c]);
+                s = s + fp[c];
+            }
+            for (c = 0; c < K; c++) fp[c] = s != 0.0 ? fp[c] / s : 1.0 / (double)K;
+        }
+        for (c = 0; c < K; c++) {
+            if (fp[c] > 1.0 && fp[c] <= 1.0 + 1e-5) fp[c] = 1.0;
+            out[c] = out[c] + fp[c];
+        }
+    }
+    for (c = 0; c < K; c++) out[c] = out[c] / (double)nlu->folds;
 }
 
 int phq_nlu_terms(const phq_nlu *nlu, uint32_t f, const void *text, size_t len, void *ws, size_t ws_size,
@@ -831,6 +905,10 @@ int phq_nlu_proba(const phq_nlu *nlu, const double *d, double *p, phq_nlu_error 
         return PHQ_E_USAGE;
     }
     k = nlu->k;
+    if (nlu->proba == PHQ_NLU_PROBA_CALIBRATED) { /* the decision values are the probabilities */
+        for (c = 0; c < k; c++) p[c] = d[c];
+        return 0;
+    }
     if (nlu->proba == PHQ_NLU_PROBA_SOFTMAX) {
         double m = d[0], sum = 0.0;
         for (c = 1; c < k; c++) if (d[c] > m) m = d[c];

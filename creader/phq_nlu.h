@@ -71,7 +71,10 @@ const char *phq_nlu_error_name(int code);
 typedef struct phq_nlu phq_nlu; /* opaque; one arena */
 
 /* Probability rules, spec §8.5 */
-enum { PHQ_NLU_PROBA_NONE = 0, PHQ_NLU_PROBA_LOGISTIC, PHQ_NLU_PROBA_SOFTMAX, PHQ_NLU_PROBA_MODIFIED_HUBER };
+/* PHQ_NLU_PROBA_CALIBRATED: a calibrated classifier (spec §2.4, §8.5.1); its k = K decision values
+ * are the averaged calibrated probabilities, and phq_nlu_proba copies them. */
+enum { PHQ_NLU_PROBA_NONE = 0, PHQ_NLU_PROBA_LOGISTIC, PHQ_NLU_PROBA_SOFTMAX, PHQ_NLU_PROBA_MODIFIED_HUBER,
+       PHQ_NLU_PROBA_CALIBRATED };
 
 /* Check the profile completely (spec §9, in the table's order) and prepare the model. `m` must
  * have been opened by phq_open/phq_open_ex. On success *out is the model; on failure *out is NULL
@@ -81,7 +84,7 @@ void phq_nlu_close(phq_nlu *nlu); /* NULL is fine */
 
 size_t phq_nlu_memory(const phq_nlu *nlu);      /* bytes of the arena */
 uint32_t phq_nlu_class_count(const phq_nlu *nlu);  /* K */
-uint32_t phq_nlu_output_count(const phq_nlu *nlu); /* k: 1 when K == 2, else K */
+uint32_t phq_nlu_output_count(const phq_nlu *nlu); /* k: 1 when K == 2, else K (K for a calibrated model) */
 uint32_t phq_nlu_featurizer_count(const phq_nlu *nlu);
 int phq_nlu_proba_rule(const phq_nlu *nlu);     /* PHQ_NLU_PROBA_* */
 /* Class i's label as JSON text (a string with its quotes, a number, true or false), exactly as
@@ -97,7 +100,8 @@ size_t phq_nlu_workspace_size(const phq_nlu *nlu, const void *text, size_t len);
 size_t phq_nlu_workspace_bound(const phq_nlu *nlu, size_t len);
 
 /* Decision values of a text (len bytes, UTF-8, any bytes allowed: spec §4), spec §8.1-§8.3:
- * writes k doubles to `decision`. */
+ * writes k doubles to `decision` (a calibrated model, §8.5.1: its K averaged probabilities; the
+ * fold scores stay in the workspace). */
 int phq_nlu_decision(const phq_nlu *nlu, const void *text, size_t len, void *ws, size_t ws_size,
                      double *decision, phq_nlu_error *err);
 

@@ -27,6 +27,11 @@ enum { NLU_TOK_MIN2 = 0, NLU_TOK_MIN1 = 1, NLU_TOK_NONSPACE = 2 };
 enum { NLU_STRIP_NONE = 0, NLU_STRIP_UNICODE = 1, NLU_STRIP_ASCII = 2 };
 enum { NLU_DEC_STRICT = 0, NLU_DEC_IGNORE = 1, NLU_DEC_REPLACE = 2 };
 enum { NLU_NORM_NONE = 0, NLU_NORM_L1 = 1, NLU_NORM_L2 = 2 };
+enum { NLU_CAL_NONE = 0, NLU_CAL_SIGMOID = 1, NLU_CAL_ISOTONIC = 2 };
+#define NLU_MAX_FOLDS 64u
+#define NLU_MAX_POINTS (1u << 24)
+/* the calibrated probabilities (v2 §8.5.1) from the ncol fold scores t into K values; fp: K doubles */
+void nlu_calibrate(const phq_nlu *nlu, const double *t, double *fp, double *out);
 
 typedef struct nlu_feat {
     uint8_t kind, analyzer, tokenizer, lowercase, strip, binary, sublinear, decode, norm;
@@ -76,6 +81,13 @@ struct phq_nlu {
     const uint32_t *label_off;        /* K + 1 offsets into labels */
     const unsigned char *labels;      /* labels as JSON text */
     nlu_feat feat[NLU_MAX_FEATURIZERS];
+    /* calibrated classifiers (spec v2 §2.4, §8.5.1): k = K outputs (the probabilities), the score
+     * table and the intercept hold ncol = folds x kb columns, fold-major */
+    uint32_t ncol, kb, folds;
+    int cal;                       /* NLU_CAL_* */
+    const double *cal_a, *cal_b;   /* sigmoid: ncol values each */
+    const uint64_t *cal_off;       /* isotonic: ncol + 1 offsets into the two tensors */
+    const unsigned char *iso_x, *iso_y; /* isotonic: the f64 tensors' data (little-endian) */
     nlu_tagger *tagger; /* profile 3 with a tagger, else NULL */
     const unsigned char *arena; /* the arena's start (names of the tagger are offsets into it) */
 };

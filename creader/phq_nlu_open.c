@@ -17,11 +17,11 @@
 /* members of the phq.nlu object (top) and of a featurizer (F_*) */
 enum {
     M_PROFILE, M_UNICODE, M_INPUT, M_CLASSES, M_CLASSES_TYPE, M_ESTIMATOR, M_TABLE, M_INTERCEPT,
-    M_PROBA, M_FEATURIZERS, M_SOURCE, M_COUNT
+    M_PROBA, M_FEATURIZERS, M_SOURCE, M_CALIBRATION, M_COUNT
 };
 static const char *const nlu_top_names[M_COUNT] = {
     "profile", "unicode", "input", "classes", "classes_type", "estimator", "table", "intercept",
-    "proba", "featurizers", "source"};
+    "proba", "featurizers", "source", "calibration"};
 
 enum {
     F_NAME, F_KIND, F_KEY_PREFIX, F_NORM, F_NORM_TABLE, F_WEIGHT, F_ANALYZER, F_NGRAM_RANGE,
@@ -67,6 +67,9 @@ typedef struct {
     size_t max_float_tok, label_bytes;
     int input;
     nlu_span table_name, intercept_name, norm_name[NLU_MAX_FEATURIZERS];
+    int has_cal;             /* the optional member "calibration" is present (§2.4) */
+    uint32_t ncol;           /* score table columns: k, or folds x kb */
+    nlu_span iso_x, iso_y;   /* isotonic tensor names */
     int has_norm[NLU_MAX_FEATURIZERS];
     size_t norm_json[NLU_MAX_FEATURIZERS]; /* offset of each norm_table value */
     size_t feat_off[NLU_MAX_FEATURIZERS];
@@ -635,7 +638,7 @@ static int nlu_members(nlu_octx *o, size_t obj)
     size_t nlen;
     int first = 1, r, i;
     uint32_t seen = 0, want = (1u << M_COUNT) - 1;
-    if (o->profile == 1) want &= ~BIT(M_UNICODE);
+    if (o->profile == 1) want &= ~(BIT(M_UNICODE) | BIT(M_CALIBRATION)); /* §2.4: profile 2 only */
     if (o->profile == 3) want &= ~(BIT(M_UNICODE) | BIT(M_PROFILE)); /* the classifier object (v3 §2.1) */
     nlu_json_object_begin(&c);
     while ((r = nlu_json_object_next(&c, &first, name, sizeof name, &nlen)) == 1) {
@@ -650,15 +653,162 @@ static int nlu_members(nlu_octx *o, size_t obj)
         if (nlu_json_skip(&c) != 0) { r = -1; break; }
     }
     if (r < 0) return nlu_fail(o, PHQ_NLU_E_SCHEMA, "malformed \"phq.nlu\" object%s%s", NULL, NULL);
+    o->has_cal = (seen & BIT(M_CALIBRATION)) != 0;
     for (i = 0; i < M_COUNT; i++)
-        if ((want & ~seen) & BIT(i)) return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"phq.nlu\" has no member \"%s\"%s", nlu_top_names[i], NULL);
+        if ((want & ~seen & ~BIT(M_CALIBRATION)) & BIT(i)) return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"phq.nlu\" has no member \"%s\"%s", nlu_top_names[i], NULL);
+    return 0;
+}
+
+/* ---- calibration (§2.4) ------------------------------------------------------------------- */
+
+static int nlu_cal_fail(nlu_octx *o, const char *what)
+{
+    return nlu_fail(o, PHQ_NLU_E_SCHEMA, "calibration: %s%s", what, NULL);
+}
+
+/* an array of exactly n numbers (sigmoid a or b); filling: parsed into out (finite binary64) */
+static int nlu_cal_numbers(nlu_octx *o, size_t off, uint32_t n, double *out, const char *name)
+{
+    nlu_json c = nlu_at(o, off);
+    int first = 1, r;
+    uint32_t i = 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "\"%s\" is not an array of folds x k numbers", name);
+    if (nlu_json_array_begin(&c) != 0) return nlu_cal_fail(o, msg);
+    while ((r = nlu_json_array_next(&c, &first)) == 1) {
+        const unsigned char *tok;
+        size_t len, k;
+        int integ;
+        if (i >= n || nlu_json_type(&c) != NLU_J_NUMBER || nlu_json_number(&c, &tok, &len, &integ) != 0)
+            return nlu_cal_fail(o, msg);
+        if (len > o->max_float_tok) o->max_float_tok = len;
+        if (out && o->numbuf) {
+            char *end = NULL, dp = '.';
+            const struct lconv *lc = localeconv();
+            double v;
+            if (lc && lc->decimal_point && lc->decimal_point[0]) dp = lc->decimal_point[0];
+            for (k = 0; k < len; k++) o->numbuf[k] = tok[k] == '.' ? dp : (char)tok[k];
+            o->numbuf[len] = 0;
+            v = strtod(o->numbuf, &end);
+            if (!isfinite(v)) {
+                snprintf(msg, sizeof msg, "\"%s\" holds a number that is not a finite binary64", name);
+                return nlu_cal_fail(o, msg);
+            }
+            out[i] = v;
+        }
+        i++;
+    }
+    if (r < 0 || i != n) return nlu_cal_fail(o, msg);
+    return 0;
+}
+
+static int nlu_calibration(nlu_octx *o)
+{
+    static const char *const methods[] = {"sigmoid", "isotonic"};
+    enum { C_METHOD, C_FOLDS, C_A, C_B, C_POINTS, C_X, C_Y, C_COUNT };
+    static const char *const names[C_COUNT] = {"method", "folds", "a", "b", "points", "x", "y"};
+    nlu_json c = nlu_at(o, o->top[M_CALIBRATION]);
+    size_t off[C_COUNT], nlen;
+    unsigned char name[16];
+    uint32_t seen = 0, want, kb = o->K == 2 ? 1 : o->K, ncol, i;
+    int first = 1, r, method, idx;
+    int64_t folds;
+    phq_nlu *nlu = o->nlu;
+    if (nlu_json_object_begin(&c) != 0) return nlu_cal_fail(o, "is not an object");
+    while ((r = nlu_json_object_next(&c, &first, name, sizeof name, &nlen)) == 1) {
+        idx = nlen <= sizeof name ? nlu_name_index(name, nlen, names, C_COUNT) : -1;
+        if (idx < 0 || (seen & BIT(idx))) return nlu_cal_fail(o, "has an unknown member");
+        off[idx] = c.i;
+        seen |= BIT(idx);
+        if (nlu_json_skip(&c) != 0) { r = -1; break; }
+    }
+    if (r < 0) return nlu_cal_fail(o, "is malformed");
+    if (!(seen & BIT(C_METHOD))) return nlu_cal_fail(o, "has no member \"method\"");
+    method = nlu_choice(o, off[C_METHOD], methods, 2);
+    if (method < 0) return nlu_cal_fail(o, "\"method\" is not \"sigmoid\" or \"isotonic\"");
+    want = BIT(C_METHOD) | BIT(C_FOLDS) | (method == 0 ? BIT(C_A) | BIT(C_B) : BIT(C_POINTS) | BIT(C_X) | BIT(C_Y));
+    if (seen != want) return nlu_cal_fail(o, "does not have exactly the members of its method");
+    if (nlu_int(o, off[C_FOLDS], &folds) != 1 || folds < 1 || folds > (int64_t)NLU_MAX_FOLDS)
+        return nlu_cal_fail(o, "\"folds\" is not an integer in 1..64");
+    ncol = (uint32_t)folds * kb;
+    o->ncol = ncol;
+    if (nlu) {
+        nlu->folds = (uint32_t)folds;
+        nlu->kb = kb;
+        nlu->cal = method == 0 ? NLU_CAL_SIGMOID : NLU_CAL_ISOTONIC;
+    }
+    if (method == 0) {
+        double *a = (double *)nlu_alloc(o, (size_t)ncol * 8, NULL), *b = (double *)nlu_alloc(o, (size_t)ncol * 8, NULL);
+        if (nlu) { nlu->cal_a = a; nlu->cal_b = b; }
+        r = nlu_cal_numbers(o, off[C_A], ncol, a, "a");
+        if (!r) r = nlu_cal_numbers(o, off[C_B], ncol, b, "b");
+        return r;
+    }
+    {
+        uint64_t *po = (uint64_t *)nlu_alloc(o, ((size_t)ncol + 1) * 8, NULL), total = 0;
+        nlu_json p = nlu_at(o, off[C_POINTS]);
+        int fp = 1;
+        i = 0;
+        if (nlu_json_array_begin(&p) != 0) return nlu_cal_fail(o, "\"points\" is not an array");
+        while ((r = nlu_json_array_next(&p, &fp)) == 1) {
+            int64_t v;
+            if (i >= ncol || nlu_int(o, p.i, &v) != 1 || v < 1 || v > (int64_t)NLU_MAX_POINTS || nlu_json_skip(&p) != 0)
+                return nlu_cal_fail(o, "\"points\" is not an array of folds x k integers in 1..2^24");
+            if (po) po[i] = total;
+            total += (uint64_t)v;
+            i++;
+        }
+        if (r < 0 || i != ncol) return nlu_cal_fail(o, "\"points\" is not an array of folds x k integers in 1..2^24");
+        if (po) po[ncol] = total;
+        if (nlu) nlu->cal_off = po;
+        if (nlu_string_to_arena(o, off[C_X], &o->iso_x, NULL) != 0 || nlu_string_to_arena(o, off[C_Y], &o->iso_y, NULL) != 0)
+            return nlu_cal_fail(o, "\"x\" and \"y\" are not strings (tensor names)");
+    }
+    return 0;
+}
+
+static double nlu_f64_at(const unsigned char *p, uint64_t i)
+{
+    uint64_t b = 0;
+    double v;
+    int k;
+    p += i * 8;
+    for (k = 7; k >= 0; k--) b = b << 8 | p[k];
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+/* the isotonic tensors (§9 E_NLU_REFERENCE): present, f64 of shape (total,), valid maps */
+static int nlu_cal_references(nlu_octx *o)
+{
+    phq_nlu *nlu = o->nlu;
+    phq_tensor t[2];
+    const nlu_span *sp[2] = {&o->iso_x, &o->iso_y};
+    uint64_t total = nlu->cal_off[nlu->ncol], j, i;
+    int w;
+    for (w = 0; w < 2; w++) {
+        if (!phq_find_tensor(o->m, o->arena + sp[w]->off, sp[w]->len, &t[w]))
+            return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: the tensor named by \"%s\" is missing%s", w ? "y" : "x", NULL);
+        if (t[w].dtype != PHQ_DT_F64 || t[w].ndim != 1 || (uint64_t)t[w].shape[0] != total)
+            return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: tensor \"%s\" is not f64 of shape (sum of points,)%s", w ? "y" : "x", NULL);
+    }
+    nlu->iso_x = t[0].data;
+    nlu->iso_y = t[1].data;
+    for (j = 0; j < nlu->ncol; j++)
+        for (i = nlu->cal_off[j]; i < nlu->cal_off[j + 1]; i++) {
+            double x = nlu_f64_at(nlu->iso_x, i), y = nlu_f64_at(nlu->iso_y, i);
+            if (!isfinite(x) || !isfinite(y) || y < 0.0 || y > 1.0)
+                return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: an isotonic map holds a value that is not finite or a y outside [0, 1]%s%s", NULL, NULL);
+            if (i > nlu->cal_off[j] && (x <= nlu_f64_at(nlu->iso_x, i - 1) || y < nlu_f64_at(nlu->iso_y, i - 1)))
+                return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: an isotonic map's x is not strictly increasing or its y decreases%s%s", NULL, NULL);
+        }
     return 0;
 }
 
 static int nlu_top(nlu_octx *o)
 {
     static const char *const inputs[] = {"text", "dict"};
-    static const char *const probas[] = {"logistic", "softmax", "modified_huber"};
+    static const char *const probas[] = {"logistic", "softmax", "modified_huber", "calibrated"};
     nlu_json c;
     int r, input, proba, first = 1;
     uint32_t nf = 0;
@@ -675,9 +825,11 @@ static int nlu_top(nlu_octx *o)
         return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"table\" is not a string%s%s", NULL, NULL);
     if (nlu_string_to_arena(o, o->top[M_INTERCEPT], &o->intercept_name, NULL) != 0)
         return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"intercept\" is not a string%s%s", NULL, NULL);
-    proba = nlu_is(o, o->top[M_PROBA], NLU_J_NULL) ? 0 : nlu_choice(o, o->top[M_PROBA], probas, 3) + 1;
+    proba = nlu_is(o, o->top[M_PROBA], NLU_J_NULL) ? 0 : nlu_choice(o, o->top[M_PROBA], probas, 4) + 1;
     if (proba <= 0 && !nlu_is(o, o->top[M_PROBA], NLU_J_NULL))
-        return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"proba\" is not null, \"logistic\", \"softmax\" or \"modified_huber\"%s%s", NULL, NULL);
+        return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"proba\" is not null, \"logistic\", \"softmax\", \"modified_huber\" or \"calibrated\"%s%s", NULL, NULL);
+    if ((proba == PHQ_NLU_PROBA_CALIBRATED) != o->has_cal)
+        return nlu_fail(o, PHQ_NLU_E_SCHEMA, "%s%s", o->has_cal ? "a model with \"calibration\" has proba \"calibrated\"" : "proba \"calibrated\" without a \"calibration\" member", NULL);
     if (proba == PHQ_NLU_PROBA_SOFTMAX && o->K == 2)
         return nlu_fail(o, PHQ_NLU_E_SCHEMA, "\"proba\" \"softmax\" with two classes%s%s", NULL, NULL);
     if (!nlu_is(o, o->top[M_SOURCE], NLU_J_OBJECT))
@@ -704,7 +856,8 @@ static int nlu_top(nlu_octx *o)
         o->nlu->proba = proba;
         o->nlu->nfeat = nf;
     }
-    return 0;
+    o->ncol = o->K == 2 ? 1 : o->K;
+    return o->has_cal ? nlu_calibration(o) : 0;
 }
 
 /* ---- references (§2.3) ------------------------------------------------------------------ */
@@ -721,7 +874,7 @@ static int nlu_references(nlu_octx *o)
     uint32_t f;
     if (!nlu_find_table(o, o->table_name, &nlu->score))
         return nlu_fail(o, PHQ_NLU_E_REFERENCE, "the score table named by \"table\" is missing%s%s", NULL, NULL);
-    if (nlu->score.dim != nlu->k)
+    if (nlu->score.dim != nlu->ncol)
         return nlu_fail(o, PHQ_NLU_E_REFERENCE, "the score table's dim is not the number of output columns%s%s", NULL, NULL);
     for (f = 0; f < nlu->nfeat; f++) {
         if (!o->has_norm[f]) continue;
@@ -732,12 +885,12 @@ static int nlu_references(nlu_octx *o)
     }
     if (!phq_find_tensor(o->m, o->arena + o->intercept_name.off, o->intercept_name.len, &it))
         return nlu_fail(o, PHQ_NLU_E_REFERENCE, "the intercept tensor is missing%s%s", NULL, NULL);
-    if ((it.dtype != PHQ_DT_F32 && it.dtype != PHQ_DT_F64) || it.ndim != 1 || it.shape[0] != nlu->k)
+    if ((it.dtype != PHQ_DT_F32 && it.dtype != PHQ_DT_F64) || it.ndim != 1 || it.shape[0] != nlu->ncol)
         return nlu_fail(o, PHQ_NLU_E_REFERENCE, "the intercept is not an f32 or f64 tensor of shape (k,)%s%s", NULL, NULL);
     {
         double *ic = (double *)nlu->intercept;
         uint32_t c;
-        for (c = 0; c < nlu->k; c++) {
+        for (c = 0; c < nlu->ncol; c++) {
             const unsigned char *p = it.data + (size_t)c * (it.dtype == PHQ_DT_F32 ? 4 : 8);
             if (it.dtype == PHQ_DT_F32) {
                 uint32_t b = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -752,7 +905,7 @@ static int nlu_references(nlu_octx *o)
             }
         }
     }
-    return 0;
+    return nlu->cal == NLU_CAL_ISOTONIC ? nlu_cal_references(o) : 0;
 }
 
 /* part_info arrays for tables with several partitions (O(1) lookups in P); measured before the
@@ -820,8 +973,7 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
         if (r) return r;
         if (tag != (size_t)-1 && o.input != NLU_KIND_TEXT)
             return nlu_fail(&o, PHQ_NLU_E_SCHEMA, "the classifier's \"input\" is not \"text\" beside a tagger%s%s", NULL, NULL);
-        size_t k = o.K == 2 ? 1 : o.K;
-        nlu_alloc(&o, k * 8, NULL);                    /* intercept */
+        nlu_alloc(&o, (size_t)o.ncol * 8, NULL);       /* intercept (k, or folds x k columns) */
         nlu_alloc(&o, (size_t)o.K * 8, NULL);          /* label keys (open only) */
         nlu_alloc(&o, (size_t)o.K * 4, NULL);          /* label order (open only) */
         nlu_alloc(&o, o.max_float_tok + 1, NULL);      /* strtod buffer (open only) */
@@ -856,15 +1008,16 @@ int phq_nlu_open(const phq_model *m, phq_nlu **out, phq_nlu_error *err)
         total = o.label_bytes;
         nlu->labels = (const unsigned char *)nlu_alloc(&o, total, NULL);
         {
-            size_t k = K == 2 ? 1 : K;
-            nlu->intercept = (const double *)nlu_alloc(&o, k * 8, NULL);
+            nlu->intercept = (const double *)nlu_alloc(&o, (size_t)o.ncol * 8, NULL);
             o.lkey = (uint64_t *)nlu_alloc(&o, (size_t)K * 8, NULL);
             o.lidx = (uint32_t *)nlu_alloc(&o, (size_t)K * 4, NULL);
             o.numbuf = (char *)nlu_alloc(&o, o.max_float_tok + 1, NULL);
         }
         nlu->K = K;
         nlu->k = K == 2 ? 1 : K;
+        nlu->ncol = o.ncol; /* as measured */
         r = nlu_top(&o);
+        if (!r && nlu->cal) nlu->k = K; /* the decision values are the K probabilities (§8.5.1) */
         if (!r) r = nlu_labels_distinct(&o);
         if (!r) {
             uint32_t a, b;

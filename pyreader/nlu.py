@@ -7,6 +7,9 @@
         clf.decision_function(texts)      # (n,) for two classes, (n, n_classes) otherwise
         clf.predict_proba(texts)          # when the model defines probabilities
 
+A calibrated model (scikit-learn's CalibratedClassifierCV; spec §2.4, §8.5.1, phq.calibration) has
+(n, n_classes) decision values, also for two classes: its averaged calibrated probabilities.
+
 Joint intent + slots models (profile 3, spec/nlu-profile-v3.md; `phq.writer.from_crfsuite`) load
 as a `Parser`: `parse(texts)` gives {"intent": {"name", "score"}, "slots": [...]} per text, and
 `tokenize` / `token_features` compute exactly the tagger features to train a CRF on (phq.tagger).
@@ -27,6 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .calibration import Calibration
 from .errors import FormatError, ProfileError, UsageError
 from .featurize import MAX_PREFIX_BYTES, ConfigError, check_members, make_featurizer, utf8_len
 from .reader import Model, open_model
@@ -48,6 +52,8 @@ MAX_FEATURIZERS = 64
 INT64 = (-(1 << 63), (1 << 63) - 1)
 # spec §2: the members of the "phq.nlu" object of profile 2 (exactly these)
 MEMBERS = frozenset({"profile", "unicode", "input", "classes", "classes_type", "estimator", "table", "intercept", "proba", "featurizers", "source"})
+OPTIONAL_MEMBERS = frozenset({"calibration"})  # §2.4: a calibrated classifier (profile 2 only)
+CALIBRATED = "calibrated"  # the proba rule of a calibrated model (§8.5.1)
 # scoring works in chunks of at most this many (document, term) pairs x output columns
 CHUNK_ELEMENTS = 1 << 22
 
@@ -76,6 +82,8 @@ def _normalize_rows(p: np.ndarray) -> np.ndarray:
 def proba_from_scores(rule: str, d: np.ndarray) -> np.ndarray:
     """Probabilities from decision scores d ((n,) for two classes, else (n, k)) by the
     profile's rule (spec/nlu-profile-v2.md §8.5)."""
+    if rule == CALIBRATED:  # the decision values are the probabilities (§8.5.1)
+        return np.array(d, dtype=np.float64)
     if rule == "softmax":
         e = np.exp(d - d.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
@@ -221,7 +229,7 @@ class Classifier:
                 if not isinstance(u, str):
                     raise _schema(f"unicode must be a string, got {type(u).__name__}")
                 raise ProfileError("E_NLU_VERSION", f"the model's Unicode version {u[:20]!r} is not {UNICODE_VERSION}")
-            unknown = sorted(set(prof) - MEMBERS)
+            unknown = sorted(set(prof) - MEMBERS - OPTIONAL_MEMBERS)
             missing = sorted(MEMBERS - set(prof))
             if unknown or missing:
                 raise _schema(f"the {PROFILE_KEY!r} object has unknown members {unknown[:5]} / lacks {missing}")
@@ -246,8 +254,14 @@ class Classifier:
         if self.input not in ("text", "dict"):
             raise _schema(f"input must be \"text\" or \"dict\", got {self.input!r}")
         self.proba = prof.get("proba")
-        if self.proba not in PROBA_RULES:
-            raise _schema(f"proba must be one of {list(PROBA_RULES)}, got {self.proba!r}")
+        self.calibration = None
+        if "calibration" in prof and version >= 2:  # §2.4
+            if self.proba != CALIBRATED:
+                raise _schema(f"a model with a calibration has proba {CALIBRATED!r}, got {self.proba!r}")
+            self.calibration = Calibration(prof["calibration"], len(classes))
+        elif self.proba not in PROBA_RULES:
+            raise _schema(f"proba must be one of {list(PROBA_RULES)}, got {self.proba!r}"
+                          + (f" ({CALIBRATED!r} needs the member calibration)" if self.proba == CALIBRATED else ""))
         if self.proba == "softmax" and len(classes) == 2:
             raise _schema("proba \"softmax\" needs three classes or more")
         table_name, bias_name = prof.get("table"), prof.get("intercept")
@@ -270,22 +284,29 @@ class Classifier:
             raise ProfileError("E_NLU_REFERENCE", f"score table {table_name!r} is not in the file")
         self.table = model.tables[table_name]
         self.n_outputs = 1 if len(classes) == 2 else len(classes)
-        if self.table.dim != self.n_outputs:
+        # columns of the score table and the intercept: k, or folds x k for a calibrated model (§2.4)
+        self.n_columns = self.n_outputs
+        if self.calibration is not None:
+            self.n_columns = self.calibration.n_maps
+            self.n_outputs = len(classes)  # decision values: the K probabilities
+        if self.table.dim != self.n_columns:
             raise ProfileError(
                 "E_NLU_REFERENCE",
-                f"score table {table_name!r} has dim {self.table.dim}; {len(classes)} classes need {self.n_outputs}",
+                f"score table {table_name!r} has dim {self.table.dim}; {len(classes)} classes need {self.n_columns}",
             )
         bias = model.tensors.get(bias_name)
         if bias is None:
             raise ProfileError("E_NLU_REFERENCE", f"intercept tensor {bias_name!r} is not in the file")
-        if bias.shape != (self.n_outputs,) or bias.dtype not in (np.float32, np.float64):
+        if bias.shape != (self.n_columns,) or bias.dtype not in (np.float32, np.float64):
             raise ProfileError(
                 "E_NLU_REFERENCE",
-                f"intercept tensor {bias_name!r} has shape {bias.shape} and dtype {bias.dtype}; expected f32 or f64 ({self.n_outputs},)",
+                f"intercept tensor {bias_name!r} has shape {bias.shape} and dtype {bias.dtype}; expected f32 or f64 ({self.n_columns},)",
             )
         self.intercept_ = bias.astype(np.float64)
         for i, b in enumerate(self.branches):
             b.resolve(model, i)
+        if self.calibration is not None:
+            self.calibration.resolve(model)
         self._c = self._c_runtime()
 
     def _c_runtime(self):
@@ -307,11 +328,16 @@ class Classifier:
             X = list(X)
         return X
 
+    def _decisions(self, docs: Sequence) -> np.ndarray:
+        """Decision values (n, n_outputs): the scores, or a calibrated model's probabilities (§8.5.1)."""
+        scores = self._scores(docs)
+        return scores if self.calibration is None else self.calibration.probabilities(scores)
+
     def _scores(self, docs: Sequence) -> np.ndarray:
-        """Decision values in the order of spec §8.1, in binary64."""
+        """Scores (n, columns) in the order of spec §8.1, in binary64."""
         n = len(docs)
         out = np.tile(self.intercept_, (n, 1))
-        k = self.n_outputs
+        k = self.n_columns
         for b in self.branches:
             index: dict[str, int] = {}
             inv: list[int] = []
@@ -373,7 +399,7 @@ class Classifier:
         if self._c is not None:
             scores = self._c_scores(docs)
         else:
-            parts = [self._scores(docs[i : i + batch_size]) for i in range(0, len(docs), batch_size)]
+            parts = [self._decisions(docs[i : i + batch_size]) for i in range(0, len(docs), batch_size)]
             scores = np.concatenate(parts) if parts else np.zeros((0, self.n_outputs))
         return scores[:, 0] if self.n_outputs == 1 else scores
 
@@ -386,7 +412,7 @@ class Classifier:
         for i, msg in bad:  # in document order, as the pure path would meet them
             if msg is not None:
                 raise UsageError(f"document {i}: {msg}")
-            out[i] = self._scores([docs[i]])[0]
+            out[i] = self._decisions([docs[i]])[0]
         return out
 
     def score(self, X, y, sample_weight=None) -> float:

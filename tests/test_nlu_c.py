@@ -51,6 +51,8 @@ def strip_messages(answers):
     out = []
     for a in answers:
         a = {k: v for k, v in a.items() if k != "message"}
+        if "proba" in a and a.get("decision") == a["proba"]:  # a calibrated model: its decision values are probabilities (§8.5.1)
+            a["decision"] = [float(f"{p:.12g}") for p in a["decision"]]
         if "proba" in a:
             a["proba"] = [float(f"{p:.12g}") for p in a["proba"]]
         out.append(a)

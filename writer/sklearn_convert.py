@@ -7,7 +7,8 @@ Writes profile 2 (spec/nlu-profile-v2.md). Supported:
                  CountVectorizer followed by a TfidfTransformer, DictVectorizer, and
                  FeatureUnion of those (transformer_weights included, nesting allowed);
   classifier     LogisticRegression(CV), LinearSVC, SGDClassifier, RidgeClassifier(CV),
-                 binary or multi-class;
+                 binary or multi-class; CalibratedClassifierCV over one of those (sigmoid or
+                 isotonic, ensemble or not: writer/sklearn_calibration.py);
 given as a Pipeline, or as parts: `from_sklearn((vectorizer, classifier), path)`.
 
 What goes where: each vocabulary term's column of `coef_` (times the term's idf and the
@@ -39,6 +40,7 @@ from phq.featurize import MAX_NGRAM_WIDTH, TOKEN_PATTERNS, make_featurizer
 from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definition for writer and runtime
 
 from .build import Table
+from .sklearn_calibration import calibrated_parts, check_calibration, is_calibrated
 
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
@@ -334,7 +336,12 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         raise UsageError(f"{len(branches)} featurizers exceed the profile's limit of 64")
     if len({b.config["kind"] for b in branches}) != 1:
         raise UsageError("a FeatureUnion mixing text and dict featurizers cannot be scored (they need different inputs)")
-    coef, intercept, classes, est = _classifier(clf)
+    cal = None
+    if is_calibrated(clf):  # a CalibratedClassifierCV: folds x k columns (writer/sklearn_calibration.py)
+        cal = calibrated_parts(clf, _classifier)
+        coef, intercept, classes, est = cal.coef, cal.intercept, cal.classes, cal.estimator
+    else:
+        coef, intercept, classes, est = _classifier(clf)
 
     offset = 0
     for b in branches:
@@ -384,12 +391,18 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         "estimator": est,
         "table": table_name,
         "intercept": INTERCEPT,
-        "proba": _proba_rule(clf, k, probe),
+        "proba": "calibrated" if cal else _proba_rule(clf, k, probe),
         "featurizers": featurizers,
         "source": {"library": "scikit-learn", "version": sklearn.__version__, "pipeline": " -> ".join(_describe(model))},
     }
-    _check_decision(clf, coef, intercept, probe)
-    return tables, {INTERCEPT: intercept}, {PROFILE_KEY: profile}, branches
+    tensors = {INTERCEPT: intercept}
+    if cal:
+        profile["calibration"] = cal.member
+        tensors.update(cal.tensors)
+        check_calibration(clf, cal, probe, _check_decision)
+    else:
+        _check_decision(clf, coef, intercept, probe)
+    return tables, tensors, {PROFILE_KEY: profile}, branches
 
 
 def _describe(model) -> list[str]:

@@ -16,6 +16,9 @@ def main() -> None:
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     dst.mkdir(parents=True, exist_ok=True)
     models = sorted(p for p in src.glob("*.phq") if p.name not in SKIP and p.stat().st_size < 60000)
+    # calibrated models (spec v2 §2.4): the conformance suite's valid ones and a few invalid ones
+    suite = Path(__file__).resolve().parents[2] / "conformance" / "nlu"
+    models += sorted(p for p in suite.glob("[yn]_calibrat*.phq") if p.stat().st_size < 60000)
     for p in models:
         data = p.read_bytes()
         for i, t in enumerate(TEXTS if not p.name.startswith("err_") else TEXTS[:1]):

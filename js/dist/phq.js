@@ -1378,7 +1378,8 @@ function readHeader(meta) {
 
 /** Schema checks of a profile 1/2 classifier object; returns normalized settings. */
 function checkClassifier(p, profile) {
-  const members = profile === 1 ? V2_MEMBERS.filter((m) => m !== "unicode") : V2_MEMBERS;
+  // "calibration" (v2 §2.4) is optional, profile 2 only
+  const members = profile === 1 ? V2_MEMBERS.filter((m) => m !== "unicode") : p.has("calibration") ? [...V2_MEMBERS, "calibration"] : V2_MEMBERS;
   exactMembers(p, members, '"phq.nlu"');
   if (profile === 2 && !isStr(p.get("unicode"))) schema("unicode is not a string");
   const input = p.get("input");
@@ -1392,7 +1393,9 @@ function checkClassifier(p, profile) {
   for (const l of labels) { const key = ctype === "float" ? (l.value === 0 ? 0 : l.value) : ctype === "int" ? l.big : l.value; if (seen.has(key)) schema("labels are not distinct"); seen.add(key); }
   for (const m of ["estimator", "table", "intercept"]) if (!isStr(p.get(m))) schema(`${m} is not a string`);
   const proba = p.get("proba");
-  if (!(proba === null || ["logistic", "softmax", "modified_huber"].includes(proba))) schema(`proba ${JSON.stringify(proba)}`);
+  if (!(proba === null || ["logistic", "softmax", "modified_huber", "calibrated"].includes(proba))) schema(`proba ${JSON.stringify(proba)}`);
+  if ((proba === "calibrated") !== p.has("calibration")) schema(p.has("calibration") ? 'a model with "calibration" has proba "calibrated"' : 'proba "calibrated" without a "calibration" member');
+  const calibration = p.has("calibration") ? checkCalibration(p.get("calibration"), classes.length) : null;
   if (proba === "softmax" && classes.length === 2) schema('proba "softmax" with two classes');
   const feats = p.get("featurizers");
   if (!Array.isArray(feats) || feats.length < 1 || feats.length > 64) schema("featurizers: not an array of 1..64 objects");
@@ -1400,7 +1403,37 @@ function checkClassifier(p, profile) {
   const prefixes = new Set();
   for (const f of fs) { if (prefixes.has(f.key_prefix)) schema("duplicate key prefixes"); prefixes.add(f.key_prefix); }
   if (!isObj(p.get("source"))) schema("source is not an object");
-  return { input, classes: labels, classes_type: ctype, estimator: p.get("estimator"), table: p.get("table"), intercept: p.get("intercept"), proba, featurizers: fs };
+  return { input, classes: labels, classes_type: ctype, estimator: p.get("estimator"), table: p.get("table"), intercept: p.get("intercept"), proba, featurizers: fs, calibration };
+}
+
+/** The "calibration" member (v2 §2.4): schema checks; the isotonic tensors are bound by the runtime. */
+function checkCalibration(c, K) {
+  const bad = (msg) => schema(`calibration: ${msg}`);
+  if (!isObj(c)) bad("is not an object");
+  const method = c.get("method");
+  if (method !== "sigmoid" && method !== "isotonic") bad('method is not "sigmoid" or "isotonic"');
+  exactMembers(c, method === "sigmoid" ? ["method", "folds", "a", "b"] : ["method", "folds", "points", "x", "y"], "calibration");
+  const folds = c.get("folds");
+  if (!isInt(folds) || BigInt(folds.raw) < 1n || BigInt(folds.raw) > 64n) bad("folds is not an integer in 1..64");
+  const F = Number(folds.raw), kb = K === 2 ? 1 : K, n = F * kb;
+  const out = { method, folds: F, kb, n };
+  if (method === "sigmoid") {
+    for (const m of ["a", "b"]) {
+      const v = c.get(m);
+      if (!Array.isArray(v) || v.length !== n || !v.every(isNum)) bad(`${m} is not an array of folds x k numbers`);
+      if (!v.every((x) => Number.isFinite(x.value))) bad(`${m} holds a number that is not a finite binary64`);
+      out[m] = Float64Array.from(v, (x) => x.value);
+    }
+  } else {
+    const pts = c.get("points");
+    if (!Array.isArray(pts) || pts.length !== n || !pts.every((x) => isInt(x) && BigInt(x.raw) >= 1n && BigInt(x.raw) <= 16777216n))
+      bad("points is not an array of folds x k integers in 1..2^24");
+    out.offsets = new Float64Array(n + 1);
+    for (let j = 0; j < n; j++) out.offsets[j + 1] = out.offsets[j] + Number(pts[j].raw);
+    if (!isStr(c.get("x")) || !isStr(c.get("y"))) bad("x and y are not strings (tensor names)");
+    out.x = c.get("x"); out.y = c.get("y");
+  }
+  return out;
 }
 
 function checkLabel(c, t) {
@@ -1551,6 +1584,54 @@ function load(input, options) {
   return new NluModel(model);
 }
 
+/** The isotonic tensors (v2 §2.4, §9 E_NLU_REFERENCE): f64 of shape (sum of points,), valid maps. */
+function bindIsotonic(model, cal) {
+  const total = cal.offsets[cal.n];
+  const arrays = [cal.x, cal.y].map((name, w) => {
+    const info = model.tensorInfo.get(name);
+    if (!info) ref(`calibration: no tensor named ${JSON.stringify(name)}`);
+    if (info.dtypeName !== "f64" || info.shape.length !== 1 || info.shape[0] !== total) ref(`calibration: tensor ${w ? "y" : "x"} is not f64 of shape (${total},)`);
+    return Float64Array.from(model.tensor(name).data);
+  });
+  const [x, y] = arrays;
+  for (let j = 0; j < cal.n; j++) {
+    for (let i = cal.offsets[j]; i < cal.offsets[j + 1]; i++) {
+      if (!Number.isFinite(x[i]) || !Number.isFinite(y[i]) || y[i] < 0 || y[i] > 1) ref("calibration: an isotonic map holds a value that is not finite or a y outside [0, 1]");
+      if (i > cal.offsets[j] && (x[i] <= x[i - 1] || y[i] < y[i - 1])) ref("calibration: an isotonic map's x is not strictly increasing or its y decreases");
+    }
+  }
+  cal.xs = x; cal.ys = y;
+}
+
+/** Map j of a calibration at the fold score t (v2 §8.5.1). */
+function calMap(cal, j, t) {
+  if (cal.method === "sigmoid") return 1 / (1 + Math.exp(cal.a[j] * t + cal.b[j]));
+  const lo = cal.offsets[j], P = cal.offsets[j + 1] - lo, x = cal.xs, y = cal.ys;
+  if (P === 1) return Number.isNaN(t) ? t : y[lo];
+  if (t < x[lo]) t = x[lo];
+  if (t > x[lo + P - 1]) t = x[lo + P - 1];
+  let a = 0, b = P; // the number of points with x < t
+  while (a < b) { const m = (a + b) >>> 1; if (x[lo + m] < t) a = m + 1; else b = m; }
+  const i = lo + Math.min(Math.max(a, 1), P - 1);
+  return ((y[i] - y[i - 1]) / (x[i] - x[i - 1])) * (t - x[i - 1]) + y[i - 1];
+}
+
+/** The K averaged probabilities of a calibrated model from its fold scores (v2 §8.5.1). */
+function calibrate(cal, K, t) {
+  const mean = new Float64Array(K), p = new Float64Array(K), kb = cal.kb;
+  for (let f = 0; f < cal.folds; f++) {
+    if (K === 2) { const q = calMap(cal, f, t[f]); p[0] = 1 - q; p[1] = q; }
+    else {
+      let s = 0;
+      for (let c = 0; c < K; c++) { p[c] = calMap(cal, f * kb + c, t[f * kb + c]); s = s + p[c]; }
+      for (let c = 0; c < K; c++) p[c] = s !== 0 ? p[c] / s : 1 / K;
+    }
+    for (let c = 0; c < K; c++) { if (p[c] > 1 && p[c] <= 1 + 1e-5) p[c] = 1; mean[c] = mean[c] + p[c]; }
+  }
+  for (let c = 0; c < K; c++) mean[c] = mean[c] / cal.folds;
+  return mean;
+}
+
 function floatTensor(model, name, shape, what) {
   const info = model.tensorInfo.get(name);
   if (!info) ref(`${what}: no tensor named ${JSON.stringify(name)}`);
@@ -1595,7 +1676,7 @@ class NluModel {
 
   _bindClassifier(c) {
     const m = this.model;
-    const K = c.classes.length, k = K === 2 ? 1 : K;
+    const K = c.classes.length, k = c.calibration ? c.calibration.n : K === 2 ? 1 : K; // columns (v2 §2.4)
     const table = m.tables.get(c.table);
     if (!table) ref(`no score table named ${JSON.stringify(c.table)}`);
     if (table.dim !== k) ref(`score table dim ${table.dim} != ${k}`);
@@ -1607,6 +1688,7 @@ class NluModel {
       f.normTableRef = nt;
     }
     c.intercept_ = floatTensor(m, c.intercept, [k], "intercept");
+    if (c.calibration && c.calibration.method === "isotonic") bindIsotonic(m, c.calibration);
     c.scoreTable = table;
     c.k = k;
     c.rowBuf = new Float32Array(k);
@@ -1690,7 +1772,7 @@ class NluModel {
       }
       for (let j = 0; j < k; j++) score[j] += partial[j];
     }
-    return score;
+    return c.calibration ? calibrate(c.calibration, c.classes.length, score) : score; // §8.5.1: the K probabilities
   }
 
   /** Index of the predicted class (v2 §8.3). */
@@ -1713,6 +1795,7 @@ class NluModel {
     const c = this._needClassifier();
     if (c.proba === null) throw new UsageError("E_USAGE", "this model defines no probabilities (proba null)");
     const k = score.length;
+    if (c.proba === "calibrated") return Float64Array.from(score); // the decision values are the probabilities
     if (c.proba === "softmax") {
       let m = -Infinity; for (const v of score) if (v > m) m = v;
       const e = score.map((v) => Math.exp(v - m)); let sum = 0; for (const v of e) sum += v;
@@ -1911,7 +1994,7 @@ function tokenFeatures(D, spans, templates) {
 }
 
 
-  return { floatRepr, load, NluModel, viterbi, labelSpans, tokenFeatures };
+  return { floatRepr, load, calibrate, NluModel, viterbi, labelSpans, tokenFeatures };
 })();
 __m.index = (() => {
 // phq for JavaScript: reader of formats 1.0/1.1 and runtime of NLU profiles 1-3 (spec/).

@@ -97,7 +97,7 @@ export class NluModel {
   readonly classes: Label[] | null;
   /** The tagger's BIO labels, or null without a tagger. */
   readonly labels: string[] | null;
-  /** Decision values (profile v2 §8): k values (one for two classes). */
+  /** Decision values (profile v2 §8): k values (one for two classes); a calibrated model (v2 §8.5.1): its K probabilities. */
   decision(doc: Doc): Float64Array;
   predict(doc: Doc): Label;
   predictIndex(doc: Doc): number;

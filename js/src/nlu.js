@@ -17,6 +17,54 @@ export function load(input, options) {
   return new NluModel(model);
 }
 
+/** The isotonic tensors (v2 §2.4, §9 E_NLU_REFERENCE): f64 of shape (sum of points,), valid maps. */
+function bindIsotonic(model, cal) {
+  const total = cal.offsets[cal.n];
+  const arrays = [cal.x, cal.y].map((name, w) => {
+    const info = model.tensorInfo.get(name);
+    if (!info) ref(`calibration: no tensor named ${JSON.stringify(name)}`);
+    if (info.dtypeName !== "f64" || info.shape.length !== 1 || info.shape[0] !== total) ref(`calibration: tensor ${w ? "y" : "x"} is not f64 of shape (${total},)`);
+    return Float64Array.from(model.tensor(name).data);
+  });
+  const [x, y] = arrays;
+  for (let j = 0; j < cal.n; j++) {
+    for (let i = cal.offsets[j]; i < cal.offsets[j + 1]; i++) {
+      if (!Number.isFinite(x[i]) || !Number.isFinite(y[i]) || y[i] < 0 || y[i] > 1) ref("calibration: an isotonic map holds a value that is not finite or a y outside [0, 1]");
+      if (i > cal.offsets[j] && (x[i] <= x[i - 1] || y[i] < y[i - 1])) ref("calibration: an isotonic map's x is not strictly increasing or its y decreases");
+    }
+  }
+  cal.xs = x; cal.ys = y;
+}
+
+/** Map j of a calibration at the fold score t (v2 §8.5.1). */
+function calMap(cal, j, t) {
+  if (cal.method === "sigmoid") return 1 / (1 + Math.exp(cal.a[j] * t + cal.b[j]));
+  const lo = cal.offsets[j], P = cal.offsets[j + 1] - lo, x = cal.xs, y = cal.ys;
+  if (P === 1) return Number.isNaN(t) ? t : y[lo];
+  if (t < x[lo]) t = x[lo];
+  if (t > x[lo + P - 1]) t = x[lo + P - 1];
+  let a = 0, b = P; // the number of points with x < t
+  while (a < b) { const m = (a + b) >>> 1; if (x[lo + m] < t) a = m + 1; else b = m; }
+  const i = lo + Math.min(Math.max(a, 1), P - 1);
+  return ((y[i] - y[i - 1]) / (x[i] - x[i - 1])) * (t - x[i - 1]) + y[i - 1];
+}
+
+/** The K averaged probabilities of a calibrated model from its fold scores (v2 §8.5.1). */
+export function calibrate(cal, K, t) {
+  const mean = new Float64Array(K), p = new Float64Array(K), kb = cal.kb;
+  for (let f = 0; f < cal.folds; f++) {
+    if (K === 2) { const q = calMap(cal, f, t[f]); p[0] = 1 - q; p[1] = q; }
+    else {
+      let s = 0;
+      for (let c = 0; c < K; c++) { p[c] = calMap(cal, f * kb + c, t[f * kb + c]); s = s + p[c]; }
+      for (let c = 0; c < K; c++) p[c] = s !== 0 ? p[c] / s : 1 / K;
+    }
+    for (let c = 0; c < K; c++) { if (p[c] > 1 && p[c] <= 1 + 1e-5) p[c] = 1; mean[c] = mean[c] + p[c]; }
+  }
+  for (let c = 0; c < K; c++) mean[c] = mean[c] / cal.folds;
+  return mean;
+}
+
 function floatTensor(model, name, shape, what) {
   const info = model.tensorInfo.get(name);
   if (!info) ref(`${what}: no tensor named ${JSON.stringify(name)}`);
@@ -61,7 +109,7 @@ export class NluModel {
 
   _bindClassifier(c) {
     const m = this.model;
-    const K = c.classes.length, k = K === 2 ? 1 : K;
+    const K = c.classes.length, k = c.calibration ? c.calibration.n : K === 2 ? 1 : K; // columns (v2 §2.4)
     const table = m.tables.get(c.table);
     if (!table) ref(`no score table named ${JSON.stringify(c.table)}`);
     if (table.dim !== k) ref(`score table dim ${table.dim} != ${k}`);
@@ -73,6 +121,7 @@ export class NluModel {
       f.normTableRef = nt;
     }
     c.intercept_ = floatTensor(m, c.intercept, [k], "intercept");
+    if (c.calibration && c.calibration.method === "isotonic") bindIsotonic(m, c.calibration);
     c.scoreTable = table;
     c.k = k;
     c.rowBuf = new Float32Array(k);
@@ -156,7 +205,7 @@ export class NluModel {
       }
       for (let j = 0; j < k; j++) score[j] += partial[j];
     }
-    return score;
+    return c.calibration ? calibrate(c.calibration, c.classes.length, score) : score; // §8.5.1: the K probabilities
   }
 
   /** Index of the predicted class (v2 §8.3). */
@@ -179,6 +228,7 @@ export class NluModel {
     const c = this._needClassifier();
     if (c.proba === null) throw new UsageError("E_USAGE", "this model defines no probabilities (proba null)");
     const k = score.length;
+    if (c.proba === "calibrated") return Float64Array.from(score); // the decision values are the probabilities
     if (c.proba === "softmax") {
       let m = -Infinity; for (const v of score) if (v > m) m = v;
       const e = score.map((v) => Math.exp(v - m)); let sum = 0; for (const v of e) sum += v;

@@ -46,7 +46,8 @@ export function readHeader(meta) {
 
 /** Schema checks of a profile 1/2 classifier object; returns normalized settings. */
 export function checkClassifier(p, profile) {
-  const members = profile === 1 ? V2_MEMBERS.filter((m) => m !== "unicode") : V2_MEMBERS;
+  // "calibration" (v2 §2.4) is optional, profile 2 only
+  const members = profile === 1 ? V2_MEMBERS.filter((m) => m !== "unicode") : p.has("calibration") ? [...V2_MEMBERS, "calibration"] : V2_MEMBERS;
   exactMembers(p, members, '"phq.nlu"');
   if (profile === 2 && !isStr(p.get("unicode"))) schema("unicode is not a string");
   const input = p.get("input");
@@ -60,7 +61,9 @@ export function checkClassifier(p, profile) {
   for (const l of labels) { const key = ctype === "float" ? (l.value === 0 ? 0 : l.value) : ctype === "int" ? l.big : l.value; if (seen.has(key)) schema("labels are not distinct"); seen.add(key); }
   for (const m of ["estimator", "table", "intercept"]) if (!isStr(p.get(m))) schema(`${m} is not a string`);
   const proba = p.get("proba");
-  if (!(proba === null || ["logistic", "softmax", "modified_huber"].includes(proba))) schema(`proba ${JSON.stringify(proba)}`);
+  if (!(proba === null || ["logistic", "softmax", "modified_huber", "calibrated"].includes(proba))) schema(`proba ${JSON.stringify(proba)}`);
+  if ((proba === "calibrated") !== p.has("calibration")) schema(p.has("calibration") ? 'a model with "calibration" has proba "calibrated"' : 'proba "calibrated" without a "calibration" member');
+  const calibration = p.has("calibration") ? checkCalibration(p.get("calibration"), classes.length) : null;
   if (proba === "softmax" && classes.length === 2) schema('proba "softmax" with two classes');
   const feats = p.get("featurizers");
   if (!Array.isArray(feats) || feats.length < 1 || feats.length > 64) schema("featurizers: not an array of 1..64 objects");
@@ -68,7 +71,37 @@ export function checkClassifier(p, profile) {
   const prefixes = new Set();
   for (const f of fs) { if (prefixes.has(f.key_prefix)) schema("duplicate key prefixes"); prefixes.add(f.key_prefix); }
   if (!isObj(p.get("source"))) schema("source is not an object");
-  return { input, classes: labels, classes_type: ctype, estimator: p.get("estimator"), table: p.get("table"), intercept: p.get("intercept"), proba, featurizers: fs };
+  return { input, classes: labels, classes_type: ctype, estimator: p.get("estimator"), table: p.get("table"), intercept: p.get("intercept"), proba, featurizers: fs, calibration };
+}
+
+/** The "calibration" member (v2 §2.4): schema checks; the isotonic tensors are bound by the runtime. */
+function checkCalibration(c, K) {
+  const bad = (msg) => schema(`calibration: ${msg}`);
+  if (!isObj(c)) bad("is not an object");
+  const method = c.get("method");
+  if (method !== "sigmoid" && method !== "isotonic") bad('method is not "sigmoid" or "isotonic"');
+  exactMembers(c, method === "sigmoid" ? ["method", "folds", "a", "b"] : ["method", "folds", "points", "x", "y"], "calibration");
+  const folds = c.get("folds");
+  if (!isInt(folds) || BigInt(folds.raw) < 1n || BigInt(folds.raw) > 64n) bad("folds is not an integer in 1..64");
+  const F = Number(folds.raw), kb = K === 2 ? 1 : K, n = F * kb;
+  const out = { method, folds: F, kb, n };
+  if (method === "sigmoid") {
+    for (const m of ["a", "b"]) {
+      const v = c.get(m);
+      if (!Array.isArray(v) || v.length !== n || !v.every(isNum)) bad(`${m} is not an array of folds x k numbers`);
+      if (!v.every((x) => Number.isFinite(x.value))) bad(`${m} holds a number that is not a finite binary64`);
+      out[m] = Float64Array.from(v, (x) => x.value);
+    }
+  } else {
+    const pts = c.get("points");
+    if (!Array.isArray(pts) || pts.length !== n || !pts.every((x) => isInt(x) && BigInt(x.raw) >= 1n && BigInt(x.raw) <= 16777216n))
+      bad("points is not an array of folds x k integers in 1..2^24");
+    out.offsets = new Float64Array(n + 1);
+    for (let j = 0; j < n; j++) out.offsets[j + 1] = out.offsets[j] + Number(pts[j].raw);
+    if (!isStr(c.get("x")) || !isStr(c.get("y"))) bad("x and y are not strings (tensor names)");
+    out.x = c.get("x"); out.y = c.get("y");
+  }
+  return out;
 }
 
 function checkLabel(c, t) {
