@@ -44,7 +44,7 @@ from phq.featurize import MAX_NGRAM_WIDTH, TOKEN_PATTERNS, make_featurizer
 from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definition for writer and runtime
 
 from .build import Table
-from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, split_column_steps
+from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, split_column_steps  # noqa: F401  (CLASSIFIERS: re-exported)
 
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
@@ -231,7 +231,8 @@ def _branch(name: str, steps: list, weight: float) -> Branch:
         if rest:
             raise UsageError(
                 f"featurizer {name!r}: step {_cls(rest[0])} after {_cls(vec)} is not supported "
-                "(supported: an optional TfidfTransformer)"
+                "(supported: an optional TfidfTransformer; feature selection and scaling are supported "
+                "only between the whole featurizer and the classifier)"
             )
         vocab = _vocabulary(vec)
         if idf is not None and idf.shape != (len(vocab),):
@@ -320,9 +321,13 @@ def _proba_rule(lin: Linear, k: int, probe: np.ndarray) -> str | None:
         return None
     from phq.nlu import proba_from_scores  # one implementation of the rules
 
+    # large random probes saturate every rule to 0/1 (normalized logistic then equals softmax);
+    # scaled-down copies give moderate scores where the rules differ
+    probe = np.concatenate([probe, probe * 1e-2])
     d = np.asarray(lin.decision(probe), dtype=np.float64)
     p = np.asarray(lin.predict_proba(probe), dtype=np.float64)
-    for rule in ("logistic", "modified_huber") + (("softmax",) if k > 1 else ()):
+    rules = lin.proba_rules or ("logistic", "modified_huber") + (("softmax",) if k > 1 else ())
+    for rule in rules:
         got = proba_from_scores(rule, d)
         if got.shape == p.shape and np.allclose(got, p, rtol=1e-9, atol=1e-12):
             return rule

@@ -80,6 +80,7 @@ class Linear:
     decision: Callable[[Any], np.ndarray]  # the estimator's own decision values, (n,) or (n, k)
     predict_proba: Callable[[Any], np.ndarray] | None
     binarize: float | None = None  # BernoulliNB: the features are x > binarize (None: as given)
+    proba_rules: tuple = ()  # the rules predict_proba may follow, when known (else every rule is tried)
 
 
 def _finite(name: str, coef: np.ndarray, intercept: np.ndarray) -> None:
@@ -141,7 +142,8 @@ def _naive_bayes(clf) -> Linear:
         jll = np.asarray(clf.predict_joint_log_proba(X), dtype=np.float64)
         return jll[:, 1] - jll[:, 0] if jll.shape[1] == 2 else jll
 
-    return Linear(coef, np.asarray(intercept, np.float64), classes, name, decision, clf.predict_proba, binarize)
+    rules = ("logistic",) if len(classes) == 2 else ("softmax",)  # softmax of jll; two classes: logistic of jll1 - jll0
+    return Linear(coef, np.asarray(intercept, np.float64), classes, name, decision, clf.predict_proba, binarize, rules)
 
 
 def _one_vs_rest(clf) -> Linear:
