@@ -66,6 +66,8 @@ def main(argv=None) -> int:
             out[f"{key}_{k}"] = v
         print(name, json.dumps(r), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.only and Path(args.out).exists():  # a partial run updates the keys it measured
+        out = {**json.loads(Path(args.out).read_text()), **out}
     Path(args.out).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return 0
 

@@ -74,12 +74,13 @@ MODELS = {
 
 
 def decision(pipe, texts):
-    """The model's decision values as phq defines them (NB: joint log-likelihood; two classes: one column)."""
+    """The model's decision values as phq defines them (NB: joint log-likelihood centered over
+    the classes; two classes: one column, jll1 - jll0), computed here from scikit-learn's output."""
     if hasattr(pipe, "decision_function"):
         return np.asarray(pipe.decision_function(texts), np.float64)
     X = pipe[:-1].transform(texts) if hasattr(pipe, "steps") else texts
     jll = np.asarray(pipe[-1].predict_joint_log_proba(X), np.float64)
-    return jll[:, 1] - jll[:, 0] if jll.shape[1] == 2 else jll
+    return jll[:, 1] - jll[:, 0] if jll.shape[1] == 2 else jll - jll.mean(axis=1, keepdims=True)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,10 @@ confirm a probability rule numerically):
                                   neg = log(1 - exp(flp)) and B = X (binarize=None) or the
                                   presence indicator of each term (binarize=0.0 over text
                                   featurizers whose values are > 0 for every present term).
-                                  The decision values are jll (k > 1) or jll1 - jll0 (two
-                                  classes); predict_proba = softmax(jll), i.e. the
-                                  "softmax" rule, or "logistic" of jll1 - jll0 for two.
+                                  The decision values are jll - mean(jll) over the classes
+                                  (K > 2: coef and intercept centered per term) or
+                                  jll1 - jll0 (two classes); predict_proba = softmax(jll),
+                                  i.e. the "softmax" rule, or "logistic" of jll1 - jll0.
   OneVsRestClassifier             its estimators_ (each one of the linear classifiers above
                                   but NB) stacked: row c = estimator c's coef_ (one row for
                                   two classes); classes from label_binarizer_.
@@ -134,16 +135,27 @@ def _naive_bayes(clf) -> Linear:
             binarize = float(clf.binarize)
     if len(classes) == 2:
         coef, intercept = jll_coef[1:] - jll_coef[:1], jll_b[1:] - jll_b[:1]
-    else:
-        coef, intercept = jll_coef, jll_b
+    else:  # centered over the classes: same predictions and softmax, far smaller 8-bit error
+        coef, intercept = jll_coef - jll_coef.mean(axis=0), jll_b - jll_b.mean()
     _finite(name, coef, intercept)
 
     def decision(X):
-        jll = np.asarray(clf.predict_joint_log_proba(X), dtype=np.float64)
-        return jll[:, 1] - jll[:, 0] if jll.shape[1] == 2 else jll
+        return nb_decision(clf.predict_joint_log_proba(X))
 
     rules = ("logistic",) if len(classes) == 2 else ("softmax",)  # softmax of jll; two classes: logistic of jll1 - jll0
     return Linear(coef, np.asarray(intercept, np.float64), classes, name, decision, clf.predict_proba, binarize, rules)
+
+
+def nb_decision(jll) -> np.ndarray:
+    """Naive Bayes decision values as phq defines them (scikit-learn defines none): the joint
+    log-likelihood centered over the classes, jll - mean(jll) (K > 2), or jll1 - jll0 (K = 2).
+    The centering changes no prediction or softmax probability; it removes from every term's
+    row the part common to all classes, which 8-bit quantization would otherwise spend its
+    steps on (spec/nlu-profile-v2.md §10.1)."""
+    jll = np.asarray(jll, dtype=np.float64)
+    if jll.shape[1] == 2:
+        return jll[:, 1] - jll[:, 0]
+    return jll - jll.mean(axis=1, keepdims=True)
 
 
 def _one_vs_rest(clf) -> Linear:
