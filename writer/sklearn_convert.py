@@ -485,8 +485,8 @@ def _check_featurization(model, branches: list[Branch], probe_docs: list) -> Non
             np.add.at(got[d], b.offset + cols, x * b.weight)
     if expected.shape != got.shape:
         raise UsageError(
-            f"the model's featurizer produces {expected.shape[1]} features where its vocabularies hold {got.shape[1]}; "
-            "a step phq does not read changes the feature count"
+            f"the model's featurizer ({' -> '.join(_cls(s) for s in steps)}) produces {expected.shape[1]} features "
+            f"where its vocabularies hold {got.shape[1]}; one of these steps changes the feature count in a way phq does not read"
         )
     for b in branches:
         span = slice(b.offset, b.offset + b.size)
@@ -569,8 +569,9 @@ def _check_scores(model, tables: dict, tensors: dict, meta: dict, branches: list
         d, c = (int(v) for v in np.argwhere(bad)[0])
         raise UsageError(
             f"{lin.name}: the converted model scores probe document {docs[d]!r} {got[d, c]!r} (output {c}) "
-            f"where the scikit-learn model gives {expected[d, c]!r}; a step or setting between the featurizer "
-            "and the classifier changes the scores in a way phq does not read"
+            f"where the scikit-learn model gives {expected[d, c]!r}; the steps between the featurizer and the "
+            f"classifier ({', '.join(_cls(s) for s in column_steps) or 'none'}) or the classifier change the scores "
+            "in a way phq does not read"
         )
 
 
