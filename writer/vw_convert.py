@@ -198,11 +198,14 @@ def convert_vw(invert_hash, *, workspace=None, texts: list | None = None, classe
     if texts is not None:
         if workspace is None:
             raise UsageError("texts= needs the workspace: phq reads the weights of their tokens from it by VW's hash")
+        from phq.featurize import make_featurizer
+
+        tokens_of = make_featurizer({"name": "text", "key_prefix": "", **FEATURIZER, "norm": None, "norm_table": None, "weight": 1.0}).features
         ns_hash = workspace.hash_space(namespace if namespace is not None else " ")
         for doc in texts:
             if not isinstance(doc, str):
                 raise UsageError(f"texts must be strings, got {type(doc).__name__}")
-            for token in doc.split():
+            for token in tokens_of(doc):  # the runtime's own tokens (spec/vw.md §3)
                 if token in table or ":" in token or "|" in token:
                     continue
                 base = int(workspace.hash_feature(token, ns_hash)) * wpp
