@@ -167,3 +167,26 @@ def test_refusals_name_the_reason(tmp_path):
         phq.writer.from_vw(inv, tmp_path / "x.phq", classes=["x", "y"])
     with pytest.raises(UsageError, match="texts= needs the workspace"):
         phq.writer.from_vw(inv, tmp_path / "x.phq", texts=["a"])
+
+
+def test_oaa_two_classes_and_noconstant(tmp_path):
+    """--oaa 2 has one output column in the profile: class 2's score minus class 1's;
+    --noconstant leaves the intercept at 0."""
+    docs = [vw_text(t) for t in TRAIN]
+    y = [2 if lab == "weather" else 1 for lab in LABELS]
+    inv, model = train(tmp_path, "--oaa 2 --noconstant --loss_function logistic -b 20", [f"{v} |w {t}" for v, t in zip(y, docs)])
+    test = [vw_text(t) for t in TEST]
+    vw = pyvw.Workspace(f"-i {model} --quiet --scores")
+    try:
+        raw = np.array([vw.predict(f"|w {t}") for t in test], np.float64)
+        phq.writer.from_vw(inv, tmp_path / "m.phq", workspace=vw, texts=docs, classes=["other", "weather"], quant="f32")
+    finally:
+        vw.finish()
+    with phq.open(tmp_path / "m.phq") as f:
+        np.testing.assert_array_equal(f.tensors["intercept"], [0.0])
+        assert f.metadata["phq.nlu"]["proba"] is None
+    with phq.nlu.load(tmp_path / "m.phq") as m:
+        np.testing.assert_allclose(m.decision_function(test), raw[:, 1] - raw[:, 0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(m.predict(test), np.array(["other", "weather"])[raw.argmax(axis=1)])
+    with pytest.raises(UsageError, match="--oaa 2"):
+        phq.writer.from_vw(inv, tmp_path / "x.phq", proba="logistic")
