@@ -44,7 +44,7 @@ from phq.featurize import MAX_NGRAM_WIDTH, TOKEN_PATTERNS, make_featurizer
 from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definition for writer and runtime
 
 from .build import Table
-from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, split_column_steps  # noqa: F401  (CLASSIFIERS: re-exported)
+from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, reference_scores, split_column_steps  # noqa: F401  (CLASSIFIERS: re-exported)
 
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
@@ -516,39 +516,6 @@ def _transform(steps: list, docs: list) -> np.ndarray:
     return out.toarray() if hasattr(out, "toarray") else np.asarray(out)
 
 
-def _reference_scores(tables: dict, intercept: np.ndarray, profile: dict, docs: list) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, magnitudes) of docs by §8 with the unquantized tables; magnitude[c] =
-    |intercept[c]| + Σ |u × W[t][c]|, the scale of the rounding a float featurizer may add."""
-    score_table = tables[profile["table"]]
-    rows = np.asarray(score_table.rows, np.float64)
-    keep = (rows != 0).any(axis=1)  # the rows the writer drops store only zeros
-    W = {key: rows[i] for i, key in enumerate(score_table.keys) if keep[i]}
-    k = len(intercept)
-    scores = np.tile(intercept, (len(docs), 1))
-    mags = np.tile(np.abs(intercept), (len(docs), 1))
-    for cfg in profile["featurizers"]:
-        fz = make_featurizer(cfg)
-        norm_idf = None
-        if cfg["norm_table"] is not None:
-            t = tables[cfg["norm_table"]]
-            vals = np.asarray(t.rows, np.float64)
-            norm_idf = {key: (float(vals[i, 0]) if vals.shape[1] else 1.0) for i, key in enumerate(t.keys)}
-        for d, doc in enumerate(docs):
-            tf = fz.features(doc)
-            s = 1.0
-            if norm_idf is not None:
-                x = np.array([v * norm_idf[t] for t, v in tf.items() if t in norm_idf], np.float64)
-                n = math.sqrt(float((x * x).sum())) if cfg["norm"] == "l2" else float(np.abs(x).sum())
-                s = 1.0 / n if n > 0 else 0.0
-            for t, v in tf.items():
-                row = W.get(cfg["key_prefix"] + t)
-                if row is None or (norm_idf is not None and t not in norm_idf):
-                    continue
-                scores[d] += v * s * row
-                mags[d] += np.abs(v * s * row)
-    return scores.reshape(len(docs), k), mags.reshape(len(docs), k)
-
-
 def _check_scores(model, tables: dict, tensors: dict, meta: dict, branches: list[Branch], docs: list) -> None:
     """End to end: the model's own decision values on probe documents (featurizer, selection,
     scaling, classifier) equal §8's scores from the tables as written (before quantization).
@@ -562,7 +529,7 @@ def _check_scores(model, tables: dict, tensors: dict, meta: dict, branches: list
         X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
     expected = np.asarray(lin.decision(X), np.float64).reshape(len(docs), -1)
     profile = meta[PROFILE_KEY]
-    got, mags = _reference_scores(tables, np.asarray(tensors[INTERCEPT], np.float64), profile, docs)
+    got, mags = reference_scores(tables, np.asarray(tensors[INTERCEPT], np.float64), profile, docs)
     rtol = max(b.rtol for b in branches)
     bad = np.abs(expected - got) > rtol * mags + 1e-12
     if bad.any():

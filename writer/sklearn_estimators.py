@@ -34,12 +34,14 @@ Column steps between the featurizer and the classifier (`split_column_steps`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from phq.errors import UsageError
+from phq.featurize import make_featurizer
 
 LINEAR = (
     "LogisticRegression",
@@ -272,3 +274,39 @@ def fold_column_steps(coef: np.ndarray, steps: list, width: int) -> np.ndarray:
         full[:, cols] = coef
         coef = full
     return coef
+
+
+# ---------------------------------------------------------------- the end-to-end check's scorer
+
+
+def reference_scores(tables: dict, intercept: np.ndarray, profile: dict, docs: list) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, magnitudes) of docs by §8 with the unquantized tables; magnitude[c] =
+    |intercept[c]| + Σ |u × W[t][c]|, the scale of the rounding a float featurizer may add."""
+    score_table = tables[profile["table"]]
+    rows = np.asarray(score_table.rows, np.float64)
+    keep = (rows != 0).any(axis=1)  # the rows the writer drops store only zeros
+    W = {key: rows[i] for i, key in enumerate(score_table.keys) if keep[i]}
+    k = len(intercept)
+    scores = np.tile(intercept, (len(docs), 1))
+    mags = np.tile(np.abs(intercept), (len(docs), 1))
+    for cfg in profile["featurizers"]:
+        fz = make_featurizer(cfg)
+        norm_idf = None
+        if cfg["norm_table"] is not None:
+            t = tables[cfg["norm_table"]]
+            vals = np.asarray(t.rows, np.float64)
+            norm_idf = {key: (float(vals[i, 0]) if vals.shape[1] else 1.0) for i, key in enumerate(t.keys)}
+        for d, doc in enumerate(docs):
+            tf = fz.features(doc)
+            s = 1.0
+            if norm_idf is not None:
+                x = np.array([v * norm_idf[t] for t, v in tf.items() if t in norm_idf], np.float64)
+                n = math.sqrt(float((x * x).sum())) if cfg["norm"] == "l2" else float(np.abs(x).sum())
+                s = 1.0 / n if n > 0 else 0.0
+            for t, v in tf.items():
+                row = W.get(cfg["key_prefix"] + t)
+                if row is None or (norm_idf is not None and t not in norm_idf):
+                    continue
+                scores[d] += v * s * row
+                mags[d] += np.abs(v * s * row)
+    return scores.reshape(len(docs), k), mags.reshape(len(docs), k)
