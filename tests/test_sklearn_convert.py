@@ -16,6 +16,7 @@ pytest.importorskip("sklearn")
 from sklearn.feature_extraction import DictVectorizer  # noqa: E402
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier  # noqa: E402
+from sklearn.multiclass import OneVsRestClassifier  # noqa: E402
 from sklearn.naive_bayes import MultinomialNB  # noqa: E402
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import Normalizer, StandardScaler  # noqa: E402
@@ -216,16 +217,25 @@ def _unsupported():
         "custom tokenizer": lambda: make_pipeline(CountVectorizer(tokenizer=str.split, token_pattern=None), LinearSVC()).fit(TRAIN, LABELS),
         "custom analyzer": lambda: make_pipeline(CountVectorizer(analyzer=str.split), LinearSVC()).fit(TRAIN, LABELS),
         "custom preprocessor": lambda: make_pipeline(CountVectorizer(preprocessor=str.upper), LinearSVC()).fit(TRAIN, LABELS),
-        "MultinomialNB": lambda: make_pipeline(CountVectorizer(), MultinomialNB()).fit(TRAIN, LABELS),
+        "OneVsRestClassifier over MultinomialNB": lambda: make_pipeline(CountVectorizer(), OneVsRestClassifier(MultinomialNB())).fit(TRAIN, LABELS),
         "SVC": lambda: make_pipeline(CountVectorizer(), SVC(kernel="linear")).fit(TRAIN, LABELS),
         "Normalizer": lambda: make_pipeline(CountVectorizer(), Normalizer(), LinearSVC()).fit(TRAIN, LABELS),
-        "StandardScaler": lambda: make_pipeline(CountVectorizer(), StandardScaler(with_mean=False), text_clf).fit(TRAIN, LABELS),
+        "StandardScaler(with_mean=True)": lambda: _centered_model(),
+        "dtype=int8": lambda: make_pipeline(CountVectorizer(dtype=np.int8), LinearSVC()).fit(TRAIN, LABELS),
         "MyVectorizer": lambda: make_pipeline(MyVectorizer(), LinearSVC()).fit(TRAIN, LABELS),
         "not fitted": lambda: make_pipeline(CountVectorizer(), LinearSVC()),
         "a bare classifier": lambda: LinearSVC().fit(np.eye(4), [0, 1, 0, 1]),
         "multilabel": lambda: make_pipeline(CountVectorizer(), RidgeClassifier()).fit(TRAIN, [[i % 2, i // 2 % 2] for i in range(len(TRAIN))]),
         "input='filename'": lambda: _filename_model(),
     }
+
+
+def _centered_model():
+    """scikit-learn cannot center sparse text features, so a centering scaler comes only as parts."""
+    vec = CountVectorizer().fit(TRAIN)
+    dense = vec.transform(TRAIN).toarray()
+    scaler = StandardScaler().fit(dense)
+    return (vec, scaler, LinearSVC().fit(scaler.transform(dense), LABELS))
 
 
 def _filename_model():

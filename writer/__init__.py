@@ -25,7 +25,7 @@ from .partitioned import build_partitioned
 from .serialize import stale_temp_files, write_sections
 
 __all__ = [
-    "write", "from_sklearn", "from_crfsuite", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
+    "write", "from_sklearn", "from_crfsuite", "from_vw", "build_partitioned", "Table", "Options", "read_tsv", "read_jsonl", "read_npz", "read_parquet",
     "read_table_file", "stale_temp_files", "InputChangedError", "ConversionReport", "AgreementError",
 ]
 
@@ -145,7 +145,8 @@ def from_sklearn(
 
     model        a fitted Pipeline, or a sequence (featurizer steps..., classifier):
                  CountVectorizer / TfidfVectorizer / DictVectorizer / FeatureUnion of those,
-                 then LogisticRegression, LinearSVC, SGDClassifier or RidgeClassifier
+                 optionally feature selection / MaxAbsScaler / StandardScaler(with_mean=False),
+                 then a linear classifier, a naive Bayes model or a OneVsRestClassifier
                  (README lists what is supported; anything else is refused by name)
     path         the .phq file to write (atomically)
     quant, scale, block_rows, fingerprint_bits, gamma, seed, layout, partitions, max_levels,
@@ -211,3 +212,45 @@ def from_crfsuite(
                    metadata=metadata, check_texts=check_texts, quant=quant, scale=scale, block_rows=block_rows,
                    fingerprint_bits=fingerprint_bits, gamma=gamma, seed=seed, layout=layout, partitions=partitions,
                    max_levels=max_levels, progress=progress)
+
+
+@_keywords_checked("from_vw")
+def from_vw(
+    invert_hash,
+    path: str | os.PathLike,
+    *,
+    workspace=None,
+    texts: list | None = None,
+    classes: list | None = None,
+    proba: str | None = "auto",
+    quant: str = "linear8",
+    scale: str = "column",
+    block_rows: int = 256,
+    fingerprint_bits: int = 16,
+    gamma: float = 2.0,
+    seed: int = 0,
+    layout: str = "auto",
+    partitions: int | None = None,
+    max_levels: int = 64,
+    metadata: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Write a Vowpal Wabbit linear model as an NLU-profile phq file (spec/vw.md); return its size.
+
+    invert_hash  the model's `--invert_hash` file (a path), binary or `--oaa K`, one namespace
+    path         the .phq file to write (atomically)
+    workspace    the pyvw Workspace holding the model: weights are read exactly by index
+                 (the file prints 6 significant digits)
+    texts        with workspace: documents (e.g. the training texts) whose whitespace tokens are
+                 added by VW's hash, recovering names --invert_hash lost to hash collisions
+    classes      labels of VW's classes 1..K (--oaa) or (negative, positive); default 1..K or (-1, 1)
+    proba        "auto" (logistic for a binary model with --link logistic), "logistic", or None
+    quant, scale, block_rows, fingerprint_bits, gamma, seed, layout, partitions, max_levels,
+    progress     as phq.writer.write
+    metadata     keys added to the file's metadata (not "phq.nlu")
+    """
+    from .vw_convert import from_vw as convert
+
+    return convert(invert_hash, path, workspace=workspace, texts=texts, classes=classes, proba=proba, metadata=metadata, quant=quant,
+                   scale=scale, block_rows=block_rows, fingerprint_bits=fingerprint_bits, gamma=gamma, seed=seed,
+                   layout=layout, partitions=partitions, max_levels=max_levels, progress=progress)

@@ -259,10 +259,12 @@ def from_crfsuite(model, path: str | os.PathLike, *, templates, classifier=None,
     tables, tensors, tagger = convert(model, templates=templates, tokenizer=tokenizer, decode_error=decode_error, check_texts=check_texts)
     clf_obj = None
     if classifier is not None:
-        from .sklearn_convert import _check_featurization, convert as convert_sklearn, probe_documents
+        from .sklearn_convert import _check_featurization, _check_scores, convert as convert_sklearn, probe_documents
 
         ctables, ctensors, cmeta, branches = convert_sklearn(classifier)
-        _check_featurization(classifier, branches, probe_documents(branches, check_texts))
+        docs = probe_documents(branches, check_texts)
+        _check_featurization(classifier, branches, docs)
+        _check_scores(classifier, ctables, ctensors, cmeta, branches, docs)
         clf_obj = {k: v for k, v in cmeta[PROFILE_KEY].items() if k not in ("profile", "unicode")}
         if clf_obj["input"] != "text":
             raise UsageError("a joint model's classifier must read text (its input is a dict model)")

@@ -164,12 +164,26 @@ def _columns(d) -> np.ndarray:
     return d.reshape(len(d), -1)
 
 
+def _reference_decision(clf, X):
+    """The model's values that a phq file's decision values reproduce (spec v2 §8.3, §8.5.1):
+    a calibrated classifier's averaged probabilities, a linear classifier's decision function,
+    naive Bayes' centred joint log-likelihood (sklearn_estimators)."""
+    from .sklearn_calibration import is_calibrated
+    from .sklearn_estimators import linear_classifier
+
+    if is_calibrated(clf):
+        return clf.predict_proba(X)
+    if hasattr(clf, "decision_function"):
+        return clf.decision_function(X)
+    return linear_classifier(clf).decision(X)
+
+
 class Probes:
     """Probe texts and the scikit-learn model's answers on them, computed once; `measure` scores a
     phq classifier against them (a size search can measure many candidate files)."""
 
     def __init__(self, model, branches: list, texts=None, labels=None, *, builtin: list):
-        from .sklearn_convert import _split  # the same reading of the model as the converter's
+        from .sklearn_convert import _parts  # the same reading of the model as the converter's
 
         if labels is not None and texts is None:
             raise UsageError("labels= needs texts= (one label per text)")
@@ -192,13 +206,13 @@ class Probes:
                 raise UsageError(f"labels= has {len(labels)} labels for {len(docs)} texts")
             self.labels = _as_labels(labels)
         self.docs = docs
-        steps, clf = _split(model)
+        steps, columns, clf = _parts(model)
         try:
             X = docs
-            for s in steps:
+            for s in steps + columns:  # featurizers, then selection / scaling steps
                 X = s.transform(X)
             self.predicted = _as_labels(clf.predict(X))
-            self.decision = _columns(clf.decision_function(X)) if hasattr(clf, "decision_function") else None
+            self.decision = _columns(_reference_decision(clf, X))
         except (ValueError, TypeError, AttributeError, KeyError) as e:
             raise UsageError(f"the model cannot score the probe texts ({type(e).__name__}: {e}); texts= must be documents the model reads") from None
         self.estimator = type(clf).__name__

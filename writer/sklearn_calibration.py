@@ -80,6 +80,11 @@ def _isotonic(cal, where: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def fold_estimators(clf) -> list:
+    """The fitted classifier of each fold, in order."""
+    return [_base(cc.estimator) for cc in clf.calibrated_classifiers_]
+
+
 def calibrated_parts(clf, classifier) -> Calibrated:
     """Read a fitted CalibratedClassifierCV; `classifier` is sklearn_convert._classifier (the
     supported linear bases and their checks)."""

@@ -6,9 +6,14 @@ Writes profile 2 (spec/nlu-profile-v2.md). Supported:
   featurization  CountVectorizer, TfidfVectorizer (analyzer word / char / char_wb), a
                  CountVectorizer followed by a TfidfTransformer, DictVectorizer, and
                  FeatureUnion of those (transformer_weights included, nesting allowed);
+  column steps   feature selection (SelectKBest, SelectFromModel, ... any SelectorMixin),
+                 MaxAbsScaler, StandardScaler(with_mean=False), between the featurizer
+                 and the classifier (sklearn_estimators.py);
   classifier     LogisticRegression(CV), LinearSVC, SGDClassifier, RidgeClassifier(CV),
-                 binary or multi-class; CalibratedClassifierCV over one of those (sigmoid or
-                 isotonic, ensemble or not: writer/sklearn_calibration.py);
+                 Perceptron, PassiveAggressiveClassifier, MultinomialNB, ComplementNB,
+                 BernoulliNB, OneVsRestClassifier of the linear ones; binary or
+                 multi-class (sklearn_estimators.py); CalibratedClassifierCV over a
+                 linear one (sigmoid or isotonic, ensemble or not: sklearn_calibration.py);
 given as a Pipeline, or as parts: `from_sklearn((vectorizer, classifier), path)`.
 
 What goes where: each vocabulary term's column of `coef_` (times the term's idf and the
@@ -30,6 +35,7 @@ from __future__ import annotations
 import codecs
 import math
 import os
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,20 +46,17 @@ from phq.featurize import MAX_NGRAM_WIDTH, TOKEN_PATTERNS, make_featurizer
 from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definition for writer and runtime
 
 from .build import Table
-from .sklearn_calibration import calibrated_parts, check_calibration, is_calibrated
+from .sklearn_calibration import calibrated_parts, check_calibration, fold_estimators, is_calibrated
+from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, reference_scores, split_column_steps  # noqa: F401  (CLASSIFIERS: re-exported)
 
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
 
 TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer")
-CLASSIFIERS = (
-    "LogisticRegression",
-    "LogisticRegressionCV",
-    "LinearSVC",
-    "SGDClassifier",
-    "RidgeClassifier",
-    "RidgeClassifierCV",
-)
+# A featurizer's output dtype: float64 and integers are exact; float32 rounds every value
+# (tf x idf, the norm, the division), so the self-checks allow FLOAT32_RTOL (spec §10).
+EXACT_RTOL = 1e-9
+FLOAT32_RTOL = 2.0**-16
 KEY_SEPARATOR = "\x1f"  # between a featurizer's name and a term in a union's keys
 
 # Probe documents: Unicode, accents, punctuation, whitespace runs, empty, repeated terms.
@@ -87,6 +90,8 @@ class Branch:
     tfidf: Any = None
     offset: int = 0
     norm_table: str | None = None
+    rtol: float = EXACT_RTOL  # the self-checks' tolerance: FLOAT32_RTOL for a float32 featurizer
+    binarize: float | None = None  # BernoulliNB(binarize=t): the classifier sees x > t
 
     @property
     def size(self) -> int:
@@ -168,6 +173,19 @@ def _text_config(vec) -> dict:
     return cfg
 
 
+def _dtype_rtol(vec) -> float:
+    """The self-check tolerance a vectorizer's dtype needs; other dtypes are refused by name."""
+    dt = np.dtype(vec.dtype)
+    if dt == np.float64 or (dt.kind in "iu" and dt.itemsize >= 4):
+        return EXACT_RTOL
+    if dt == np.float32:
+        return FLOAT32_RTOL
+    raise UsageError(
+        f"{_cls(vec)} with dtype={dt.name} is not supported (supported: float64, float32, or integer counts "
+        "of 32 bits or more; narrower types round or overflow feature values)"
+    )
+
+
 def _tfidf_params(tf) -> tuple[dict, np.ndarray | None, str | None]:
     """(config changes, idf or None, norm) of a TfidfTransformer (or a TfidfVectorizer)."""
     norm = tf.norm
@@ -216,12 +234,15 @@ def _branch(name: str, steps: list, weight: float) -> Branch:
         if rest:
             raise UsageError(
                 f"featurizer {name!r}: step {_cls(rest[0])} after {_cls(vec)} is not supported "
-                "(supported: an optional TfidfTransformer)"
+                "(supported: an optional TfidfTransformer; feature selection and scaling are supported "
+                "only between the whole featurizer and the classifier)"
             )
         vocab = _vocabulary(vec)
         if idf is not None and idf.shape != (len(vocab),):
             raise UsageError(f"featurizer {name!r}: idf_ has {idf.size} entries for {len(vocab)} terms")
-        return Branch(name, cfg, vocab, idf, norm, weight, vec, tfidf)
+        branch = Branch(name, cfg, vocab, idf, norm, weight, vec, tfidf)
+        branch.rtol = _dtype_rtol(vec)
+        return branch
     if _is_sklearn(vec, ("DictVectorizer",)):
         _fitted(vec, "vocabulary_")
         if rest:
@@ -260,6 +281,12 @@ def _branches(step, name: str, weight: float) -> list[Branch]:
 
 def _split(model) -> tuple[list, Any]:
     """(featurization steps, classifier) from a Pipeline or a (steps..., classifier) sequence."""
+    steps, _, clf = _parts(model)
+    return steps, clf
+
+
+def _parts(model) -> tuple[list, list, Any]:
+    """(featurization steps, column steps, classifier) from a Pipeline or a (steps..., classifier) sequence."""
     if _is_sklearn(model, ("Pipeline",)):
         steps = [s for _, s in model.steps]
     elif isinstance(model, (list, tuple)):
@@ -272,30 +299,27 @@ def _split(model) -> tuple[list, Any]:
     steps = [s for s in steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
     if len(steps) < 2:
         raise UsageError("from_sklearn needs a featurizer and a classifier")
-    return steps[:-1], steps[-1]
+    featurizer, columns = split_column_steps(steps[:-1])
+    return featurizer, columns, steps[-1]
 
 
-def _classifier(clf) -> tuple[np.ndarray, np.ndarray, list, str]:
-    """(coef (k, F), intercept (k,), classes, estimator name) with k = 1 for two classes."""
-    name = _cls(clf)
-    if not _is_sklearn(clf, CLASSIFIERS):
-        raise UsageError(f"{name} is not a supported classifier (supported: {', '.join(CLASSIFIERS)})")
-    _fitted(clf, "coef_")
-    lb = getattr(clf, "_label_binarizer", None)
-    if lb is not None and str(getattr(lb, "y_type_", "")).startswith("multilabel"):
-        raise UsageError(f"{name} fitted on multilabel targets is not supported")
-    coef = clf.coef_
-    if hasattr(coef, "toarray"):  # after .sparsify()
-        coef = coef.toarray()
-    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
-    classes = list(clf.classes_)
-    k = 1 if len(classes) == 2 else len(classes)
-    if len(classes) < 2 or coef.shape[0] != k:
-        raise UsageError(f"{name}: coef_ has shape {coef.shape} for {len(classes)} classes")
-    intercept = np.broadcast_to(np.asarray(clf.intercept_, dtype=np.float64), (k,)).copy()
-    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        raise UsageError(f"{name}: coef_ or intercept_ holds NaN or infinity")
-    return coef, intercept, classes, name
+def _classifier(clf) -> Linear:
+    """The classifier as a linear map (k = 1 for two classes): sklearn_estimators.linear_classifier."""
+    return linear_classifier(clf)
+
+
+def _classifier_parts(clf) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """(coef, intercept, classes, name) of one calibrated fold's classifier (sklearn_calibration)."""
+    lin = _classifier(clf)
+    if not hasattr(clf, "decision_function"):
+        raise UsageError(f"CalibratedClassifierCV over {lin.name} is not supported: it calibrates predict_proba, "
+                         "which is not a linear score (calibrate a linear classifier with a decision_function)")
+    return lin.coef, lin.intercept, lin.classes, lin.name
+
+
+def _check_fold_decision(clf, coef: np.ndarray, intercept: np.ndarray, probe) -> None:
+    """_check_decision for one calibrated fold, whose weights are rows of the stacked table."""
+    _check_decision(dataclasses.replace(_classifier(clf), coef=coef, intercept=intercept), probe)
 
 
 def _classes_meta(classes: list) -> tuple[list, str]:
@@ -308,26 +332,30 @@ def _classes_meta(classes: list) -> tuple[list, str]:
     raise UsageError(f"class labels must all be str, all int, all finite float or all bool; got {classes[:5]!r}")
 
 
-def _proba_rule(clf, k: int, probe: np.ndarray) -> str | None:
+def _proba_rule(lin: Linear, k: int, probe: np.ndarray) -> str | None:
     """The probability rule, confirmed numerically against the estimator's predict_proba."""
-    if not hasattr(clf, "predict_proba"):
+    if lin.predict_proba is None:
         return None
     from phq.nlu import proba_from_scores  # one implementation of the rules
 
-    d = np.asarray(clf.decision_function(probe), dtype=np.float64)
-    p = np.asarray(clf.predict_proba(probe), dtype=np.float64)
-    for rule in ("logistic", "modified_huber") + (("softmax",) if k > 1 else ()):
+    # large random probes saturate every rule to 0/1 (normalized logistic then equals softmax);
+    # scaled-down copies give moderate scores where the rules differ
+    probe = np.concatenate([probe, probe * 1e-2])
+    d = np.asarray(lin.decision(probe), dtype=np.float64)
+    p = np.asarray(lin.predict_proba(probe), dtype=np.float64)
+    rules = lin.proba_rules or ("logistic", "modified_huber") + (("softmax",) if k > 1 else ())
+    for rule in rules:
         got = proba_from_scores(rule, d)
         if got.shape == p.shape and np.allclose(got, p, rtol=1e-9, atol=1e-12):
             return rule
-    raise UsageError(f"{_cls(clf)}.predict_proba follows no rule phq knows (logistic, softmax, modified_huber)")
+    raise UsageError(f"{lin.name}.predict_proba follows no rule phq knows (logistic, softmax, modified_huber)")
 
 
 def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, list[Branch]]:
     """(tables, tensors, metadata, branches) for phq.writer.write."""
     import sklearn  # noqa: F401  (a fitted model implies it; fail clearly otherwise)
 
-    steps, clf = _split(model)
+    steps, column_steps, clf = _parts(model)
     if len(steps) == 1:
         branches = _branches(steps[0], "", 1.0)
     else:  # e.g. [CountVectorizer, TfidfTransformer] given as parts
@@ -338,10 +366,11 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         raise UsageError("a FeatureUnion mixing text and dict featurizers cannot be scored (they need different inputs)")
     cal = None
     if is_calibrated(clf):  # a CalibratedClassifierCV: folds x k columns (writer/sklearn_calibration.py)
-        cal = calibrated_parts(clf, _classifier)
-        coef, intercept, classes, est = cal.coef, cal.intercept, cal.classes, cal.estimator
+        cal = calibrated_parts(clf, _classifier_parts)
+        lin = Linear(cal.coef, cal.intercept, cal.classes, cal.estimator, decision=None, predict_proba=None)
     else:
-        coef, intercept, classes, est = _classifier(clf)
+        lin = _classifier(clf)
+    classes, est = lin.classes, lin.name
 
     offset = 0
     for b in branches:
@@ -349,8 +378,13 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         offset += b.size
         if not b.name:  # a single featurizer, not in a union
             b.name = b.config["kind"]
+    # the classifier's columns are those after selection/scaling: its coef over the featurizers' columns
+    coef = fold_column_steps(lin.coef, column_steps, offset)
+    intercept = lin.intercept
     if coef.shape[1] != offset:
         raise UsageError(f"{est}: coef_ has {coef.shape[1]} features; the featurizers produce {offset}")
+    if lin.binarize is not None:
+        _binarized(branches, lin)
     names = [b.name for b in branches]
     if len(set(names)) != len(names):
         raise UsageError(f"featurizer names must be distinct, got {names}")
@@ -381,7 +415,10 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
     tables = {table_name: Table(keys, matrix, drop_zero_rows=True), **tables}
     label_list, label_type = _classes_meta(classes)
 
-    probe = np.random.default_rng(0).standard_normal((6, offset)) if offset else np.zeros((6, 0))
+    width = lin.coef.shape[1]  # the classifier's own input columns (after selection)
+    probe = np.random.default_rng(0).standard_normal((6, width)) if width else np.zeros((6, 0))
+    if lin.binarize is not None:  # BernoulliNB scores x > binarize: probe with 0/1 values
+        probe = (probe > 0.0).astype(np.float64)
     profile = {
         "profile": PROFILE_VERSION,
         "unicode": UNICODE_VERSION,
@@ -391,7 +428,7 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
         "estimator": est,
         "table": table_name,
         "intercept": INTERCEPT,
-        "proba": "calibrated" if cal else _proba_rule(clf, k, probe),
+        "proba": "calibrated" if cal else _proba_rule(lin, k, probe),
         "featurizers": featurizers,
         "source": {"library": "scikit-learn", "version": sklearn.__version__, "pipeline": " -> ".join(_describe(model))},
     }
@@ -399,9 +436,9 @@ def convert(model, *, table_name: str = SCORE_TABLE) -> tuple[dict, dict, dict, 
     if cal:
         profile["calibration"] = cal.member
         tensors.update(cal.tensors)
-        check_calibration(clf, cal, probe, _check_decision)
+        check_calibration(clf, cal, probe, _check_fold_decision)
     else:
-        _check_decision(clf, coef, intercept, probe)
+        _check_decision(lin, probe)
     return tables, tensors, {PROFILE_KEY: profile}, branches
 
 
@@ -410,33 +447,53 @@ def _describe(model) -> list[str]:
     return [_cls(s) for s in steps if s is not None and not isinstance(s, str)]
 
 
-def _check_decision(clf, coef, intercept, probe) -> None:
-    """The estimator's decision_function must be probe @ coef.T + intercept."""
+def _check_decision(lin: Linear, probe) -> None:
+    """The estimator's decision values must be probe @ coef.T + intercept."""
     if probe.shape[1] == 0:
         return
-    d = np.asarray(clf.decision_function(probe), dtype=np.float64).reshape(len(probe), -1)
-    mine = probe @ coef.T + intercept
+    d = np.asarray(lin.decision(probe), dtype=np.float64).reshape(len(probe), -1)
+    mine = probe @ lin.coef.T + lin.intercept
     if not np.allclose(d, mine, rtol=1e-7, atol=1e-9):
-        raise UsageError(f"{_cls(clf)}.decision_function is not a linear function of coef_ and intercept_; cannot convert")
+        worst = float(np.max(np.abs(d - mine)))
+        raise UsageError(
+            f"{lin.name}: its decision values are not the linear function of its weights phq stores "
+            f"(largest difference {worst:.3g} on random probe vectors); cannot convert"
+        )
+
+
+def _binarized(branches: list[Branch], lin: Linear) -> None:
+    """BernoulliNB(binarize=t) scores the indicator x > t of each feature: with t = 0 over
+    text featurizers whose value is > 0 for every present term, that indicator is the term's
+    presence, which the profile computes with binary=True, no idf, no norm, weight 1."""
+    t = lin.binarize
+    for b in branches:
+        why = None
+        if b.config["kind"] != "text":
+            why = "a DictVectorizer's values may be zero or negative, so x > binarize is not the presence of a key"
+        elif t != 0.0:
+            why = "only binarize=0.0 (a term's presence) or None (features used as they are) is exactly representable"
+        elif b.weight <= 0:
+            why = f"the FeatureUnion weight {b.weight} of featurizer {b.name!r} makes present terms' values <= 0"
+        elif b.idf is not None and not (b.idf > 0).all():
+            why = f"featurizer {b.name!r} has an idf <= 0, so a present term's value can be <= 0"
+        if why:
+            raise UsageError(f"{lin.name}(binarize={t!r}) is not supported here: {why}")
+        b.config.update(binary=True, sublinear_tf=False)
+        b.idf, b.norm, b.weight, b.binarize = None, None, 1.0, t
 
 
 def _check_featurization(model, branches: list[Branch], probe_docs: list) -> None:
-    """Featurize probe documents with scikit-learn and with the stored settings: same matrix."""
+    """Featurize probe documents with scikit-learn and with the stored settings: same matrix
+    (within FLOAT32_RTOL for a float32 featurizer, else EXACT_RTOL)."""
     steps, _ = _split(model)
-    if len(steps) == 1:
-        transform = steps[0].transform
-    else:
-        def transform(docs):
-            out = docs
-            for s in steps:
-                out = s.transform(out)
-            return out
-    expected = transform(probe_docs)
-    expected = expected.toarray() if hasattr(expected, "toarray") else np.asarray(expected)
+    expected = _transform(steps, probe_docs)
     total = sum(b.size for b in branches)
     got = np.zeros((len(probe_docs), total))
     for b in branches:
         fz = make_featurizer(b.config)
+        span = slice(b.offset, b.offset + b.size)
+        if b.binarize is not None and expected.shape[1] == total:  # BernoulliNB sees x > binarize
+            expected[:, span] = expected[:, span] > b.binarize
         for d, doc in enumerate(probe_docs):
             tf = {t: v for t, v in fz.features(doc).items() if t in b.vocabulary}
             if not tf:
@@ -454,11 +511,67 @@ def _check_featurization(model, branches: list[Branch], probe_docs: list) -> Non
             if n > 0:
                 x = x / n
             np.add.at(got[d], b.offset + cols, x * b.weight)
-    if expected.shape != got.shape or not np.allclose(expected, got, rtol=1e-9, atol=1e-12, equal_nan=True):
-        bad = int(np.argwhere(~np.isclose(expected, got, rtol=1e-9, atol=1e-12, equal_nan=True).all(axis=1))[0, 0]) if expected.shape == got.shape else 0
+    if expected.shape != got.shape:
         raise UsageError(
-            "the stored featurization settings do not reproduce the model's own featurization "
-            f"(probe document {probe_docs[bad]!r}); the model uses a setting phq does not support"
+            f"the model's featurizer ({' -> '.join(_cls(s) for s in steps)}) produces {expected.shape[1]} features "
+            f"where its vocabularies hold {got.shape[1]}; one of these steps changes the feature count in a way phq does not read"
+        )
+    for b in branches:
+        span = slice(b.offset, b.offset + b.size)
+        close = np.isclose(expected[:, span], got[:, span], rtol=b.rtol, atol=b.rtol * 1e-3, equal_nan=True)
+        if close.all():
+            continue
+        d, j = (int(v) for v in np.argwhere(~close)[0])
+        term = next(t for t, c in b.vocabulary.items() if c == j)
+        raise UsageError(
+            f"the stored featurization settings do not reproduce the model's own featurization: featurizer "
+            f"{b.name!r} ({_cls(b.vectorizer)}) gives term {term!r} of probe document {probe_docs[d]!r} the value "
+            f"{expected[d, b.offset + j]!r}, the stored settings {_settings(b)} give {got[d, b.offset + j]!r}; "
+            f"a setting of {_cls(b.vectorizer)} other than these changes its output, which phq cannot reproduce"
+        )
+
+
+def _settings(b: Branch) -> str:
+    cfg = {k: v for k, v in b.config.items() if k != "stop_words"}
+    cfg.update(idf="yes" if b.idf is not None else "no", norm=b.norm, weight=b.weight)
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")"
+
+
+def _transform(steps: list, docs: list) -> np.ndarray:
+    out = docs
+    for s in steps:
+        out = s.transform(out)
+    return out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+
+
+def _check_scores(model, tables: dict, tensors: dict, meta: dict, branches: list[Branch], docs: list) -> None:
+    """End to end: the model's own decision values on probe documents (featurizer, selection,
+    scaling, classifier) equal §8's scores from the tables as written (before quantization).
+    This is what proves that a norm table keeps the whole vocabulary while the score table
+    holds only selected terms, and that scaling folded into the weights."""
+    steps, column_steps, clf = _parts(model)
+    X = _transform(steps, docs)
+    for s in column_steps:
+        X = s.transform(X)
+        X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+    if is_calibrated(clf):  # the score table holds the folds' columns side by side (§2.4)
+        lin = Linear(None, None, list(clf.classes_), _cls(clf), decision=None, predict_proba=None)
+        expected = np.concatenate([np.asarray(_classifier(e).decision(X), np.float64).reshape(len(docs), -1)
+                                   for e in fold_estimators(clf)], axis=1)
+    else:
+        lin = _classifier(clf)
+        expected = np.asarray(lin.decision(X), np.float64).reshape(len(docs), -1)
+    profile = meta[PROFILE_KEY]
+    got, mags = reference_scores(tables, np.asarray(tensors[INTERCEPT], np.float64), profile, docs)
+    rtol = max(b.rtol for b in branches)
+    bad = np.abs(expected - got) > rtol * mags + 1e-12
+    if bad.any():
+        d, c = (int(v) for v in np.argwhere(bad)[0])
+        raise UsageError(
+            f"{lin.name}: the converted model scores probe document {docs[d]!r} {got[d, c]!r} (output {c}) "
+            f"where the scikit-learn model gives {expected[d, c]!r}; the steps between the featurizer and the "
+            f"classifier ({', '.join(_cls(s) for s in column_steps) or 'none'}) or the classifier change the scores "
+            "in a way phq does not read"
         )
 
 
@@ -498,7 +611,9 @@ def from_sklearn(model, path: str | os.PathLike, *, metadata: dict | None = None
     if "drop_zero_rows" in options:
         raise UsageError("drop_zero_rows is decided by the converter (score rows: dropped; norm tables: kept)")
     tables, tensors, meta, branches = convert(model)
-    _check_featurization(model, branches, probe_documents(branches, check_texts))
+    docs = probe_documents(branches, check_texts)
+    _check_featurization(model, branches, docs)
+    _check_scores(model, tables, tensors, meta, branches, docs)
     gate = Gate(Probes(model, branches, texts, labels, builtin=PROBE_TEXTS), min_agreement, path, options)
     try:
         size = write(path, tables, tensors=tensors, metadata={**(metadata or {}), **meta}, check_file=gate, **options)
