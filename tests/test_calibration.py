@@ -115,6 +115,11 @@ def test_refusals_name_their_reason(tmp_path):
         phq.writer.from_sklearn((CountVectorizer().fit(X), nested), tmp_path / "b.phq")
     with pytest.raises(phq.UsageError, match="2 of the 3 classes"):
         phq.writer.from_sklearn(missing, tmp_path / "c.phq")
+    from sklearn.naive_bayes import MultinomialNB
+
+    nb = Pipeline([("v", CountVectorizer()), ("c", CalibratedClassifierCV(MultinomialNB(), cv=2))]).fit(X, y)
+    with pytest.raises(phq.UsageError, match="calibrates predict_proba"):  # NB's score is not linear in its weights
+        phq.writer.from_sklearn(nb, tmp_path / "d.phq")
     assert not any(tmp_path.iterdir())
 
 
