@@ -70,7 +70,9 @@ def write(
       scale            group of a scale (linear8/linear4) or codebook: "table", "column"
                        (the default) or "row-block" (linear only)
       block_rows       rows per scale group for "row-block"
-      layout           "dense", "sparse" or "auto" (the smaller of the two)
+      layout           "dense", "sparse" or "auto" (the smaller of the two), or "compact":
+                       the smaller of dense and format 1.2's compact sparse layout (a
+                       two-level row index and Elias-Fano columns; readers of 1.0/1.1 refuse it)
       drop_zero_rows   drop keys whose stored row is all zeros
       partitions       number of MPH partitions (None: 1 unless the table is huge)
       max_levels       levels per partition before the fallback list (0..64)
