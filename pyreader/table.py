@@ -144,7 +144,7 @@ def _accel_table(table: "Table"):
         if (i["num_keys"], i["dim"], i["seed"], i["num_partitions"], i["fingerprint_bits"], i["quant"], i["itemsize"]) != (
             table.num_keys, table.dim, table.seed, table.num_partitions, table.fingerprint_bits, table._quant,
             table.storage_dtype.itemsize,
-        ) or i["layout"] != (L.LAYOUT_SPARSE if table._sparse else L.LAYOUT_DENSE):
+        ) or i["layout"] != table._layout:
             return None
         return acc
     except Exception:
