@@ -31,9 +31,11 @@ QUANTS = {
     "linear4": L.QUANT_LINEAR4, "codebook4": L.QUANT_CODEBOOK4, "codebook8": L.QUANT_CODEBOOK8,
 }
 SCALES = {"table": L.SCALE_TABLE, "column": L.SCALE_COLUMN, "row-block": L.SCALE_ROW_BLOCK}
-# "compact": the smaller of dense and format 1.2's compact sparse layout (spec/format-v1.2.md);
-# opt-in, so that files keep their 1.0/1.1 bytes unless asked
-LAYOUTS = ("dense", "sparse", "auto", "compact")
+LAYOUTS = ("dense", "sparse", "auto")
+# how a sparse table's rows are indexed: "plain" (1.0's ROW_INDEX + COLUMNS) or "compact"
+# (format 1.2, spec/format-v1.2.md: two-level row index, Elias-Fano columns); opt-in, so that
+# files keep their 1.0/1.1 bytes unless asked
+SPARSE_ENCODINGS = ("plain", "compact")
 
 Progress = Callable[[str, int, int], None]
 
@@ -49,6 +51,7 @@ class Options:
     scale: str = "column"
     block_rows: int = 256
     layout: str = "auto"
+    sparse: str = "plain"
     drop_zero_rows: bool = False
     partitions: int | None = None
     max_levels: int = L.MAX_LEVELS
@@ -70,6 +73,8 @@ class Options:
             raise UsageError(f"block_rows must be an integer in [1, 2^32), got {self.block_rows!r}")
         if self.layout not in LAYOUTS:
             raise UsageError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.sparse not in SPARSE_ENCODINGS:
+            raise UsageError(f"sparse must be one of {SPARSE_ENCODINGS}, got {self.sparse!r}")
         if self.partitions is not None and not (isinstance(self.partitions, int) and 1 <= self.partitions <= L.MAX_PARTITIONS):
             raise UsageError(f"partitions must be an integer in [1, {L.MAX_PARTITIONS}], got {self.partitions!r}")
         if not (isinstance(self.max_levels, int) and 0 <= self.max_levels <= L.MAX_LEVELS):
@@ -218,13 +223,13 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
     if opts.layout != "dense":
         sparse = Q.to_sparse(q)
         nnz = sparse.values.size
-        dense_bytes = L.align(Q.code_bytes(n * dim, quant))
-        if opts.layout == "auto" and Q.sparse_bytes(n, dim, nnz, itemsize) >= dense_bytes:
-            sparse = None
-        elif opts.layout == "compact":  # v1.2: the smaller of dense and compact
+        if opts.sparse == "compact":  # v1.2
             compact = to_compact(sparse, n, dim)
-            if compact.index_bytes() + L.align(Q.code_bytes(nnz, quant)) >= dense_bytes:
-                sparse = compact = None
+            sparse_bytes = compact.index_bytes() + L.align(Q.code_bytes(nnz, quant))
+        else:
+            sparse_bytes = Q.sparse_bytes(n, dim, nnz, itemsize)
+        if opts.layout == "auto" and sparse_bytes >= L.align(Q.code_bytes(n * dim, quant)):
+            sparse = compact = None
 
     fp_bits = opts.fingerprint_bits
     if fp_bits:

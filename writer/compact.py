@@ -66,15 +66,26 @@ def choose_low_bits(n: int, dim: int, nnz: int) -> int:
     return int(np.argmin(costs))  # the first (smallest l) of the cheapest
 
 
-def to_compact(sp: Sparse, n: int, dim: int) -> Compact:
+def to_compact(sp: Sparse, n: int, dim: int, *, index_width: int | None = None, delta_width: int | None = None,
+               row_block_log2: int | None = None, low_bits: int | None = None) -> Compact:
+    """The compact form of a sparse table; the keyword parameters force a choice (the
+    conformance suite's edge cases: widest bases, a given block size, delta width or l)."""
     ri = sp.row_index.astype(np.int64)
     nnz = int(ri[-1]) if ri.size else 0
-    iw = 4 if nnz < 1 << 32 else 8
+    iw = index_width or (4 if nnz < 1 << 32 else 8)
     w, k = choose_index(ri, iw)
+    if row_block_log2 is not None:
+        k = row_block_log2
+        md = _max_block_delta(ri, k)
+        w = delta_width or next(x for x in L.DELTA_DTYPES if md < 1 << (8 * x))
+    elif delta_width is not None:
+        w = delta_width
+        k = max(x for x in range(L.MAX_ROW_BLOCK_LOG2 + 1) if _max_block_delta(ri, x) < 1 << (8 * w))
+    assert _max_block_delta(ri, k) < 1 << (8 * w), "deltas do not fit the forced width"
     bases = ri[:: 1 << k].astype(L.INDEX_DTYPES[iw])  # entries 0, 2^k, ..., (n >> k) << k
     s = np.arange(n + 1)
     deltas = (ri - ri[(s >> k) << k]).astype(L.DELTA_DTYPES[w])
-    l = choose_low_bits(n, dim, nnz)
+    l = choose_low_bits(n, dim, nnz) if low_bits is None else low_bits
     cols = sp.columns.astype(np.int64)
     # COLUMN_LOW: value i's low l bits at bits [i l, (i + 1) l), least significant first
     if l and nnz:

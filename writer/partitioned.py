@@ -132,8 +132,6 @@ def build_partitioned(
     if partitions is None or isinstance(partitions, bool):
         raise UsageError("a partitioned build needs partitions=P (an integer >= 1); the file depends on P")
     opts.check()
-    if opts.layout == "compact":
-        raise UsageError("layout='compact' (format 1.2) is not supported by partitioned builds yet; use phq.writer.write")
     if engine not in ENGINES:
         raise UsageError(f"engine must be one of {ENGINES}, got {engine!r}")
     if workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
