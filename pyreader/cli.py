@@ -596,7 +596,7 @@ def _cmd_conformance(a) -> int:
     from phq.conformance import runner
 
     if a.conformance_command == "compat":
-        readers = _readers(a.reader or ["py@1.0=py@1.0", "py=py"])
+        readers = _readers(a.reader or ["py@1.0=py@1.0", "py@1.1=py@1.1", "py=py"])
         text, data = runner.compat(readers, a.timeout)
         print(text, end="")
         if a.out:
