@@ -40,7 +40,9 @@
  *   stack default can be changed with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
  *
  * Format versions
- *   By default the library reads format 1.1 (and so every 1.0 file): required feature bits
+ *   By default the library reads format 1.2 (and so every 1.0 and 1.1 file); 1.2 adds the bit
+ *   COMPACT_SPARSE (bit 2), layout 2 and kinds 0x1C-0x1F (spec/format-v1.2.md); built with
+ *   -DPHQ_MAX_MINOR=1 it is a 1.1 reader that refuses that bit with E_FEATURE. 1.1 has required feature bits
  *   LINEAR4 (bit 0) and CODEBOOK (bit 1), quant values 3-5, the CODEBOOK part (kind 0x1B).
  *   Built with -DPHQ_MAX_MINOR=0 it is a strict 1.0 reader, as a reader written before 1.1
  *   would be: it refuses those feature bits with E_FEATURE (10.1 step 7), does not know
@@ -67,7 +69,7 @@ extern "C" {
 /* required_features bits of format 1.1 (1.1 §1) */
 #define PHQ_FEATURE_LINEAR4 ((uint64_t)1 << 0)  /* tables with quant 3 (linear4) */
 #define PHQ_FEATURE_CODEBOOK ((uint64_t)1 << 1) /* tables with quant 4/5 and their CODEBOOK part */
-/* format 1.2 (1.2 §1): tables with layout 2 (compact sparse rows) */
+/* format 1.2 (1.2 §1): tables with layout 2 (compact sparse rows, PHQ_LAYOUT_COMPACT) */
 #define PHQ_FEATURE_COMPACT_SPARSE ((uint64_t)1 << 2)
 
 /* The highest format minor version the library was built to read: 2, or 1 / 0 for a
