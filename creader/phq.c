@@ -2396,7 +2396,7 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (t->layout == 0) {
         if (t->code_bits == 4) phq_unpack_nibbles(t->rows, slot * dim, dim, o); /* 1.1 §5: one code a byte */
         else memcpy(o, t->rows + (size_t)slot * dim * is, dim * is);
@@ -2446,7 +2446,7 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
     if (t->layout == 0) {
         uint64_t base = slot * dim; /* index of the row's first value */
@@ -2523,7 +2523,7 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
     if (t->layout == 0) {
         uint64_t base = slot * dim;
@@ -2871,7 +2871,7 @@ static void bgroup_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *ou
     const phq_table *t = c->t;
     size_t dim = t->dim, j, c0, cc;
     phq_error e2;
-    if (dim == 0) return;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return; /* sparse rows: span and columns checked (10.3) */
     if (what == OUT_RAW) {
         size_t rb = dim * t->itemsize;
         for (j = 0; j < cnt; j++) {

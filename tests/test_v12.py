@@ -252,3 +252,27 @@ def test_random_tables_read_alike_in_the_c_and_javascript_adapters(tmp_path, c_a
         for cmd in readers:
             got = subprocess.run(cmd + [str(compact)], input=probes, capture_output=True, text=True, timeout=60).stdout
             assert got == want, (cmd[0], quant, dim)
+
+
+def test_sparse_rows_of_a_dim_0_table_are_checked_by_every_path(tmp_path, monkeypatch):
+    """A sparse table whose dim was set to 0 but which still stores values: every path answers
+    E_SPARSE (its columns are >= dim). The C reader returned an empty row without reading the
+    span when dim was 0 (found by fuzz/fuzz_py.py once its seeds included the 1.2 suite)."""
+    from phq.conformance.surgery import TABLE_FIELDS, PhqBytes
+
+    keys = [f"k{i}" for i in range(30)]
+    rows = np.zeros((30, 3), np.float32)
+    rows[:, 1] = 1.0
+    path = write(tmp_path, "t", keys, rows, layout="sparse", quant="f16")  # (a compact table's COLUMN_HIGH size depends on dim)
+    p = PhqBytes(path.read_bytes())
+    i = p.find(L.KIND_TABLE)
+    bad = p.set_in_section(i, TABLE_FIELDS, "dim", 0)
+    data = bad.fix((i,)).bytes()
+    for pure in ("1", "0"):
+        monkeypatch.setenv("PHQ_PURE", pure)
+        with phq.open(data) as m:
+            t = m.tables["t"]
+            for call in (lambda: t[keys[0]], lambda: t.raw(keys[0]), lambda: t.lookup(keys)):
+                with pytest.raises(phq.FormatError) as e:
+                    call()
+                assert e.value.code == "E_SPARSE"
