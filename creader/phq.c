@@ -2579,6 +2579,24 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
             }
             return PHQ_OK;
         }
+        if (t->quant == PHQ_QUANT_LINEAR8 && t->scale_granularity == PHQ_SCALE_COLUMN) {
+            /* the same NLU layout with the compact index (1.2): columns from the row's cursor */
+            for (k = lo; k < hi; k++) {
+                uint32_t col = col_next(t, &cc, k);
+                const u8 *g;
+                float d;
+                if (col >= t->dim)
+                    return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
+                                (unsigned long long)slot, col, t->dim);
+                g = t->scales + 8 * (size_t)col;
+                d = (float)((int32_t)t->rows[k] - (int32_t)rd32(g + 4));
+                acc[col] = acc[col] + u * (double)(float)(d * bits_f32(rd32(g)));
+            }
+            if (!col_done(t, &cc))
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: the row's COLUMN_HIGH region holds more 1 bits than values",
+                            (unsigned long long)slot);
+            return PHQ_OK;
+        }
         for (k = lo; k < hi; k++) {
             uint32_t col = col_next(t, &cc, k);
             const u8 *v = t->rows + (t->code_bits == 4 ? 0 : (size_t)k * is);
