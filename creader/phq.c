@@ -2299,9 +2299,38 @@ static phq_code sparse_range(const phq_table *t, uint64_t slot, uint64_t *lo, ui
  * COLUMN_LOW's bits [k l, (k + 1) l) the low part of value k. Cost: the region's k + H bits
  * (zero bytes skipped 8 bits at a time) plus k reads of at most 4 bytes. */
 typedef struct {
-    uint64_t bit, end; /* the next bit of the region, and its end */
+    uint64_t bit, end; /* the next bit of the region not yet in buf, and the region's end */
     uint64_t zeros;    /* zero bits passed: the high part of the next value */
+    uint64_t buf;      /* the region's next nbuf bits (bit 0 first), read ahead */
+    unsigned nbuf;
 } colcur;
+
+/* count of trailing zero bits of x != 0 */
+static unsigned ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+/* read ahead the region's next bits (up to 57): bytes of COLUMN_HIGH up to the region's last */
+static void col_refill(const phq_table *t, colcur *c)
+{
+    uint64_t b0 = c->bit >> 3, last = (c->end - 1) >> 3, w = 0, left = c->end - c->bit;
+    unsigned sh = (unsigned)(c->bit & 7), nb = last - b0 + 1 < 8 ? (unsigned)(last - b0 + 1) : 8, i, n;
+    for (i = 0; i < nb; i++) w |= (uint64_t)t->column_high[(size_t)(b0 + i)] << (8 * i);
+    n = nb * 8 - sh;
+    if (n > left) n = (unsigned)left;
+    w >>= sh;
+    if (n < 64) w &= (((uint64_t)1) << n) - 1;
+    c->buf = w;
+    c->nbuf = n;
+    c->bit += n;
+}
 
 static void col_begin(const phq_table *t, uint64_t slot, uint64_t lo, uint64_t hi, colcur *c)
 {
@@ -2309,6 +2338,8 @@ static void col_begin(const phq_table *t, uint64_t slot, uint64_t lo, uint64_t h
     c->bit = lo + slot * t->column_high_zeros; /* <= nnz + n H: within COLUMN_HIGH (sizes checked at open) */
     c->end = hi + (slot + 1) * t->column_high_zeros;
     c->zeros = 0;
+    c->buf = 0;
+    c->nbuf = 0;
 }
 
 /* the column of value k (the next of the row), or UINT32_MAX when the region has no 1 bit
@@ -2320,6 +2351,7 @@ static int col_done(const phq_table *t, const colcur *c)
 {
     uint64_t bit = c->bit;
     if (t->layout != PHQ_LAYOUT_COMPACT) return 1;
+    if (c->buf) return 0;
     while (bit < c->end) {
         if ((bit & 7) == 0 && c->end - bit >= 8) {
             if (t->column_high[(size_t)(bit >> 3)]) return 0;
@@ -2344,25 +2376,22 @@ static uint32_t column_at(const phq_table *t, uint64_t k)
 static uint32_t col_next(const phq_table *t, colcur *c, uint64_t k)
 {
     uint64_t low = 0, col;
+    unsigned tz;
     if (t->layout != PHQ_LAYOUT_COMPACT) return column_at(t, k);
     for (;;) {
-        unsigned byte, tz;
-        uint64_t room;
-        if (c->bit >= c->end) return UINT32_MAX;
-        byte = (unsigned)(t->column_high[(size_t)(c->bit >> 3)] >> (c->bit & 7));
-        room = 8 - (c->bit & 7);
-        if (room > c->end - c->bit) {
-            room = c->end - c->bit;
-            byte &= (1u << room) - 1;
+        if (c->nbuf == 0) {
+            if (c->bit >= c->end) return UINT32_MAX;
+            col_refill(t, c);
         }
-        if (byte == 0) {
-            c->zeros += room;
-            c->bit += room;
+        if (c->buf == 0) {
+            c->zeros += c->nbuf;
+            c->nbuf = 0;
             continue;
         }
-        for (tz = 0; !((byte >> tz) & 1); tz++) {}
+        tz = ctz64(c->buf);
         c->zeros += tz;
-        c->bit += tz + 1;
+        c->buf = (c->buf >> tz) >> 1;
+        c->nbuf -= tz + 1;
         break;
     }
     if (t->column_low_bits) {
