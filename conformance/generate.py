@@ -32,7 +32,7 @@ from phq.writer.serialize import SectionOut, to_bytes
 from .adapter import answer, parse_probes
 from .surgery import PARTITION_FIELDS, TABLE_FIELDS, TENSOR_FIELDS, PhqBytes, insert_section
 
-VERSIONS = ("1.0", "1.1")  # one folder of golden files per format version; v1.0/ never changes
+VERSIONS = ("1.0", "1.1", "1.2")  # one folder of golden files per format version; v1.0/ never changes
 HERE = Path(__file__).resolve().parent
 
 
@@ -489,12 +489,25 @@ def invalid_cases_v11() -> list[Case]:
     bad("codebook_part_misplaced", to_bytes(moved), "E_SECTION_ORDER", "CODEBOOK before SCALES", "v1.1 §2")
     bad("codebook_marked_ancillary", P(cb4).set_entry(i_cb, "flags", L.FLAG_ANCILLARY).fix(), "E_RESERVED", "CODEBOOK flagged ancillary", "v1.1 §2")
     plain = model({"t": (keys, rows_for(21, 3, 23))})  # 1.0 features only: every 1.x reader refuses it the same way
-    bad("future_minor_must_understand", P(plain).set_header("minor", 2).set_header("required_features", 1 << 2).fix(),
-        "E_FEATURE", "minor 2 with an unknown required bit (2)", "§3.3, v1.1 §7")
+    # bit 63: unknown to every reader of 1.x so far (bit 2, used here before format 1.2 defined it, is COMPACT_SPARSE now)
+    bad("future_minor_must_understand", P(plain).set_header("minor", 3).set_header("required_features", 1 << 63).fix(),
+        "E_FEATURE", "minor 3 with an unknown required bit (63)", "§3.3, v1.1 §7")
     return c
 
 
-SUITES = {"1.0": (valid_cases, invalid_cases), "1.1": (valid_cases_v11, invalid_cases_v11)}
+def valid_cases_v12() -> list[Case]:
+    from .compact_cases import valid_cases_v12 as cases  # format 1.2 (spec/format-v1.2.md)
+
+    return cases()
+
+
+def invalid_cases_v12() -> list[Case]:
+    from .compact_cases import invalid_cases_v12 as cases
+
+    return cases()
+
+
+SUITES = {"1.0": (valid_cases, invalid_cases), "1.1": (valid_cases_v11, invalid_cases_v11), "1.2": (valid_cases_v12, invalid_cases_v12)}
 
 
 def _cross_check(case: Case, expected: str) -> None:

@@ -230,9 +230,14 @@ def file_groups() -> list[tuple[str, str, list[str]]]:
     groups.append(("1.1 files using LINEAR4/CODEBOOK", "1.1", uses))
     if plain:
         groups.append(("1.1-suite files using no 1.1 feature", "1.1", plain))
-    groups.append(("1.2 file, ignorable addition", "1.1", ["valid/y_future_minor_ignorable_addition.phq"]))
-    groups.append(("1.2 file, must-understand bit", "1.1", ["invalid/n_future_minor_must_understand.phq"]))
+    groups.append(("minor-2 file, ignorable addition", "1.1", ["valid/y_future_minor_ignorable_addition.phq"]))
+    groups.append(("1.3 file, must-understand bit", "1.1", ["invalid/n_future_minor_must_understand.phq"]))
+    _, v12 = load_suite("1.2")  # spec/format-v1.2.md §7: every valid 1.2 file sets COMPACT_SPARSE
+    groups.append(("1.2 files using COMPACT_SPARSE", "1.2", [f["file"] for f in v12 if f["expect"] == "accept"]))
     return groups
+
+
+SUITE_VERSIONS = ("1.0", "1.1", "1.2")
 
 
 def compat(readers: dict[str, Reader], timeout: float = 10.0) -> tuple[str, dict]:
@@ -241,7 +246,7 @@ def compat(readers: dict[str, Reader], timeout: float = 10.0) -> tuple[str, dict
     data: dict = {}
     for name, rd in readers.items():
         results = {}
-        for version in ("1.0", "1.1"):
+        for version in SUITE_VERSIONS:
             for r in run(rd, version, timeout=timeout):
                 results[(version, r.file)] = r
         row = {}
@@ -256,8 +261,9 @@ def compat(readers: dict[str, Reader], timeout: float = 10.0) -> tuple[str, dict
                 row[label] = "MIXED: " + ", ".join(bad)
         row["1.0 suite"] = summary([results[k] for k in results if k[0] == "1.0"])
         row["1.1 suite (as a 1.1 reader)"] = summary([results[k] for k in results if k[0] == "1.1"])
+        row["1.2 suite (as a 1.2 reader)"] = summary([results[k] for k in results if k[0] == "1.2"])
         data[name] = row
-    labels = [g[0] for g in file_groups()] + ["1.0 suite", "1.1 suite (as a 1.1 reader)"]
+    labels = [g[0] for g in file_groups()] + ["1.0 suite", "1.1 suite (as a 1.1 reader)", "1.2 suite (as a 1.2 reader)"]
     lines = ["| reader | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
     lines += [f"| {name} | " + " | ".join(row[label] for label in labels) + " |" for name, row in data.items()]
     return "\n".join(lines) + "\n", data

@@ -30,15 +30,23 @@ typedef unsigned char u8;
 #define K_ROW_INDEX 0x0019u
 #define K_COLUMNS 0x001Au
 #define K_CODEBOOK 0x001Bu /* 1.1 §2 */
+#define K_ROW_BASES 0x001Cu /* 1.2 §2 */
+#define K_ROW_DELTAS 0x001Du
+#define K_COLUMN_LOW 0x001Eu
+#define K_COLUMN_HIGH 0x001Fu
 
 /* format versions: PHQ_MAX_MINOR=0 builds a strict 1.0 reader (phq.h) */
 #ifndef PHQ_MAX_MINOR
-#define PHQ_MAX_MINOR 1
+#define PHQ_MAX_MINOR 2
 #endif
-#if PHQ_MAX_MINOR != 0 && PHQ_MAX_MINOR != 1
-#error "PHQ_MAX_MINOR must be 0 or 1"
+#if PHQ_MAX_MINOR != 0 && PHQ_MAX_MINOR != 1 && PHQ_MAX_MINOR != 2
+#error "PHQ_MAX_MINOR must be 0, 1 or 2"
 #endif
-#if PHQ_MAX_MINOR >= 1
+#if PHQ_MAX_MINOR >= 2
+#define KNOWN_REQUIRED (PHQ_FEATURE_LINEAR4 | PHQ_FEATURE_CODEBOOK | PHQ_FEATURE_COMPACT_SPARSE) /* 1.2 §1 */
+#define MAX_QUANT 5u
+#define K_LAST_PART K_COLUMN_HIGH /* 1.2 §2 */
+#elif PHQ_MAX_MINOR >= 1
 #define KNOWN_REQUIRED (PHQ_FEATURE_LINEAR4 | PHQ_FEATURE_CODEBOOK) /* 1.1 §1 */
 #define MAX_QUANT 5u                                              /* 1.1 §3 */
 #define K_LAST_PART K_CODEBOOK                                    /* 1.1 §2 */
@@ -1249,10 +1257,11 @@ static const char *kind_name(unsigned k)
 {
     static const char *const parts[] = {"TABLE", "MPH_PARTITIONS", "MPH_LEVELS", "MPH_BITMAP",
                                         "MPH_RANK", "MPH_FALLBACK", "FINGERPRINTS", "SCALES",
-                                        "ROWS", "ROW_INDEX", "COLUMNS", "CODEBOOK"};
+                                        "ROWS", "ROW_INDEX", "COLUMNS", "CODEBOOK",
+                                        "ROW_BASES", "ROW_DELTAS", "COLUMN_LOW", "COLUMN_HIGH"};
     if (k == K_META) return "META";
     if (k == K_TENSOR) return "TENSOR";
-    if (k >= K_TABLE && k <= K_CODEBOOK) return parts[k - K_TABLE];
+    if (k >= K_TABLE && k <= K_COLUMN_HIGH) return parts[k - K_TABLE];
     return "unknown";
 }
 
@@ -1493,12 +1502,12 @@ static const uint16_t part_order[7] = {K_PARTITIONS, K_LEVELS, K_BITMAP, K_RANK,
 static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
 {
     const u8 *b = o->b;
-    sect t, ps[11], s;
+    sect t, ps[13], s;
     const sect *prow, *pcb;
     const u8 *d, *pr, *lv;
-    uint16_t want[11];
+    uint16_t want[13];
     uint32_t k, nparts = 0, nexp, dim, P, sbr, p, K;
-    unsigned name_len, hs, quant, layout, fpb, sg, iw, cw, bits4;
+    unsigned name_len, hs, quant, layout, fpb, sg, iw, cw, bits4, dw = 0, rbl = 0, lowb = 0;
     int32_t zmax;
     uint64_t n, nnz, sum, L, W, F, G, lvl, itemsize, x, nsc;
     phq_error *err = o->err;
@@ -1507,7 +1516,10 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
     d = b + t.off;
     if (t.size < 64)
         return fail(err, PHQ_E_SECTION_SIZE, ti, t.off, "section %u: TABLE shorter than 64 bytes", ti);
-    if (d[39] != 0 || rd16(d + 46) != 0 || rd64(d + 48) != 0 || rd64(d + 56) != 0)
+    /* 1.2 §3: bytes 39, 46 and 47 are the compact layout's fields in files that set
+     * COMPACT_SPARSE (checked with the enums below), reserved otherwise */
+    if (((o->req & PHQ_FEATURE_COMPACT_SPARSE) == 0 && (d[39] != 0 || rd16(d + 46) != 0)) || rd64(d + 48) != 0 ||
+        rd64(d + 56) != 0)
         return fail(err, PHQ_E_RESERVED, ti, t.off, "section %u: TABLE reserved field not 0", ti);
     name_len = rd16(d + 44);
     if (t.size != 64 + (uint64_t)name_len)
@@ -1534,7 +1546,9 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
                     ti, quant, phq_quant_name((int)quant), quant == 3 ? "LINEAR4" : "CODEBOOK");
     K = quant_levels((int)quant);
     bits4 = quant_code_bits((int)quant) == 4;
-    if (layout > 1) return fail(err, PHQ_E_ENUM, ti, t.off + 34, "section %u: layout %u undefined", ti, layout);
+    if (layout > 2 || (layout == 2 && !(o->req & PHQ_FEATURE_COMPACT_SPARSE)))
+        return fail(err, PHQ_E_ENUM, ti, t.off + 34, "section %u: layout %u undefined%s", ti, layout,
+                    layout == 2 ? " in a file that does not set COMPACT_SPARSE" : "");
     if (fpb != 0 && fpb != 8 && fpb != 16 && fpb != 32)
         return fail(err, PHQ_E_ENUM, ti, t.off + 35, "section %u: fingerprint_bits %u undefined", ti, fpb);
     /* linear8/linear4: 1-3; codebook: 1 or 2 (1.1 §3); f32/f16: 0 */
@@ -1542,8 +1556,17 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
         return fail(err, PHQ_E_ENUM, ti, t.off + 36, "section %u: scale_granularity %u inconsistent with quant %u", ti, sg, quant);
     if ((sbr > 0) != (sg == 3))
         return fail(err, PHQ_E_ENUM, ti, t.off + 40, "section %u: scale_block_rows %u inconsistent with granularity %u", ti, sbr, sg);
-    if (layout == 0 ? (iw != 0 || cw != 0) : ((iw != 4 && iw != 8) || (cw != 1 && cw != 2 && cw != 4)))
+    if (layout == 0 ? (iw != 0 || cw != 0)
+                    : layout == 2 ? ((iw != 4 && iw != 8) || cw != 0)
+                                  : ((iw != 4 && iw != 8) || (cw != 1 && cw != 2 && cw != 4)))
         return fail(err, PHQ_E_ENUM, ti, t.off + 37, "section %u: index_width %u / column_width %u invalid for layout %u", ti, iw, cw, layout);
+    dw = d[39];
+    rbl = d[46];
+    lowb = d[47];
+    if (layout == 2 ? ((dw != 1 && dw != 2 && dw != 4) || rbl > 15 || lowb > 24) : (dw | rbl | lowb) != 0)
+        return fail(err, PHQ_E_ENUM, ti, t.off + 39,
+                    "section %u: delta_width %u / row_block_log2 %u / column_low_bits %u invalid for layout %u", ti, dw, rbl,
+                    lowb, layout);
     if (n > LIM_KEYS) return fail(err, PHQ_E_LIMIT, ti, t.off, "section %u: num_keys > 2^40", ti);
     if (dim > LIM_DIM) return fail(err, PHQ_E_LIMIT, ti, t.off + 8, "section %u: dim > 2^24", ti);
     if (P < 1 || P > LIM_PARTITIONS)
@@ -1556,6 +1579,11 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
     if (layout == 1) {
         want[nexp++] = K_ROW_INDEX;
         want[nexp++] = K_COLUMNS;
+    } else if (layout == 2) { /* 1.2 §2 */
+        want[nexp++] = K_ROW_BASES;
+        want[nexp++] = K_ROW_DELTAS;
+        want[nexp++] = K_COLUMN_LOW;
+        want[nexp++] = K_COLUMN_HIGH;
     }
     for (k = ti + 1; k < end; k++) {
         sect_at(b, k, &s);
@@ -1661,7 +1689,41 @@ static phq_code close_table(octx *o, uint32_t ti, uint32_t end)
                         (unsigned long long)pcb->size, (unsigned long long)G, K);
     }
     itemsize = quant_size((int)quant);
-    if (layout == 1) {
+    if (layout == 2) { /* 1.2 §4: sizes, then row_index(0) = 0 and row_index(n) = nnz */
+        uint64_t H = ((uint64_t)dim + (((uint64_t)1) << lowb) - 1) >> lowb, nb = (n >> rbl) + 1, lowbits, nh, hb, r0, rn;
+        const u8 *bb, *db;
+        if (iw == 4 && nnz >= (((uint64_t)1) << 32))
+            return fail(err, PHQ_E_SPARSE, ti, t.off + 24, "section %u: nnz >= 2^32 with 4-byte row bases", ti);
+        if (bits4 ? prow[0].size != nnz / 2 + (nnz & 1) : !mul_eq(nnz, itemsize, prow[0].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[0].off, "ROWS size %llu != %s of nnz %llu",
+                        (unsigned long long)prow[0].size, bits4 ? "4 bits" : itemsize == 1 ? "1 byte" : itemsize == 2 ? "2 bytes" : "4 bytes",
+                        (unsigned long long)nnz);
+        if (!mul_eq(nb, iw, prow[1].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[1].off, "ROW_BASES size %llu != ((n >> %u) + 1) x %u",
+                        (unsigned long long)prow[1].size, rbl, iw);
+        if (!mul_eq(n + 1, dw, prow[2].size))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[2].off, "ROW_DELTAS size %llu != (n+1) x %u",
+                        (unsigned long long)prow[2].size, dw);
+        /* ceil(nnz l / 8) and ceil((nnz + n H) / 8): nnz < 2^64, l <= 24, n <= 2^40, H <= 2^24 */
+        if (!mul_ok(nnz, lowb, &lowbits) || prow[3].size != lowbits / 8 + ((lowbits & 7) != 0))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[3].off, "COLUMN_LOW size %llu != ceil(nnz x %u / 8)",
+                        (unsigned long long)prow[3].size, lowb);
+        hb = 0;
+        if (mul_ok(n, H, &nh) && nh <= UINT64_MAX - nnz) hb = nnz + nh;
+        if (!mul_ok(n, H, &nh) || nh > UINT64_MAX - nnz || prow[4].size != hb / 8 + ((hb & 7) != 0))
+            return fail(err, PHQ_E_SECTION_SIZE, PHQ_NO_SECTION, prow[4].off, "COLUMN_HIGH size %llu != ceil((nnz + n x %llu) / 8)",
+                        (unsigned long long)prow[4].size, (unsigned long long)H);
+        bb = b + prow[1].off;
+        db = b + prow[2].off;
+        r0 = (iw == 4 ? rd32(bb) : rd64(bb));
+        r0 = r0 > nnz ? UINT64_MAX : r0 + (dw == 1 ? db[0] : dw == 2 ? rd16(db) : rd32(db));
+        rn = (iw == 4 ? rd32(bb + 4 * (size_t)(n >> rbl)) : rd64(bb + 8 * (size_t)(n >> rbl)));
+        rn = rn > nnz ? UINT64_MAX
+                      : rn + (dw == 1 ? db[n] : dw == 2 ? rd16(db + 2 * (size_t)n) : rd32(db + 4 * (size_t)n));
+        if (r0 != 0 || rn != nnz)
+            return fail(err, PHQ_E_SPARSE, PHQ_NO_SECTION, prow[1].off, "row_index(0) = %llu, row_index(n) = %llu, nnz = %llu",
+                        (unsigned long long)r0, (unsigned long long)rn, (unsigned long long)nnz);
+    } else if (layout == 1) {
         const u8 *ri;
         uint64_t r0, rn;
         if (iw == 4 && nnz >= (((uint64_t)1) << 32))
@@ -1974,7 +2036,7 @@ int phq_find_tensor(const phq_model *m, const void *name, size_t name_len, phq_t
 static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
 {
     const u8 *b = m->buf, *d;
-    const u8 **slot[11];
+    const u8 **slot[15];
     sect s;
     uint32_t k, np = 0;
     sect_at(b, ti, &s);
@@ -2011,7 +2073,17 @@ static void load_table(const phq_model *m, uint32_t ti, phq_table *t)
     slot[8] = &t->row_index;
     slot[9] = &t->columns;
     slot[10] = &t->codebook; /* K_CODEBOOK - K_PARTITIONS */
-    for (k = ti + 1; k < m->section_count && np < 11; k++) {
+    slot[11] = &t->row_bases; /* 1.2 §2 */
+    slot[12] = &t->row_deltas;
+    slot[13] = &t->column_low;
+    slot[14] = &t->column_high;
+    if (t->layout == PHQ_LAYOUT_COMPACT) {
+        t->delta_width = d[39];
+        t->row_block_log2 = d[46];
+        t->column_low_bits = d[47];
+        t->column_high_zeros = (uint32_t)(((uint64_t)t->dim + (((uint64_t)1) << t->column_low_bits) - 1) >> t->column_low_bits);
+    }
+    for (k = ti + 1; k < m->section_count && np < 15; k++) {
         sect_at(b, k, &s);
         if (s.owner != ti) break;
         if (!kind_part(s.kind)) continue;
@@ -2188,9 +2260,26 @@ static void scale_of(const phq_table *t, uint64_t slot, uint32_t col, float *sca
 }
 
 /* the stored values [lo, hi) of a sparse row, checked as in 10.3 */
+/* 1.2 §4.2: row_index(s) = ROW_BASES[s >> row_block_log2] + ROW_DELTAS[s], exactly: a base
+ * above nnz gives UINT64_MAX (nnz < 2^63 in a file that passed open: ROWS holds it) */
+static uint64_t compact_row_index(const phq_table *t, uint64_t s)
+{
+    uint64_t j = s >> t->row_block_log2, base;
+    base = t->index_width == 4 ? rd32(t->row_bases + 4 * (size_t)j) : rd64(t->row_bases + 8 * (size_t)j);
+    if (base > t->nnz) return UINT64_MAX;
+    switch (t->delta_width) {
+    case 1: return base + t->row_deltas[(size_t)s];
+    case 2: return base + rd16(t->row_deltas + 2 * (size_t)s);
+    default: return base + rd32(t->row_deltas + 4 * (size_t)s);
+    }
+}
+
 static phq_code sparse_range(const phq_table *t, uint64_t slot, uint64_t *lo, uint64_t *hi, phq_error *err)
 {
-    if (t->index_width == 4) {
+    if (t->layout == PHQ_LAYOUT_COMPACT) {
+        *lo = compact_row_index(t, slot);
+        *hi = compact_row_index(t, slot + 1);
+    } else if (t->index_width == 4) {
         *lo = rd32(t->row_index + 4 * (size_t)slot);
         *hi = rd32(t->row_index + 4 * (size_t)slot + 4);
     } else {
@@ -2204,6 +2293,77 @@ static phq_code sparse_range(const phq_table *t, uint64_t slot, uint64_t *lo, ui
     return PHQ_OK;
 }
 
+/* Reading a row's columns in order: column_at(k) for the 1.0 sparse layout; for the compact
+ * layout (1.2 §4.4) a cursor over the row's COLUMN_HIGH region, which holds one 1 bit per
+ * value and H zero bits: the j-th 1 bit, after z zero bits, gives the high part z, and
+ * COLUMN_LOW's bits [k l, (k + 1) l) the low part of value k. Cost: the region's k + H bits
+ * (zero bytes skipped 8 bits at a time) plus k reads of at most 4 bytes. */
+typedef struct {
+    uint64_t bit, end; /* the next bit of the region not yet in buf, and the region's end */
+    uint64_t zeros;    /* zero bits passed: the high part of the next value */
+    uint64_t buf;      /* the region's next nbuf bits (bit 0 first), read ahead */
+    unsigned nbuf;
+} colcur;
+
+/* count of trailing zero bits of x != 0 */
+static unsigned ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+/* read ahead the region's next bits (up to 57): bytes of COLUMN_HIGH up to the region's last */
+static void col_refill(const phq_table *t, colcur *c)
+{
+    uint64_t b0 = c->bit >> 3, last = (c->end - 1) >> 3, w = 0, left = c->end - c->bit;
+    unsigned sh = (unsigned)(c->bit & 7), nb = last - b0 + 1 < 8 ? (unsigned)(last - b0 + 1) : 8, i, n;
+    for (i = 0; i < nb; i++) w |= (uint64_t)t->column_high[(size_t)(b0 + i)] << (8 * i);
+    n = nb * 8 - sh;
+    if (n > left) n = (unsigned)left;
+    w >>= sh;
+    if (n < 64) w &= (((uint64_t)1) << n) - 1;
+    c->buf = w;
+    c->nbuf = n;
+    c->bit += n;
+}
+
+static void col_begin(const phq_table *t, uint64_t slot, uint64_t lo, uint64_t hi, colcur *c)
+{
+    if (t->layout != PHQ_LAYOUT_COMPACT) return;
+    c->bit = lo + slot * t->column_high_zeros; /* <= nnz + n H: within COLUMN_HIGH (sizes checked at open) */
+    c->end = hi + (slot + 1) * t->column_high_zeros;
+    c->zeros = 0;
+    c->buf = 0;
+    c->nbuf = 0;
+}
+
+/* the column of value k (the next of the row), or UINT32_MAX when the region has no 1 bit
+ * left (a corrupt region: fewer 1 bits than values); a column >= dim is the caller's check */
+static uint32_t col_next(const phq_table *t, colcur *c, uint64_t k);
+
+/* 1 when the rest of the region holds no 1 bit (so that it held exactly one per value) */
+static int col_done(const phq_table *t, const colcur *c)
+{
+    uint64_t bit = c->bit;
+    if (t->layout != PHQ_LAYOUT_COMPACT) return 1;
+    if (c->buf) return 0;
+    while (bit < c->end) {
+        if ((bit & 7) == 0 && c->end - bit >= 8) {
+            if (t->column_high[(size_t)(bit >> 3)]) return 0;
+            bit += 8;
+        } else {
+            if ((t->column_high[(size_t)(bit >> 3)] >> (bit & 7)) & 1) return 0;
+            bit++;
+        }
+    }
+    return 1;
+}
+
 static uint32_t column_at(const phq_table *t, uint64_t k)
 {
     switch (t->column_width) {
@@ -2211,6 +2371,37 @@ static uint32_t column_at(const phq_table *t, uint64_t k)
     case 2: return rd16(t->columns + 2 * (size_t)k);
     default: return rd32(t->columns + 4 * (size_t)k);
     }
+}
+
+static uint32_t col_next(const phq_table *t, colcur *c, uint64_t k)
+{
+    uint64_t low = 0, col;
+    unsigned tz;
+    if (t->layout != PHQ_LAYOUT_COMPACT) return column_at(t, k);
+    for (;;) {
+        if (c->nbuf == 0) {
+            if (c->bit >= c->end) return UINT32_MAX;
+            col_refill(t, c);
+        }
+        if (c->buf == 0) {
+            c->zeros += c->nbuf;
+            c->nbuf = 0;
+            continue;
+        }
+        tz = ctz64(c->buf);
+        c->zeros += tz;
+        c->buf = (c->buf >> tz) >> 1;
+        c->nbuf -= tz + 1;
+        break;
+    }
+    if (t->column_low_bits) {
+        uint64_t pos = k * t->column_low_bits; /* < nnz x 24: the value's bits are within COLUMN_LOW */
+        unsigned sh = (unsigned)(pos & 7), need = (sh + t->column_low_bits + 7) / 8, i;
+        for (i = 0; i < need; i++) low |= (uint64_t)t->column_low[(size_t)(pos >> 3) + i] << (8 * i);
+        low = (low >> sh) & ((((uint64_t)1) << t->column_low_bits) - 1);
+    }
+    col = (c->zeros << t->column_low_bits) | low; /* zeros <= H <= 2^24: no overflow */
+    return col > 0xFFFFFFFEu ? 0xFFFFFFFEu : (uint32_t)col;
 }
 
 /* 1.1 §5: level q of the codebook group of column col (q < K: a 4-bit code indexes 16
@@ -2234,16 +2425,18 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (t->layout == 0) {
         if (t->code_bits == 4) phq_unpack_nibbles(t->rows, slot * dim, dim, o); /* 1.1 §5: one code a byte */
         else memcpy(o, t->rows + (size_t)slot * dim * is, dim * is);
         return PHQ_OK;
     } else {
         uint64_t lo, hi, k;
+        colcur cc;
         phq_code rc = sparse_range(t, slot, &lo, &hi, err);
         size_t c;
         if (rc) return rc;
+        col_begin(t, slot, lo, hi, &cc);
         if (quant_linear(t->quant)) { /* zero code: the group's zero point (9.2) */
             float sc;
             int32_t zp;
@@ -2260,13 +2453,16 @@ phq_code phq_row_raw(const phq_table *t, uint64_t slot, void *out, phq_error *er
             memset(o, 0, dim * is);
         }
         for (k = lo; k < hi; k++) {
-            uint32_t col = column_at(t, k);
+            uint32_t col = col_next(t, &cc, k);
             if (col >= t->dim)
                 return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
                             (unsigned long long)slot, col, t->dim);
             if (t->code_bits == 4) o[col] = phq_nibble(t->rows, k);
             else memcpy(o + (size_t)col * is, t->rows + (size_t)k * is, is);
         }
+        if (!col_done(t, &cc))
+            return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: the row's COLUMN_HIGH region holds more 1 bits than values",
+                        (unsigned long long)slot);
         return PHQ_OK;
     }
 }
@@ -2279,7 +2475,7 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
     if (t->layout == 0) {
         uint64_t base = slot * dim; /* index of the row's first value */
@@ -2314,8 +2510,10 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
         return PHQ_OK;
     } else {
         uint64_t lo, hi, k;
+        colcur cc;
         phq_code rc = sparse_range(t, slot, &lo, &hi, err);
         if (rc) return rc;
+        col_begin(t, slot, lo, hi, &cc);
         /* the zero code reads back as +0.0 (8.1, 9.2); for a codebook it is level 0 of the
          * group, +0.0 in a valid file (1.1 §4.2), decoded like any code (the raw row's value) */
         if (t->codebook_levels)
@@ -2323,7 +2521,7 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
         else
             for (c = 0; c < dim; c++) out[c] = 0.0f;
         for (k = lo; k < hi; k++) {
-            uint32_t col = column_at(t, k);
+            uint32_t col = col_next(t, &cc, k);
             const u8 *v = t->rows + (t->code_bits == 4 ? 0 : (size_t)k * is); /* not used for 4-bit codes */
             if (col >= t->dim)
                 return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
@@ -2339,6 +2537,9 @@ phq_code phq_row_f32(const phq_table *t, uint64_t slot, float *out, phq_error *e
             default: out[col] = level_of(t, col, code_at(t, k)); break;
             }
         }
+        if (!col_done(t, &cc))
+            return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: the row's COLUMN_HIGH region holds more 1 bits than values",
+                        (unsigned long long)slot);
         return PHQ_OK;
     }
 }
@@ -2351,7 +2552,7 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
     clear_err(err);
     if (slot >= t->num_keys)
         return fail(err, PHQ_E_USAGE, t->section, PHQ_NO_OFFSET, "slot %llu >= num_keys", (unsigned long long)slot);
-    if (dim == 0) return PHQ_OK;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return PHQ_OK; /* sparse: span and columns checked (10.3) */
     if (quant_linear(t->quant) && t->scale_granularity != PHQ_SCALE_COLUMN) scale_of(t, slot, 0, &sc, &zp);
     if (t->layout == 0) {
         uint64_t base = slot * dim;
@@ -2387,8 +2588,10 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
         return PHQ_OK;
     } else {
         uint64_t lo, hi, k;
+        colcur cc;
         phq_code rc = sparse_range(t, slot, &lo, &hi, err);
         if (rc) return rc;
+        col_begin(t, slot, lo, hi, &cc);
         /* an omitted value is +0.0 (8.1, 9.2; a codebook's level 0 is +0.0 in a valid file):
          * adding u * +0.0 leaves every non-zero sum as it is, so only stored values are added */
         if (t->quant == PHQ_QUANT_LINEAR8 && t->scale_granularity == PHQ_SCALE_COLUMN && t->column_width == 1) {
@@ -2405,8 +2608,26 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
             }
             return PHQ_OK;
         }
+        if (t->quant == PHQ_QUANT_LINEAR8 && t->scale_granularity == PHQ_SCALE_COLUMN) {
+            /* the same NLU layout with the compact index (1.2): columns from the row's cursor */
+            for (k = lo; k < hi; k++) {
+                uint32_t col = col_next(t, &cc, k);
+                const u8 *g;
+                float d;
+                if (col >= t->dim)
+                    return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: column %u >= dim %u",
+                                (unsigned long long)slot, col, t->dim);
+                g = t->scales + 8 * (size_t)col;
+                d = (float)((int32_t)t->rows[k] - (int32_t)rd32(g + 4));
+                acc[col] = acc[col] + u * (double)(float)(d * bits_f32(rd32(g)));
+            }
+            if (!col_done(t, &cc))
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: the row's COLUMN_HIGH region holds more 1 bits than values",
+                            (unsigned long long)slot);
+            return PHQ_OK;
+        }
         for (k = lo; k < hi; k++) {
-            uint32_t col = column_at(t, k);
+            uint32_t col = col_next(t, &cc, k);
             const u8 *v = t->rows + (t->code_bits == 4 ? 0 : (size_t)k * is);
             float x;
             if (col >= t->dim)
@@ -2424,6 +2645,9 @@ phq_code phq_row_accumulate(const phq_table *t, uint64_t slot, double u, double 
             }
             acc[col] = acc[col] + u * (double)x;
         }
+        if (!col_done(t, &cc))
+            return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "slot %llu: the row's COLUMN_HIGH region holds more 1 bits than values",
+                        (unsigned long long)slot);
         return PHQ_OK;
     }
 }
@@ -2660,6 +2884,9 @@ static void batch_finish(bctx *c, bgroup *gr, signed char *status)
             PHQ_PF_LINE(pf_p, pf_bytes, 10); PHQ_PF_LINE(pf_p, pf_bytes, 11);                   \
             PHQ_PF_LINE(pf_p, pf_bytes, 12); PHQ_PF_LINE(pf_p, pf_bytes, 13);                   \
             PHQ_PF_LINE(pf_p, pf_bytes, 14); PHQ_PF_LINE(pf_p, pf_bytes, 15);                   \
+        } else if ((t)->layout == PHQ_LAYOUT_COMPACT) {                                         \
+            PHQ_PREFETCH((t)->row_deltas + (size_t)(s) * (t)->delta_width);                     \
+            PHQ_PREFETCH((t)->row_bases + (size_t)((s) >> (t)->row_block_log2) * (t)->index_width); \
         } else {                                                                                \
             PHQ_PREFETCH((t)->row_index + (size_t)(s) * (t)->index_width);                      \
         }                                                                                       \
@@ -2691,7 +2918,7 @@ static void bgroup_rows(bctx *c, const bkey *st, size_t i0, size_t cnt, void *ou
     const phq_table *t = c->t;
     size_t dim = t->dim, j, c0, cc;
     phq_error e2;
-    if (dim == 0) return;
+    if (dim == 0 && t->layout == PHQ_LAYOUT_DENSE) return; /* sparse rows: span and columns checked (10.3) */
     if (what == OUT_RAW) {
         size_t rb = dim * t->itemsize;
         for (j = 0; j < cnt; j++) {
@@ -2912,8 +3139,57 @@ static phq_code validate_table(const phq_table *t, phq_error *err)
             }
         }
     }
+    if (t->layout == PHQ_LAYOUT_COMPACT) { /* 1.2 §6, in order */
+        uint64_t s, k, prev = 0, cur, used;
+        for (s = 0; s <= n; s++) {
+            cur = compact_row_index(t, s);
+            if (cur < prev || cur > t->nnz)
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "table '%.*s': row_index decreases at slot %llu",
+                            (int)t->name_len, (const char *)t->name, (unsigned long long)s);
+            prev = cur;
+        }
+        for (s = 0; s <= n; s += ((uint64_t)1) << t->row_block_log2) {
+            uint64_t d = t->delta_width == 1 ? t->row_deltas[(size_t)s]
+                                             : t->delta_width == 2 ? rd16(t->row_deltas + 2 * (size_t)s) : rd32(t->row_deltas + 4 * (size_t)s);
+            if (d != 0)
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET, "table '%.*s': the delta of block row %llu is not 0",
+                            (int)t->name_len, (const char *)t->name, (unsigned long long)s);
+        }
+        used = t->nnz * t->column_low_bits; /* checked at open */
+        if ((used & 7) && (t->column_low[(size_t)(used / 8)] >> (used & 7)) != 0)
+            return fail(err, PHQ_E_PADDING, t->section, PHQ_NO_OFFSET, "table '%.*s': COLUMN_LOW padding bits not 0",
+                        (int)t->name_len, (const char *)t->name);
+        used = t->nnz + n * t->column_high_zeros;
+        if ((used & 7) && (t->column_high[(size_t)(used / 8)] >> (used & 7)) != 0)
+            return fail(err, PHQ_E_PADDING, t->section, PHQ_NO_OFFSET, "table '%.*s': COLUMN_HIGH padding bits not 0",
+                        (int)t->name_len, (const char *)t->name);
+        for (s = 0; s < n; s++) {
+            uint64_t lo, hi;
+            uint32_t last = 0;
+            colcur cc;
+            phq_code rc = sparse_range(t, s, &lo, &hi, err);
+            if (rc) return rc;
+            col_begin(t, s, lo, hi, &cc);
+            for (k = lo; k < hi; k++) {
+                uint32_t col = col_next(t, &cc, k);
+                if (col == UINT32_MAX)
+                    return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET,
+                                "table '%.*s' slot %llu: COLUMN_HIGH region holds fewer 1 bits than values", (int)t->name_len,
+                                (const char *)t->name, (unsigned long long)s);
+                if (col >= t->dim || (k > lo && col <= last))
+                    return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET,
+                                "table '%.*s' slot %llu: columns not ascending or >= dim", (int)t->name_len,
+                                (const char *)t->name, (unsigned long long)s);
+                last = col;
+            }
+            if (!col_done(t, &cc))
+                return fail(err, PHQ_E_SPARSE, t->section, PHQ_NO_OFFSET,
+                            "table '%.*s' slot %llu: COLUMN_HIGH region holds more 1 bits than values", (int)t->name_len,
+                            (const char *)t->name, (unsigned long long)s);
+        }
+    }
     if (t->quant == PHQ_QUANT_F32 || t->quant == PHQ_QUANT_F16) {
-        uint64_t count = t->layout == PHQ_LAYOUT_SPARSE ? t->nnz : n * t->dim;
+        uint64_t count = t->layout != PHQ_LAYOUT_DENSE ? t->nnz : n * t->dim;
         for (i = 0; i < count; i++) {
             int ok = t->quant == PHQ_QUANT_F32 ? f32_finite(rd32(t->rows + 4 * (size_t)i))
                                                : f16_finite(rd16(t->rows + 2 * (size_t)i));

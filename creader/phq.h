@@ -40,7 +40,9 @@
  *   stack default can be changed with -DPHQ_STACK_WORKSPACE=entries (16 bytes each).
  *
  * Format versions
- *   By default the library reads format 1.1 (and so every 1.0 file): required feature bits
+ *   By default the library reads format 1.2 (and so every 1.0 and 1.1 file); 1.2 adds the bit
+ *   COMPACT_SPARSE (bit 2), layout 2 and kinds 0x1C-0x1F (spec/format-v1.2.md); built with
+ *   -DPHQ_MAX_MINOR=1 it is a 1.1 reader that refuses that bit with E_FEATURE. 1.1 has required feature bits
  *   LINEAR4 (bit 0) and CODEBOOK (bit 1), quant values 3-5, the CODEBOOK part (kind 0x1B).
  *   Built with -DPHQ_MAX_MINOR=0 it is a strict 1.0 reader, as a reader written before 1.1
  *   would be: it refuses those feature bits with E_FEATURE (10.1 step 7), does not know
@@ -62,14 +64,16 @@ extern "C" {
 #endif
 
 #define PHQ_FORMAT_MAJOR 1
-#define PHQ_FORMAT_MINOR 1 /* highest minor this header describes; see phq_supported_minor() */
+#define PHQ_FORMAT_MINOR 2 /* highest minor this header describes; see phq_supported_minor() */
 
 /* required_features bits of format 1.1 (1.1 §1) */
 #define PHQ_FEATURE_LINEAR4 ((uint64_t)1 << 0)  /* tables with quant 3 (linear4) */
 #define PHQ_FEATURE_CODEBOOK ((uint64_t)1 << 1) /* tables with quant 4/5 and their CODEBOOK part */
+/* format 1.2 (1.2 §1): tables with layout 2 (compact sparse rows, PHQ_LAYOUT_COMPACT) */
+#define PHQ_FEATURE_COMPACT_SPARSE ((uint64_t)1 << 2)
 
-/* The highest format minor version the library was built to read: 1, or 0 for a
- * -DPHQ_MAX_MINOR=0 build (which refuses the 1.1 feature bits with E_FEATURE). */
+/* The highest format minor version the library was built to read: 2, or 1 / 0 for a
+ * -DPHQ_MAX_MINOR=1 / 0 build (which refuses the feature bits of later minors with E_FEATURE). */
 unsigned phq_supported_minor(void);
 
 typedef enum phq_code {
@@ -197,7 +201,7 @@ enum {
     PHQ_QUANT_CODEBOOK4 = 4, /* 1.1: 4-bit codes into 16 float32 levels per group */
     PHQ_QUANT_CODEBOOK8 = 5  /* 1.1: 8-bit codes into 256 float32 levels per group */
 };
-enum { PHQ_LAYOUT_DENSE = 0, PHQ_LAYOUT_SPARSE = 1 };
+enum { PHQ_LAYOUT_DENSE = 0, PHQ_LAYOUT_SPARSE = 1, PHQ_LAYOUT_COMPACT = 2 /* 1.2 §3 */ };
 enum { PHQ_SCALE_NONE = 0, PHQ_SCALE_TABLE = 1, PHQ_SCALE_COLUMN = 2, PHQ_SCALE_ROW_BLOCK = 3 };
 
 /* Prefix sums of one partition (spec 5.5.1 "derived" values). */
@@ -230,6 +234,13 @@ typedef struct phq_table {
                                     * stream, 1.1 §4.3: code i in byte i/2, low nibble first) */
     const unsigned char *codebook; /* codebook4/8: G x codebook_levels f32 levels (1.1 §4.2), else NULL */
     uint32_t codebook_levels;      /* K: 16 (codebook4), 256 (codebook8), 0 otherwise */
+    /* format 1.2, the compact layout (1.2 §4; NULL / 0 for other layouts): row_index(s) =
+     * row_bases[s >> row_block_log2] + row_deltas[s]; the columns of row s are Elias-Fano
+     * coded: column_low_bits low bits each in column_low, the high parts in the row's region
+     * of column_high (bits [row_index(s) + s H, row_index(s + 1) + (s + 1) H), H = column_high_zeros) */
+    const unsigned char *row_bases, *row_deltas, *column_low, *column_high;
+    uint8_t delta_width, row_block_log2, column_low_bits;
+    uint32_t column_high_zeros;
 } phq_table;
 
 uint32_t phq_table_count(const phq_model *m);

@@ -7,7 +7,7 @@
     .venv/bin/python fuzz/fuzz_py.py --replay fuzz/findings/X.phq   # rerun a saved finding
     .venv/bin/python fuzz/fuzz_py.py --seed 1 --case 4711 -v  # rerun one case of a run
 
-Every golden file of conformance/v1.0/{valid,invalid} is a seed. Each case takes one seed,
+Every golden file of conformance/v1.*/{valid,invalid} is a seed. Each case takes one seed,
 applies one to four mutations (bit flips, byte substitutions with interesting values,
 truncation, extension, insertion/deletion, chunk copies, field-aware edits of the header,
 section-table entries, TABLE descriptors, partition records, tensor headers and shapes and
@@ -61,7 +61,7 @@ from phq.writer.serialize import SectionOut, to_bytes
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_FINDINGS = HERE / "findings"
-VERSIONS = ("1.0", "1.1")  # seeds: the golden files of every format version
+VERSIONS = ("1.0", "1.1", "1.2")  # seeds: the golden files of every format version
 MAX_FILE = 1 << 20  # mutated files never grow past 1 MiB
 MAX_PROBES = 24  # probe keys per case (a random subset when the seed has more)
 RANDOM_KEYS = 3

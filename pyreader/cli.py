@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--scale", choices=["table", "column", "row-block"], default="column", help="scale (or codebook) granularity of linear8/linear4 (codebooks: table or column; default column)")
     b.add_argument("--block-rows", type=int, default=256, help="rows per scale group for --scale row-block (default 256)")
     b.add_argument("--layout", choices=["dense", "sparse", "auto"], default="auto", help="payload layout (default auto: the smaller)")
+    b.add_argument("--sparse", choices=["plain", "compact"], default="plain",
+                   help="index of sparse rows: plain (format 1.0, default) or compact (format 1.2: smaller; 1.0/1.1 readers refuse it)")
     b.add_argument("--fingerprint-bits", type=int, choices=[0, 8, 16, 32], default=16, help="false-positive rate 2^-bits for absent keys (default 16)")
     b.add_argument("--gamma", type=float, default=2.0, help="MPH level size factor, >= 0.5 (default 2.0; 1.0 is smallest)")
     b.add_argument("--seed", type=int, default=0, help="u32 hash seed (default 0)")
@@ -261,12 +263,14 @@ def _cmd_build(a) -> int:
     report: dict = {}
     try:
         if partitioned:  # shards read by the workers themselves (writer/partitioned.py, spec §13.7)
+            if a.sparse != "plain":
+                raise UsageError("--sparse compact (format 1.2) is not supported by partitioned builds (--engine, --table shards)")
             size = W.build_partitioned(
                 shards, a.output, partitions=1 if a.partitions is None else a.partitions, engine=a.engine, scheduler=a.scheduler,
                 workers=a.workers, work_dir=a.work_dir, report=report, **options,
             )
         else:
-            size = W.write(a.output, tables, partitions=a.partitions, **options)
+            size = W.write(a.output, tables, partitions=a.partitions, sparse=a.sparse, **options)
     finally:
         close()
     keys = sum(report["keys"].values()) if partitioned else sum(len(k) for k, _ in tables.values())
@@ -295,7 +299,7 @@ def _cmd_inspect(a) -> int:
         anc = " (ancillary, skipped)" if s["index"] in d["skipped_sections"] else ""
         out(f"{s['index']:>3} {s['kind']:<15} {owner!s:>5} {s['offset']:>12} {s['size']:>12}  {s['crc32c']}{anc}")
     for name, t in d["tables"].items():
-        stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] == "sparse" else ""
+        stored = f" ({t['nnz']} stored values, density {t['density']:.3f})" if t["layout"] in ("sparse", "compact") else ""
         groups = "codebooks" if "codebook" in t else "scales"
         out(f"table {name!r}: {t['num_keys']} keys x dim {t['dim']}, {t['quant']} ({t['scale_granularity']} {groups}), "
             f"{t['layout']} rows{stored}, fingerprints {t['fingerprint_bits']} bits")
@@ -421,7 +425,7 @@ def _nonzero_of(table, slot: int, raw: bool) -> tuple[list, list]:
     zero code); a sparse table's row is read in its stored form."""
     from . import rows as R
 
-    if table.layout == "sparse":
+    if table.layout in ("sparse", "compact"):
         row, cols, values = R.stored_entries(table, [slot], raw=raw)
         keep = values != (R.zero_codes(table, [slot], row, cols) if raw else 0)
         return cols[keep].tolist(), values[keep].tolist()
@@ -436,7 +440,7 @@ def _check_output_bound(table, found: np.ndarray, a) -> None:
     a sparse table's stored values of the row) must not pass the limit."""
     if not a.max_values or not found.size:
         return
-    if a.sparse and table.layout == "sparse":
+    if a.sparse and table.layout in ("sparse", "compact"):
         from .rows import row_lengths
 
         widest = int(row_lengths(table, found).max())
@@ -608,7 +612,7 @@ def _cmd_conformance(a) -> int:
     from phq.conformance import runner
 
     if a.conformance_command == "compat":
-        readers = _readers(a.reader or ["py@1.0=py@1.0", "py=py"])
+        readers = _readers(a.reader or ["py@1.0=py@1.0", "py@1.1=py@1.1", "py=py"])
         text, data = runner.compat(readers, a.timeout)
         print(text, end="")
         if a.out:

@@ -726,8 +726,8 @@ def _compare_sparse(ta, tb, sa: np.ndarray, sb: np.ndarray, st: _Stats, label) -
     dim = ta.dim
     for lo in range(0, sa.size, CHUNK_VALUES):
         ca, cb = sa[lo : lo + CHUNK_VALUES], sb[lo : lo + CHUNK_VALUES]
-        wa, wb = ta._row_index, tb._row_index
-        per_row = (wa[ca + 1].astype(np.int64) - wa[ca].astype(np.int64)) + (wb[cb + 1].astype(np.int64) - wb[cb].astype(np.int64))
+        (a0, a1), (b0, b1) = ta._spans(ca), tb._spans(cb)  # §9.2, v1.2 §4.2
+        per_row = (a1 - a0) + (b1 - b0)
         for r0, r1 in _entry_chunks(per_row):
             ra, xa, va = stored_entries(ta, ca[r0:r1])
             rb, xb, vb = stored_entries(tb, cb[r0:r1])

@@ -117,6 +117,9 @@ def describe(model: Model) -> dict:
             "bytes_per_key": round(table_bytes / t.num_keys, 4) if t.num_keys else 0.0,
             "section_bytes": sizes,
         }
+        if t.layout == "compact":  # spec/format-v1.2.md §3
+            d = t.descriptor
+            info["compact"] = {"rows_per_base": 1 << (d.reserved1 & 0xFF), "delta_width": d.reserved0, "column_low_bits": d.reserved1 >> 8}
         if t.scales.size:
             sc = t.scales["scale"]
             zp = t.scales["zero_point"]

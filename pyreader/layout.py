@@ -18,7 +18,7 @@ from .errors import ERROR_CODES
 SIGNATURE = b"\x89PHQ\r\n\x1a\n"  # §3.1: high bit, CR LF, ^Z, LF catch text-mode damage
 ALIGNMENT = 64  # §2: every section starts on a multiple of 64 bytes
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1  # the latest minor this reader and writer know (a writer writes the lowest it can, §3.2)
+FORMAT_MINOR = 2  # the latest minor this reader and writer know (a writer writes the lowest it can, §3.2)
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
 NO_OWNER = 0xFFFFFFFF
@@ -45,8 +45,9 @@ HEADER_CHECKSUM_SPAN = 60  # §3.2: CRC32C over bytes [0, 60)
 # Version 1.1 defines two required bits (v1.1 §1); KNOWN_* are this reader's (the latest).
 FEATURE_LINEAR4 = 1 << 0
 FEATURE_CODEBOOK = 1 << 1
-FEATURE_NAMES = {FEATURE_LINEAR4: "LINEAR4", FEATURE_CODEBOOK: "CODEBOOK"}
-KNOWN_REQUIRED_FEATURES = FEATURE_LINEAR4 | FEATURE_CODEBOOK
+FEATURE_COMPACT_SPARSE = 1 << 2  # v1.2 §1
+FEATURE_NAMES = {FEATURE_LINEAR4: "LINEAR4", FEATURE_CODEBOOK: "CODEBOOK", FEATURE_COMPACT_SPARSE: "COMPACT_SPARSE"}
+KNOWN_REQUIRED_FEATURES = FEATURE_LINEAR4 | FEATURE_CODEBOOK | FEATURE_COMPACT_SPARSE
 KNOWN_OPTIONAL_FEATURES = 0
 
 # --- §4 Section table ---------------------------------------------------------------
@@ -77,6 +78,10 @@ KIND_ROWS = 0x0018
 KIND_ROW_INDEX = 0x0019
 KIND_COLUMNS = 0x001A
 KIND_CODEBOOK = 0x001B  # v1.1 §2
+KIND_ROW_BASES = 0x001C  # v1.2 §2
+KIND_ROW_DELTAS = 0x001D  # v1.2 §2
+KIND_COLUMN_LOW = 0x001E  # v1.2 §2
+KIND_COLUMN_HIGH = 0x001F  # v1.2 §2
 
 SECTION_NAMES = {
     KIND_META: "META",
@@ -93,6 +98,10 @@ SECTION_NAMES = {
     KIND_ROW_INDEX: "ROW_INDEX",
     KIND_COLUMNS: "COLUMNS",
     KIND_CODEBOOK: "CODEBOOK",
+    KIND_ROW_BASES: "ROW_BASES",
+    KIND_ROW_DELTAS: "ROW_DELTAS",
+    KIND_COLUMN_LOW: "COLUMN_LOW",
+    KIND_COLUMN_HIGH: "COLUMN_HIGH",
 }
 TOP_LEVEL_KINDS = (KIND_META, KIND_TENSOR, KIND_TABLE)
 # §5.4: the parts of a table, in the order they follow its TABLE section.
@@ -107,12 +116,14 @@ DENSE_PARTS = (
     KIND_ROWS,
 )
 SPARSE_PARTS = DENSE_PARTS + (KIND_ROW_INDEX, KIND_COLUMNS)
+COMPACT_PARTS = DENSE_PARTS + (KIND_ROW_BASES, KIND_ROW_DELTAS, KIND_COLUMN_LOW, KIND_COLUMN_HIGH)  # v1.2 §2
 MPH_PARTS = DENSE_PARTS[:5]
 
 
-def table_parts(quant: int, sparse: bool) -> tuple[int, ...]:
-    """The known parts of a table group, in order (§4.3; v1.1 §2 inserts CODEBOOK)."""
-    parts = SPARSE_PARTS if sparse else DENSE_PARTS
+def table_parts(quant: int, layout: int) -> tuple[int, ...]:
+    """The known parts of a table group, in order (§4.3; v1.1 §2 inserts CODEBOOK; v1.2 §2
+    the compact layout's index parts)."""
+    parts = {LAYOUT_DENSE: DENSE_PARTS, LAYOUT_SPARSE: SPARSE_PARTS, LAYOUT_COMPACT: COMPACT_PARTS}[layout]
     if quant in CODEBOOK_LEVELS:
         i = parts.index(KIND_ROWS)
         parts = parts[:i] + (KIND_CODEBOOK,) + parts[i:]
@@ -140,7 +151,18 @@ TABLE_DESCRIPTOR = Struct(
     "reserved2" / Int64ul,
     "reserved3" / Int64ul,
 )
+# v1.2 §3: the same 64 bytes with reserved0 and reserved1 given meaning in files that set
+# COMPACT_SPARSE (the reader parses TABLE_DESCRIPTOR and reads these three from its bytes)
+TABLE_DESCRIPTOR_V12 = Struct(
+    *TABLE_DESCRIPTOR.subcons[:13],
+    "delta_width" / Int8ul,  # was reserved0 (offset 39)
+    *TABLE_DESCRIPTOR.subcons[14:16],
+    "row_block_log2" / Int8ul,  # offset 46, with column_low_bits: was reserved1
+    "column_low_bits" / Int8ul,  # offset 47
+    *TABLE_DESCRIPTOR.subcons[17:],
+)
 TABLE_DESCRIPTOR_SIZE = 64
+# the 1.0/1.1 declaration: the bytes 1.2 gives meaning to are reserved there (MUST be 0)
 
 HASH_MURMUR3_128 = 1  # §6
 
@@ -165,7 +187,12 @@ CODEBOOK_LEVELS = {QUANT_CODEBOOK4: 16, QUANT_CODEBOOK8: 256}  # v1.1 §4.2
 
 LAYOUT_DENSE = 0
 LAYOUT_SPARSE = 1
-LAYOUT_NAMES = {LAYOUT_DENSE: "dense", LAYOUT_SPARSE: "sparse"}
+LAYOUT_COMPACT = 2  # v1.2 §3: sparse rows with a two-level row index and Elias-Fano columns
+LAYOUT_NAMES = {LAYOUT_DENSE: "dense", LAYOUT_SPARSE: "sparse", LAYOUT_COMPACT: "compact"}
+SPARSE_LAYOUTS = (LAYOUT_SPARSE, LAYOUT_COMPACT)
+DELTA_DTYPES = {1: np.dtype("u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}  # v1.2 §4.2
+MAX_ROW_BLOCK_LOG2 = 15  # v1.2 §3: at most 32768 rows per ROW_BASES entry
+MAX_COLUMN_LOW_BITS = 24  # v1.2 §3: columns < dim <= 2^24
 
 SCALE_NONE = 0
 SCALE_TABLE = 1
@@ -261,7 +288,14 @@ def align(n: int, a: int = ALIGNMENT) -> int:
 
 def minor_for(required_features: int) -> int:
     """§3.2: the lowest minor version that defines every bit the file sets."""
+    if required_features & FEATURE_COMPACT_SPARSE:
+        return 2
     return 1 if required_features & (FEATURE_LINEAR4 | FEATURE_CODEBOOK) else 0
+
+
+def compact_high_bits(dim: int, low_bits: int) -> int:
+    """v1.2 §4.4: H, the zero bits of every row's region of COLUMN_HIGH: ceil(dim / 2^l)."""
+    return (dim + (1 << low_bits) - 1) >> low_bits
 
 
 def quant_feature(quant: int) -> int:
@@ -287,7 +321,7 @@ def _v10() -> dict:
         },
         "enums": {
             "quant": {QUANT_F32: "f32", QUANT_F16: "f16", QUANT_LINEAR8: "linear8"},
-            "layout": dict(LAYOUT_NAMES),
+            "layout": {LAYOUT_DENSE: "dense", LAYOUT_SPARSE: "sparse"},
             "scale_granularity": dict(SCALE_NAMES),
             "hash_scheme": {HASH_MURMUR3_128: "murmur3_x64_128"},
             "fingerprint_bits": {w: str(w) for w in FINGERPRINT_WIDTHS},
@@ -296,7 +330,7 @@ def _v10() -> dict:
             "tensor_dtype": dict(TENSOR_DTYPE_NAMES),
             "section_flags": {FLAG_ANCILLARY: "ANCILLARY"},
         },
-        "section_kinds": {k: {"name": v, "critical": True} for k, v in SECTION_NAMES.items() if k != KIND_CODEBOOK},
+        "section_kinds": {k: {"name": v, "critical": True} for k, v in SECTION_NAMES.items() if k < KIND_CODEBOOK},
         "required_features": {},
         "optional_features": {},
         "gates": {},  # (what, enum or kind, value) -> required feature name
@@ -325,4 +359,19 @@ def _v11() -> dict:
     return v
 
 
-VERSIONS = {(1, 0): _v10(), (1, 1): _v11()}
+def _v12() -> dict:
+    v = _v11()
+    v["version"], v["spec"] = (1, 2), "spec/format-v1.2.md"
+    v["structs"]["table_descriptor"] = TABLE_DESCRIPTOR_V12
+    v["enums"]["layout"][LAYOUT_COMPACT] = "compact"
+    for k in (KIND_ROW_BASES, KIND_ROW_DELTAS, KIND_COLUMN_LOW, KIND_COLUMN_HIGH):
+        v["section_kinds"][k] = {"name": SECTION_NAMES[k], "critical": True}
+        v["gates"][("section_kind", None, k)] = "COMPACT_SPARSE"
+    v["required_features"] = {0: "LINEAR4", 1: "CODEBOOK", 2: "COMPACT_SPARSE"}
+    v["gates"][("enum", "layout", LAYOUT_COMPACT)] = "COMPACT_SPARSE"
+    for f in ("delta_width", "row_block_log2", "column_low_bits"):
+        v["gates"][("field", "table_descriptor", f)] = "COMPACT_SPARSE"
+    return v
+
+
+VERSIONS = {(1, 0): _v10(), (1, 1): _v11(), (1, 2): _v12()}

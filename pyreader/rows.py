@@ -23,13 +23,7 @@ __all__ = ["row_lengths", "stored_entries"]
 
 
 def _spans(t, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    w = t._row_index
-    start = w[slots].astype(np.int64)
-    end = w[slots + 1].astype(np.int64)
-    # 8-byte index entries >= 2^63 turn negative in int64: refused too (§9.2)
-    if (start < 0).any() or (start > end).any() or (end > t.nnz).any():
-        raise FormatError("E_SPARSE", f"table {t.name!r}: a row spans outside [0, nnz)")
-    return start, end
+    return t._spans(slots)  # §9.2 (v1.2 §4.2 for compact tables), checked as in §10.3
 
 
 def _slots(t, slots) -> np.ndarray:
@@ -63,7 +57,7 @@ def stored_entries(t, slots, *, raw: bool = False):
     total = int(lengths.sum())
     row = np.repeat(np.arange(s.size), lengths)
     offsets = np.arange(total, dtype=np.int64) + np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
-    cols = t._columns[offsets].astype(np.int64)
+    cols = t._columns_at(s, start, end, offsets)
     if total and int(cols.max()) >= t.dim:
         raise FormatError("E_SPARSE", f"table {t.name!r}: a column index is >= dim {t.dim}")
     codes = np.asarray(t._values[offsets])

@@ -50,7 +50,8 @@ def _fields(struct) -> dict[str, tuple[int, int, str]]:
     return out
 
 
-def _structs(a: dict, b: dict) -> list[Change]:
+def _structs(a: dict, b: dict, gates: dict | None = None) -> list[Change]:
+    gates = gates or {}
     out = []
     for name in sorted(set(a) | set(b)):
         if name not in b:
@@ -63,6 +64,7 @@ def _structs(a: dict, b: dict) -> list[Change]:
         if a[name].sizeof() != b[name].sizeof():
             out.append(Change("STRUCT_SIZE_CHANGED", False, f"struct {name}", f"{a[name].sizeof()} -> {b[name].sizeof()} bytes"))
         by_place_a = {(o, s): n for n, (o, s, _) in fa.items()}
+        covered = set()  # new fields that take the bytes of a reserved field of the old version
         for field, (off, size, typ) in fa.items():
             if field in fb:
                 off2, size2, typ2 = fb[field]
@@ -70,16 +72,27 @@ def _structs(a: dict, b: dict) -> list[Change]:
                     out.append(Change("FIELD_MOVED", False, f"{name}.{field}", f"offset {off} size {size} -> offset {off2} size {size2}"))
                 elif typ2 != typ:
                     out.append(Change("FIELD_TYPE_CHANGED", False, f"{name}.{field}", f"{typ} -> {typ2}"))
+                continue
+            # the new fields (absent from the old version) that tile exactly the old field's bytes
+            tile = sorted((o, n) for n, (o, s, _) in fb.items() if n not in fa and off <= o and o + s <= off + size)
+            tiled = bool(tile) and sum(fb[n][1] for _, n in tile) == size
+            if not tiled:
+                out.append(Change("FIELD_REMOVED", False, f"{name}.{field}", f"offset {off}"))
+                continue
+            names = [n for _, n in tile]
+            covered.update(names)
+            if field.startswith("reserved"):
+                gate = {gates.get(("field", name, n)) for n in names}
+                gated = None not in gate and len(gate) == 1
+                detail = f"reserved field at offset {off} now means {', '.join(repr(n) for n in names)}" + (
+                    f", only in files that set {next(iter(gate))}" if gated else ", not gated by a required feature bit")
+                out.append(Change("RESERVED_FIELD_USED", gated, f"{name}.{'+'.join(names)}", detail, next(iter(gate)) if gated else None))
+            elif len(names) == 1:
+                out.append(Change("FIELD_RENAMED", True, f"{name}.{field}", f"now {names[0]!r} (same bytes)"))
             else:
-                renamed = next((n for n, (o, s, _) in fb.items() if (o, s) == (off, size) and n not in fa), None)
-                if renamed is None:
-                    out.append(Change("FIELD_REMOVED", False, f"{name}.{field}", f"offset {off}"))
-                elif field.startswith("reserved"):
-                    out.append(Change("RESERVED_FIELD_USED", False, f"{name}.{renamed}", f"reserved field at offset {off} now means {renamed!r}"))
-                else:
-                    out.append(Change("FIELD_RENAMED", True, f"{name}.{field}", f"now {renamed!r} (same bytes)"))
+                out.append(Change("FIELD_REMOVED", False, f"{name}.{field}", f"offset {off}: split into {names}"))
         for field, (off, size, _) in fb.items():
-            if field not in fa and (off, size) not in by_place_a:
+            if field not in fa and field not in covered and (off, size) not in by_place_a:
                 out.append(Change("STRUCT_SIZE_CHANGED", False, f"{name}.{field}", f"new field at offset {off}"))
     return out
 
@@ -90,7 +103,7 @@ def diff_versions(old: tuple[int, int], new: tuple[int, int]) -> list[Change]:
     out: list[Change] = []
     if old[0] != new[0]:
         out.append(Change("MAJOR_CHANGED", False, "major", f"{old[0]} -> {new[0]}"))
-    out += _structs(a["structs"], b["structs"])
+    out += _structs(a["structs"], b["structs"], gates)
     for enum in sorted(set(a["enums"]) | set(b["enums"])):
         ea, eb = a["enums"].get(enum, {}), b["enums"].get(enum, {})
         for value in sorted(set(ea) | set(eb)):

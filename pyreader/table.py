@@ -23,6 +23,7 @@ from functools import cached_property, partial
 import mmh3
 import numpy as np
 
+from . import compact as C
 from . import layout as L
 from .errors import FormatError, UsageError
 from .nibbles import NibbleArray, NibbleRows
@@ -143,7 +144,7 @@ def _accel_table(table: "Table"):
         if (i["num_keys"], i["dim"], i["seed"], i["num_partitions"], i["fingerprint_bits"], i["quant"], i["itemsize"]) != (
             table.num_keys, table.dim, table.seed, table.num_partitions, table.fingerprint_bits, table._quant,
             table.storage_dtype.itemsize,
-        ) or i["layout"] != (L.LAYOUT_SPARSE if table._sparse else L.LAYOUT_DENSE):
+        ) or i["layout"] != table._layout:
             return None
         return acc
     except Exception:
@@ -161,7 +162,10 @@ class Table:
         if head.size < L.TABLE_DESCRIPTOR_SIZE:
             _fail("E_SECTION_SIZE", f"TABLE section {head.index} is {head.size} bytes", at)
         d = L.TABLE_DESCRIPTOR.parse(buf[at : at + L.TABLE_DESCRIPTOR_SIZE])
-        if d.reserved0 or d.reserved1 or d.reserved2 or d.reserved3:
+        # v1.2 §3: reserved0 and reserved1 are the compact layout's fields in files that set
+        # COMPACT_SPARSE (checked with the descriptor's enums), reserved otherwise
+        compact_bit = bool(required_features & L.FEATURE_COMPACT_SPARSE)
+        if d.reserved2 or d.reserved3 or (not compact_bit and (d.reserved0 or d.reserved1)):
             _fail("E_RESERVED", "TABLE reserved field is not zero", at + 39)
         if head.size != L.TABLE_DESCRIPTOR_SIZE + d.name_len:
             _fail("E_SECTION_SIZE", f"TABLE section is {head.size} bytes, expected {L.TABLE_DESCRIPTOR_SIZE + d.name_len}", at)
@@ -178,9 +182,11 @@ class Table:
         self.nnz = d.nnz
         self._quant = d.quant
         self._granularity = d.scale_granularity
-        self._sparse = d.layout == L.LAYOUT_SPARSE
+        self._layout = d.layout
+        self._sparse = d.layout in L.SPARSE_LAYOUTS  # rows in sparse form (1.0 sparse, or 1.2 compact)
+        self._compact = d.layout == L.LAYOUT_COMPACT
 
-        wanted = L.table_parts(d.quant, self._sparse)
+        wanted = L.table_parts(d.quant, d.layout)
         kinds = tuple(s.kind for s in group[1:])
         if kinds != wanted:
             names = lambda ks: [L.SECTION_NAMES.get(k, hex(k)) for k in ks]  # noqa: E731
@@ -280,7 +286,22 @@ class Table:
         dtype = L.QUANT_DTYPES[self._quant]
         nibbles = L.QUANT_CODE_BITS[self._quant] == 4  # v1.1 §4.3: ROWS is a nibble stream
         self.storage_dtype = dtype
-        if self._sparse:
+        if self._compact:  # v1.2 §4
+            if d.index_width == 4 and d.nnz >= 1 << 32:
+                _fail("E_SPARSE", "nnz does not fit the 4-byte row bases")
+            self._values = NibbleArray(view(L.KIND_ROWS, "u1", (d.nnz + 1) // 2), d.nnz) if nibbles else view(L.KIND_ROWS, dtype, d.nnz)
+            self._block_log2 = k = d.reserved1 & 0xFF
+            self._low_bits = lb = d.reserved1 >> 8
+            self._high_zeros = hz = L.compact_high_bits(d.dim, lb)
+            self._iw, self._dw = d.index_width, d.reserved0
+            self._bases = view(L.KIND_ROW_BASES, L.INDEX_DTYPES[d.index_width], (n >> k) + 1)
+            self._deltas = view(L.KIND_ROW_DELTAS, L.DELTA_DTYPES[d.reserved0], n + 1)
+            self._low = view(L.KIND_COLUMN_LOW, "u1", -(-d.nnz * lb // 8))
+            self._high = view(L.KIND_COLUMN_HIGH, "u1", -(-(d.nnz + n * hz) // 8))
+            self._bases_at, self._deltas_at = part[L.KIND_ROW_BASES].offset, part[L.KIND_ROW_DELTAS].offset
+            if C.row_start(self, 0) != 0 or C.row_start(self, n) != d.nnz:
+                _fail("E_SPARSE", "the row index must start at 0 and end at nnz", part[L.KIND_ROW_BASES].offset)
+        elif self._sparse:
             if d.index_width == 4 and d.nnz >= 1 << 32:
                 _fail("E_SPARSE", "nnz does not fit the 4-byte row index")
             self._values = NibbleArray(view(L.KIND_ROWS, "u1", (d.nnz + 1) // 2), d.nnz) if nibbles else view(L.KIND_ROWS, dtype, d.nnz)
@@ -308,8 +329,8 @@ class Table:
             _fail("E_ENUM", f"quant {d.quant} is undefined", at + 33)
         if L.quant_feature(d.quant) & ~required_features:  # v1.1 §1, §5.3: undefined in this file
             _fail("E_ENUM", f"quant {d.quant} needs a feature bit the file does not set", at + 33)
-        if d.layout not in L.LAYOUT_NAMES:
-            _fail("E_ENUM", f"layout {d.layout} is undefined", at + 34)
+        if d.layout not in L.LAYOUT_NAMES or (d.layout == L.LAYOUT_COMPACT and not required_features & L.FEATURE_COMPACT_SPARSE):
+            _fail("E_ENUM", f"layout {d.layout} is undefined" + (" in a file that does not set COMPACT_SPARSE" if d.layout == L.LAYOUT_COMPACT else ""), at + 34)
         if d.fingerprint_bits not in L.FINGERPRINT_WIDTHS:
             _fail("E_ENUM", f"fingerprint_bits {d.fingerprint_bits} is undefined", at + 35)
         grouped = d.quant not in (L.QUANT_F32, L.QUANT_F16)  # linear and codebook schemes have groups
@@ -322,8 +343,17 @@ class Table:
         if d.layout == L.LAYOUT_SPARSE:
             if d.index_width not in L.INDEX_DTYPES or d.column_width not in L.COLUMN_DTYPES:
                 _fail("E_ENUM", "sparse index_width must be 4 or 8 and column_width 1, 2 or 4", at + 37)
+        elif d.layout == L.LAYOUT_COMPACT:  # v1.2 §3
+            if d.index_width not in L.INDEX_DTYPES or d.column_width != 0:
+                _fail("E_ENUM", "compact index_width must be 4 or 8 and column_width 0", at + 37)
         elif d.index_width or d.column_width:
             _fail("E_ENUM", "dense tables have index_width = column_width = 0", at + 37)
+        if d.layout == L.LAYOUT_COMPACT:
+            if d.reserved0 not in L.DELTA_DTYPES or (d.reserved1 & 0xFF) > L.MAX_ROW_BLOCK_LOG2 or (d.reserved1 >> 8) > L.MAX_COLUMN_LOW_BITS:
+                _fail("E_ENUM", f"compact delta_width must be 1, 2 or 4, row_block_log2 <= {L.MAX_ROW_BLOCK_LOG2}, "
+                      f"column_low_bits <= {L.MAX_COLUMN_LOW_BITS}", at + 39)
+        elif d.reserved0 or d.reserved1:  # only reachable in a file that sets COMPACT_SPARSE
+            _fail("E_ENUM", "delta_width, row_block_log2 and column_low_bits are 0 outside the compact layout", at + 39)
         if d.num_keys > L.MAX_KEYS:
             _fail("E_LIMIT", f"num_keys {d.num_keys} exceeds {L.MAX_KEYS}", at)
         if d.dim > L.MAX_DIM:
@@ -338,7 +368,7 @@ class Table:
 
     @property
     def layout(self) -> str:
-        return "sparse" if self._sparse else "dense"
+        return L.LAYOUT_NAMES[self._layout]
 
     @property
     def scale_granularity(self) -> str:
@@ -537,6 +567,11 @@ class Table:
         return np.ascontiguousarray(self.scales["scale"])
 
     def _sparse_span(self, slot: int) -> tuple[int, int]:
+        if self._compact:
+            start, end = C.row_start(self, slot), C.row_start(self, slot + 1)
+            if not start <= end <= self.nnz:
+                _fail("E_SPARSE", f"table {self.name!r}: row {slot} spans [{start}, {end}) outside [0, {self.nnz})")
+            return start, end
         w = self._iw
         start = int.from_bytes(self._buf[self._index_at + w * slot : self._index_at + w * (slot + 1)], "little")
         end = int.from_bytes(self._buf[self._index_at + w * (slot + 1) : self._index_at + w * (slot + 2)], "little")
@@ -556,7 +591,7 @@ class Table:
         if not self._sparse:
             return self._rows[slot]
         start, end = self._sparse_span(slot)
-        cols = self._columns[start:end]
+        cols = C.row_columns(self, slot, start, end) if self._compact else self._columns[start:end]
         if cols.size and int(cols.max()) >= self.dim:
             _fail("E_SPARSE", f"table {self.name!r}: row {slot} has a column >= dim {self.dim}")
         row = self._zero_code(slot)
@@ -781,22 +816,36 @@ class Table:
             return out
         if self._quant in L.LINEAR_QUANTS:
             out[found] = self._zero_codes(s)
-        w = self._row_index
-        start = w[s].astype(np.int64)
-        end = w[s + 1].astype(np.int64)
-        # 8-byte index entries >= 2^63 turn negative in int64: refuse them too, or numpy
-        # would index from the end (IndexError, or a silent read of another row's values)
-        if (start < 0).any() or (start > end).any() or (end > self.nnz).any():
-            _fail("E_SPARSE", f"table {self.name!r}: a row spans outside [0, nnz)")
+        start, end = self._spans(s)
         lengths = end - start
         total = int(lengths.sum())
         offsets = np.repeat(start - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(total)
-        cols = self._columns[offsets].astype(np.int64)
+        cols = self._columns_at(s, start, end, offsets)
         if total and int(cols.max()) >= self.dim:
             _fail("E_SPARSE", f"table {self.name!r}: a column index is >= dim {self.dim}")
         rows = np.repeat(np.flatnonzero(found), lengths)
         out[rows, cols] = self._values[offsets]
         return out
+
+    def _spans(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[start, end) of the stored values of slots s (int64), checked as in §10.3."""
+        if self._compact:
+            start, end = C.row_starts(self, s), C.row_starts(self, s + 1)
+        else:
+            w = self._row_index
+            start = w[s].astype(np.int64)
+            end = w[s + 1].astype(np.int64)
+        # 8-byte index entries >= 2^63 turn negative in int64: refuse them too, or numpy
+        # would index from the end (IndexError, or a silent read of another row's values)
+        if (start < 0).any() or (start > end).any() or (end > self.nnz).any():
+            _fail("E_SPARSE", f"table {self.name!r}: a row spans outside [0, nnz)")
+        return start, end
+
+    def _columns_at(self, s: np.ndarray, start: np.ndarray, end: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Columns (int64) of the values at `offsets`, the concatenated spans of slots s."""
+        if self._compact:
+            return C.columns_of(self, s, start, end)
+        return self._columns[offsets].astype(np.int64)
 
     def _decode_codebook(self, raw: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """v1.1 §5: v = levels[group][code]; absent slots (-1) give zero rows."""

@@ -64,7 +64,10 @@ def _check_table(t) -> None:
     if bad is not None:
         _check_partition(t, bad)
         raise AssertionError(f"partition {bad} failed a vectorized check but no scalar one")  # pragma: no cover
-    if t._sparse:
+    if t._compact:
+        _check_compact(t)
+        values = t._values
+    elif t._sparse:
         _check_sparse(t)
         values = t._values
     else:
@@ -184,6 +187,46 @@ def _check_partition(t, p: int) -> None:
             _fail("E_FALLBACK", f"table {t.name!r}: partition {p} fallback hashes are not strictly ascending")
         if t.num_partitions > 1 and (partition_of_np(h2, t.num_partitions) != p).any():
             _fail("E_FALLBACK", f"table {t.name!r}: a fallback hash of partition {p} belongs to another partition")
+
+
+def _check_compact(t) -> None:
+    """v1.2 §6: the compact layout's checks, in order, each in passes of _CHUNK rows."""
+    from .compact import row_starts
+    from .table import _fail
+
+    n, k, l, h = t.num_keys, t._block_log2, t._low_bits, t._high_zeros
+    prev = 0
+    for lo in range(0, n + 1, _CHUNK):  # row_index(s) non-decreasing over [0, n]
+        ri = row_starts(t, np.arange(lo, min(n + 1, lo + _CHUNK)))
+        if ri.size and (ri[0] < prev or (np.diff(ri) < 0).any()):
+            _fail("E_SPARSE", f"table {t.name!r}: the row index decreases")
+        prev = int(ri[-1]) if ri.size else prev
+    if (t._deltas[:: 1 << k] != 0).any():  # a block's first delta is 0 (the base is its row's start)
+        _fail("E_SPARSE", f"table {t.name!r}: the delta of a block's first row is not 0")
+    for arr, used in ((t._low, t.nnz * l), (t._high, t.nnz + n * h)):
+        if arr.size and used % 8 and int(arr[-1]) >> (used % 8):
+            _fail("E_PADDING", f"table {t.name!r}: padding bits after the last bit of COLUMN_LOW or COLUMN_HIGH are not 0")
+    for lo in range(0, n, _CHUNK // 8 or 1):
+        hi = min(n, lo + (_CHUNK // 8 or 1))
+        ri = row_starts(t, np.arange(lo, hi + 1))
+        a, b = int(ri[0]), int(ri[-1])
+        r0, r1 = a + lo * h, b + hi * h
+        bits = np.unpackbits(t._high[r0 >> 3 : (r1 + 7) >> 3], bitorder="little")[r0 & 7 : (r0 & 7) + (r1 - r0)]
+        ones = np.flatnonzero(bits) + r0
+        # the i-th one bit of these rows must lie in the region of value i's row
+        row = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(ri))
+        if ones.size != b - a or ((ones < ri[row - lo] + row * h) | (ones >= ri[row - lo + 1] + (row + 1) * h)).any():
+            _fail("E_SPARSE", f"table {t.name!r}: a row's COLUMN_HIGH region does not hold one bit per stored value")
+        cols = (ones - np.arange(a, b) - row * h) << l
+        if l and b > a:
+            lb = np.unpackbits(t._low[(a * l) >> 3 : (b * l + 7) >> 3], bitorder="little")[(a * l) & 7 : ((a * l) & 7) + (b - a) * l]
+            cols |= lb.reshape(b - a, l).astype(np.int64) @ (np.int64(1) << np.arange(l, dtype=np.int64))
+        if cols.size and int(cols.max()) >= t.dim:
+            _fail("E_SPARSE", f"table {t.name!r}: a column index is >= dim {t.dim}")
+        step_ok = np.diff(cols) > 0
+        step_ok[(ri[1:-1] - a - 1)[(ri[1:-1] > a) & (ri[1:-1] < b)]] = True  # steps across a row start
+        if not step_ok.all():
+            _fail("E_SPARSE", f"table {t.name!r}: columns are not strictly ascending within a row")
 
 
 def _check_sparse(t) -> None:

@@ -40,7 +40,7 @@ def c_reader():
     return c_binary("phq-c-conform")
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.1"])
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
 @pytest.mark.parametrize("binary", ["phq-c-conform", "phq-c-conform-asan"])
 def test_c_reader_passes_the_conformance_suite(binary, version):
     results = runner.run([str(c_binary(binary))], version, timeout=60)

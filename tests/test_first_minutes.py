@@ -155,7 +155,7 @@ def test_validate_checks_every_file_and_exits_with_the_worst(table, tmp_path, ca
 def test_version():
     r = run("--version")
     assert r.returncode == 0
-    assert r.stdout.decode().strip() == f"phq {phq.__version__} (reads format 1.0-1.1, NLU profiles 1-3)"
+    assert r.stdout.decode().strip() == f"phq {phq.__version__} (reads format 1.0-1.2, NLU profiles 1-3)"
     import tomllib
 
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == phq.__version__

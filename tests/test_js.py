@@ -58,7 +58,7 @@ def test_node_unit_tests():
     assert "# fail 0" in r.stdout and "# pass " in r.stdout
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.1", "nlu"])
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "nlu"])
 def test_conformance_suites_pass_in_node(version, tmp_path):
     reader = ADAPTER + (["--nlu"] if version == "nlu" else [])
     if version == "nlu":
@@ -72,6 +72,16 @@ def test_conformance_suites_pass_in_node(version, tmp_path):
     bad = [(r.file, r.expect, r.outcome, r.detail) for r in results if r.status != "PASS"]
     assert not bad, bad[:5]
     assert len(results) >= 40
+
+
+def test_a_11_reader_refuses_12_features():
+    """The adapter as a 1.1 reader (--max-version 1.1): E_FEATURE for every valid 1.2 file."""
+    from phq.conformance import runner
+
+    results = runner.run(ADAPTER + ["--max-version", "1.1"], version="1.2")
+    valid = [r for r in results if r.file.startswith("valid/")]
+    assert len(valid) >= 20 and {r.outcome for r in valid} == {"E_FEATURE"}
+    assert [r.file for r in runner.run(ADAPTER + ["--max-version", "1.1"], version="1.1") if r.status != "PASS"] == []
 
 
 def test_a_10_reader_refuses_11_features():

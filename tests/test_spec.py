@@ -97,7 +97,7 @@ def v11_section(heading: str) -> str:
 def test_v11_feature_bits_match():
     rows = table_rows(v11_section("1.1 §1 Header"))
     assert {int(c[0]): c[1].strip("`") for c in rows} == L.VERSIONS[(1, 1)]["required_features"]
-    assert {1 << int(c[0]): c[1].strip("`") for c in rows} == L.FEATURE_NAMES
+    assert {1 << int(c[0]): c[1].strip("`") for c in rows} == {b: n for b, n in L.FEATURE_NAMES.items() if b < L.FEATURE_COMPACT_SPARSE}
 
 
 def test_v11_section_kinds_and_quants_match():
@@ -202,3 +202,29 @@ def test_vectorized_hash_forms_match_the_scalar_ones():
         assert level_positions_into(h1, h2, level, bits, np.empty(len(keys), np.int64)).tolist() == want
     assert partition_of_np(h2, 3).tolist() == [partition_of(int(b), 3) for b in h2]
     assert fingerprint_of_np(h2, 16).tolist() == [fingerprint_of(int(b), 16) for b in h2]
+
+
+# --- format 1.2 (spec/format-v1.2.md) ---------------------------------------------------------
+V12 = (SPEC.parent / "format-v1.2.md").read_text(encoding="utf-8")
+
+
+def v12_section(heading: str) -> str:
+    m = re.search(rf"^#+ {re.escape(heading)}.*?$(.*?)(?=^#)", V12, re.M | re.S)
+    assert m, f"format-v1.2.md has no heading {heading!r}"
+    return m.group(1)
+
+
+def test_v12_tables_match_the_declarations():
+    """The feature bit, section kinds and descriptor fields of format-v1.2.md are those of
+    phq.layout.VERSIONS[(1, 2)] and TABLE_DESCRIPTOR_V12."""
+    v11, v12 = L.VERSIONS[(1, 1)], L.VERSIONS[(1, 2)]
+    bits = {int(c[0]): c[1].strip("`") for c in table_rows(v12_section("1.2 §1 Header"))}
+    assert {**v11["required_features"], **bits} == v12["required_features"] and bits == {2: "COMPACT_SPARSE"}
+    kinds = {int(c[0], 16): c[1].strip("`") for c in table_rows(v12_section("1.2 §2 Section kinds"))}
+    assert {k: v["name"] for k, v in v12["section_kinds"].items()} == {**{k: v["name"] for k, v in v11["section_kinds"].items()}, **kinds}
+    assert all(v12["gates"][("section_kind", None, k)] == "COMPACT_SPARSE" for k in kinds)
+    fields = {c[3].strip("`"): (int(c[0]), int(c[1]), c[2]) for c in table_rows(v12_section("1.2 §3 TABLE descriptor"))}
+    declared = {name: (off, size) for name, off, size in L.field_table(L.TABLE_DESCRIPTOR_V12)}
+    assert {f: (o, s) for f, (o, s, _) in fields.items()} == {f: declared[f] for f in fields}
+    assert L.compact_high_bits(12, 2) == 3 and L.compact_high_bits(0, 0) == 0 and L.compact_high_bits(1 << 24, 24) == 1
+

@@ -179,8 +179,8 @@ def test_compat_matrix():
     assert data["v11"]["1.1 files using LINEAR4/CODEBOOK"].startswith("read")
     for r in ("v10", "v11"):
         assert data[r]["1.0 files (valid)"] == "read (40)"
-        assert data[r]["1.2 file, ignorable addition"] == "read (1)"
-        assert data[r]["1.2 file, must-understand bit"] == "refuse E_FEATURE (1)"
+        assert data[r]["minor-2 file, ignorable addition"] == "read (1)"
+        assert data[r]["1.3 file, must-understand bit"] == "refuse E_FEATURE (1)"
     assert data["v11"]["1.1 suite (as a 1.1 reader)"].endswith(" 0 failed") and "| v10 |" in text
 
 

@@ -19,6 +19,7 @@ from phq.table import encode_key  # one rule for readers and writers: §6
 from . import quant as Q
 from .mph import HashCollision, build_mph, default_partitions
 from .inputs import json_too_deep
+from .compact import to_compact
 from .serialize import SectionOut
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -31,6 +32,10 @@ QUANTS = {
 }
 SCALES = {"table": L.SCALE_TABLE, "column": L.SCALE_COLUMN, "row-block": L.SCALE_ROW_BLOCK}
 LAYOUTS = ("dense", "sparse", "auto")
+# how a sparse table's rows are indexed: "plain" (1.0's ROW_INDEX + COLUMNS) or "compact"
+# (format 1.2, spec/format-v1.2.md: two-level row index, Elias-Fano columns); opt-in, so that
+# files keep their 1.0/1.1 bytes unless asked
+SPARSE_ENCODINGS = ("plain", "compact")
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,6 +51,7 @@ class Options:
     scale: str = "column"
     block_rows: int = 256
     layout: str = "auto"
+    sparse: str = "plain"
     drop_zero_rows: bool = False
     partitions: int | None = None
     max_levels: int = L.MAX_LEVELS
@@ -67,6 +73,8 @@ class Options:
             raise UsageError(f"block_rows must be an integer in [1, 2^32), got {self.block_rows!r}")
         if self.layout not in LAYOUTS:
             raise UsageError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.sparse not in SPARSE_ENCODINGS:
+            raise UsageError(f"sparse must be one of {SPARSE_ENCODINGS}, got {self.sparse!r}")
         if self.partitions is not None and not (isinstance(self.partitions, int) and 1 <= self.partitions <= L.MAX_PARTITIONS):
             raise UsageError(f"partitions must be an integer in [1, {L.MAX_PARTITIONS}], got {self.partitions!r}")
         if not (isinstance(self.max_levels, int) and 0 <= self.max_levels <= L.MAX_LEVELS):
@@ -211,12 +219,17 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
     q = Q.quantize(slot_rows, quant, granularity, opts.block_rows)
     itemsize = L.QUANT_CODE_BITS[quant] / 8
 
-    sparse = None
+    sparse = compact = None
     if opts.layout != "dense":
         sparse = Q.to_sparse(q)
         nnz = sparse.values.size
-        if opts.layout == "auto" and Q.sparse_bytes(n, dim, nnz, itemsize) >= L.align(Q.code_bytes(n * dim, quant)):
-            sparse = None
+        if opts.sparse == "compact":  # v1.2
+            compact = to_compact(sparse, n, dim)
+            sparse_bytes = compact.index_bytes() + L.align(Q.code_bytes(nnz, quant))
+        else:
+            sparse_bytes = Q.sparse_bytes(n, dim, nnz, itemsize)
+        if opts.layout == "auto" and sparse_bytes >= L.align(Q.code_bytes(n * dim, quant)):
+            sparse = compact = None
 
     fp_bits = opts.fingerprint_bits
     if fp_bits:
@@ -232,22 +245,24 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
         nnz=sparse.values.size if sparse is not None else n * dim,
         hash_scheme=L.HASH_MURMUR3_128,
         quant=quant,
-        layout=L.LAYOUT_SPARSE if sparse is not None else L.LAYOUT_DENSE,
+        layout=L.LAYOUT_DENSE if sparse is None else L.LAYOUT_COMPACT if compact is not None else L.LAYOUT_SPARSE,
         fingerprint_bits=fp_bits,
         scale_granularity=granularity,
-        index_width=sparse.row_index.dtype.itemsize if sparse is not None else 0,
-        column_width=sparse.columns.dtype.itemsize if sparse is not None else 0,
-        reserved0=0,
+        index_width=compact.index_width if compact is not None else sparse.row_index.dtype.itemsize if sparse is not None else 0,
+        column_width=sparse.columns.dtype.itemsize if sparse is not None and compact is None else 0,
+        reserved0=compact.delta_width if compact is not None else 0,  # v1.2 §3: delta_width
         scale_block_rows=opts.block_rows if granularity == L.SCALE_ROW_BLOCK else 0,
         name_len=len(name_bytes),
-        reserved1=0,
+        # v1.2 §3: row_block_log2 (offset 46) and column_low_bits (offset 47)
+        reserved1=compact.row_block_log2 | compact.column_low_bits << 8 if compact is not None else 0,
         reserved2=0,
         reserved3=0,
     )
     part = lambda kind, *bufs: SectionOut(kind, owner=owner, buffers=list(bufs))  # noqa: E731
     stored = Q.pack_nibbles if L.QUANT_CODE_BITS[quant] == 4 else (lambda codes: codes)  # v1.1 §4.3
     out = [
-        SectionOut(L.KIND_TABLE, buffers=[L.TABLE_DESCRIPTOR.build(descriptor), name_bytes], features=L.quant_feature(quant)),
+        SectionOut(L.KIND_TABLE, buffers=[L.TABLE_DESCRIPTOR.build(descriptor), name_bytes],
+                   features=L.quant_feature(quant) | (L.FEATURE_COMPACT_SPARSE if compact is not None else 0)),
         part(L.KIND_MPH_PARTITIONS, mph.partitions),
         part(L.KIND_MPH_LEVELS, mph.level_words),
         part(L.KIND_MPH_BITMAP, mph.bitmap),
@@ -260,6 +275,9 @@ def table_sections(name: str, value, defaults: Options, owner: int, progress: Pr
         out.append(part(L.KIND_CODEBOOK, np.ascontiguousarray(q.levels, dtype="<f4")))
     if sparse is None:
         out.append(part(L.KIND_ROWS, stored(q.codes)))
+    elif compact is not None:
+        out += [part(L.KIND_ROWS, stored(sparse.values)), part(L.KIND_ROW_BASES, compact.bases), part(L.KIND_ROW_DELTAS, compact.deltas),
+                part(L.KIND_COLUMN_LOW, compact.low), part(L.KIND_COLUMN_HIGH, compact.high)]
     else:
         out += [part(L.KIND_ROWS, stored(sparse.values)), part(L.KIND_ROW_INDEX, sparse.row_index), part(L.KIND_COLUMNS, sparse.columns)]
     return out

@@ -87,6 +87,12 @@ def main() -> None:
             for layout in ("dense", "sparse"):
                 make(outdir, f"{quant}_{scale}_{layout}", {"t": odd if layout == "dense" else base}, quant=quant,
                      scale=scale, layout=layout, block_rows=7)
+    # format 1.2 (spec/format-v1.2.md): the compact sparse layout, every scheme
+    for quant, scale in (("f32", "column"), ("f16", "column"), ("linear8", "column"), ("linear8", "row-block"), ("linear4", "table"),
+                         ("codebook4", "column"), ("codebook8", "table")):
+        make(outdir, f"{quant}_{scale}_compact", {"t": base}, quant=quant, scale=scale, layout="sparse", sparse="compact", block_rows=7)
+    make(outdir, "wide_compact", {"t": table(50, 300, 0.97)}, layout="sparse", sparse="compact")
+    make(outdir, "partitions7_compact", {"t": table(700, 40, 0.9)}, partitions=7, layout="sparse", sparse="compact")
     make(outdir, "v11_mixed", {"l4": phq.writer.Table(table(40, 1, prefix="l"), quant="linear4", layout="dense"),
                                "c4": phq.writer.Table(table(33, 7, 0.7, prefix="c"), quant="codebook4", layout="sparse"),
                                "c8": phq.writer.Table(table(20, 2, prefix="d"), quant="codebook8", scale="table"),

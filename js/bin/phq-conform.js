@@ -40,7 +40,7 @@ function formatAnswer(path, stdin, maxMinor) {
 }
 
 async function main(argv) {
-  let mode = "format", maxMinor = 1;
+  let mode = "format", maxMinor = 2;
   const args = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--nlu") mode = "nlu";

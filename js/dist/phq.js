@@ -331,11 +331,11 @@ const SIGNATURE = [0x89, 0x50, 0x48, 0x51, 0x0d, 0x0a, 0x1a, 0x0a];
 const NONE = 0xffffffff;
 const KIND = { META: 1, TENSOR: 2, TABLE: 0x10, MPH_PARTITIONS: 0x11, MPH_LEVELS: 0x12, MPH_BITMAP: 0x13,
   MPH_RANK: 0x14, MPH_FALLBACK: 0x15, FINGERPRINTS: 0x16, SCALES: 0x17, ROWS: 0x18, ROW_INDEX: 0x19, COLUMNS: 0x1a, CODEBOOK: 0x1b };
-const PART_KINDS = new Set([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b]);
+const PART_KINDS = new Set([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f]);
 const QUANT_NAMES = ["f32", "f16", "linear8", "linear4", "codebook4", "codebook8"];
 const DTYPES = [null, "f32", "f16", "f64", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
 const DTYPE_SIZE = [0, 4, 2, 8, 1, 2, 4, 8, 1, 2, 4, 8];
-const FEATURE_LINEAR4 = 1n, FEATURE_CODEBOOK = 2n;
+const FEATURE_LINEAR4 = 1n, FEATURE_CODEBOOK = 2n, FEATURE_COMPACT_SPARSE = 4n; // 1.1 §1, 1.2 §1
 const META_LIMIT = 16777216n;
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -357,12 +357,13 @@ function f16ToNumber(h) {
 function knownKinds(maxMinor) {
   const k = new Set([1, 2, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a]);
   if (maxMinor >= 1) k.add(0x1b);
+  if (maxMinor >= 2) for (const x of [0x1c, 0x1d, 0x1e, 0x1f]) k.add(x); // 1.2 §2
   return k;
 }
 
-/** Options: {maxMinor: 1} reads as a 1.x reader of that minor (0: a 1.0 reader). */
+/** Options: {maxMinor: 2} reads as a 1.x reader of that minor (0: a 1.0 reader, 1: a 1.1 reader). */
 function open(input, options = {}) {
-  const maxMinor = options.maxMinor ?? 1;
+  const maxMinor = options.maxMinor ?? 2;
   let bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : null;
   if (!bytes) throw new UsageError("E_USAGE", "open() takes a Uint8Array or an ArrayBuffer");
   // a plain Uint8Array (a Node Buffer's slice() is a view, not a copy), copied when it is not 8-byte
@@ -418,6 +419,7 @@ class Model {
     const required = this.u64(16);
     let known = 0n;
     if (this.maxMinor >= 1) known = FEATURE_LINEAR4 | FEATURE_CODEBOOK;
+    if (this.maxMinor >= 2) known |= FEATURE_COMPACT_SPARSE;
     if (required & ~known) fail("E_FEATURE", `unknown required feature bits 0x${(required & ~known).toString(16)}`); // 7
     this.requiredFeatures = required;
     const fileSize = this.u64(32);
@@ -529,8 +531,10 @@ class Model {
       numKeys: this.u64(o), dim: this.u32(o + 8), seed: this.u32(o + 12), P: this.u32(o + 16), nnz: this.u64(o + 24),
       hashScheme: b[o + 32], quant: b[o + 33], layout: b[o + 34], fpBits: b[o + 35], gran: b[o + 36],
       indexWidth: b[o + 37], columnWidth: b[o + 38], blockRows: this.u32(o + 40), nameLen: this.u16(o + 44),
+      deltaWidth: b[o + 39], rowBlockLog2: b[o + 46], lowBits: b[o + 47], // 1.2 §3 (reserved without COMPACT_SPARSE)
     };
-    if (b[o + 39] !== 0 || this.u16(o + 46) !== 0 || this.u64(o + 48) !== 0n || this.u64(o + 56) !== 0n)
+    const compactBit = (this.requiredFeatures & FEATURE_COMPACT_SPARSE) !== 0n;
+    if ((!compactBit && (b[o + 39] !== 0 || this.u16(o + 46) !== 0)) || this.u64(o + 48) !== 0n || this.u64(o + 56) !== 0n)
       fail("E_RESERVED", `TABLE section ${s.index}: reserved field`);
     if (s.size !== BigInt(64 + d.nameLen)) fail("E_SECTION_SIZE", `TABLE section ${s.index}: size != 64 + name_len`);
     const name = this._name(o + 64, d.nameLen);
@@ -538,15 +542,19 @@ class Model {
     const q = d.quant;
     const quantOk = q <= 2 || (this.maxMinor >= 1 && ((q === 3 && this.requiredFeatures & FEATURE_LINEAR4) || ((q === 4 || q === 5) && this.requiredFeatures & FEATURE_CODEBOOK)));
     if (!quantOk) fail("E_ENUM", `quant ${q}`);
-    if (d.layout > 1) fail("E_ENUM", `layout ${d.layout}`);
+    if (d.layout > 2 || (d.layout === 2 && !compactBit)) fail("E_ENUM", `layout ${d.layout}`);
     if (![0, 8, 16, 32].includes(d.fpBits)) fail("E_ENUM", `fingerprint_bits ${d.fpBits}`);
     const linear = q === 2 || q === 3, codebook = q === 4 || q === 5;
     const granOk = q <= 1 ? d.gran === 0 : linear ? d.gran >= 1 && d.gran <= 3 : d.gran === 1 || d.gran === 2;
     if (!granOk) fail("E_ENUM", `scale_granularity ${d.gran} for quant ${q}`);
     if ((d.blockRows > 0) !== (d.gran === 3)) fail("E_ENUM", `scale_block_rows ${d.blockRows}`);
     const widthsOk = d.layout === 0 ? d.indexWidth === 0 && d.columnWidth === 0
-      : (d.indexWidth === 4 || d.indexWidth === 8) && [1, 2, 4].includes(d.columnWidth);
+      : d.layout === 2 ? (d.indexWidth === 4 || d.indexWidth === 8) && d.columnWidth === 0
+        : (d.indexWidth === 4 || d.indexWidth === 8) && [1, 2, 4].includes(d.columnWidth);
     if (!widthsOk) fail("E_ENUM", `index_width ${d.indexWidth} / column_width ${d.columnWidth}`);
+    const compactOk = d.layout === 2 ? [1, 2, 4].includes(d.deltaWidth) && d.rowBlockLog2 <= 15 && d.lowBits <= 24
+      : d.deltaWidth === 0 && d.rowBlockLog2 === 0 && d.lowBits === 0;
+    if (!compactOk) fail("E_ENUM", `delta_width ${d.deltaWidth} / row_block_log2 ${d.rowBlockLog2} / column_low_bits ${d.lowBits}`);
     if (d.numKeys > 1n << 40n) fail("E_LIMIT", `num_keys ${d.numKeys}`);
     if (d.dim > 1 << 24) fail("E_LIMIT", `dim ${d.dim}`);
     if (d.P < 1 || d.P > 1 << 20) fail("E_LIMIT", `num_partitions ${d.P}`);
@@ -555,12 +563,14 @@ class Model {
     if (codebook) want.push(0x1b);
     want.push(0x18);
     if (d.layout === 1) want.push(0x19, 0x1a);
+    if (d.layout === 2) want.push(0x1c, 0x1d, 0x1e, 0x1f);
     if (g.parts.length !== want.length || g.parts.some((p, i) => p.kind !== want[i]))
       fail("E_SECTION_ORDER", `table ${JSON.stringify(name)}: parts missing, extra or out of order`);
     const [partS, levS, bmS, rankS, fbS, fpS, scS] = g.parts;
     const cbS = codebook ? g.parts[7] : null;
     const rowsS = g.parts[codebook ? 8 : 7];
     const riS = d.layout === 1 ? g.parts[want.length - 2] : null, colS = d.layout === 1 ? g.parts[want.length - 1] : null;
+    const [basesS, deltasS, lowS, highS] = d.layout === 2 ? g.parts.slice(want.length - 4) : [null, null, null, null];
     const P = d.P;
     const size = (sec, want, what) => { if (sec.size !== want) fail("E_SECTION_SIZE", `${what}: size ${sec.size} != ${want}`); };
     size(partS, 16n * BigInt(P), "MPH_PARTITIONS");
@@ -613,7 +623,23 @@ class Model {
     const nibbles = q === 3 || q === 4;
     const itemsize = q === 0 ? 4 : q === 1 ? 2 : 1;
     const rowsBytes = (cnt) => (nibbles ? (cnt + 1n) / 2n : cnt * BigInt(itemsize));
-    if (d.layout === 1) {
+    if (d.layout === 2) { // 1.2 §4
+      if (d.indexWidth === 4 && d.nnz >= 1n << 32n) fail("E_SPARSE", `nnz ${d.nnz} with 4-byte row bases`);
+      size(rowsS, rowsBytes(d.nnz), "ROWS");
+      const k = BigInt(d.rowBlockLog2), l = BigInt(d.lowBits), H = (BigInt(d.dim) + (1n << l) - 1n) >> l;
+      size(basesS, ((d.numKeys >> k) + 1n) * BigInt(d.indexWidth), "ROW_BASES");
+      size(deltasS, (d.numKeys + 1n) * BigInt(d.deltaWidth), "ROW_DELTAS");
+      size(lowS, (d.nnz * l + 7n) / 8n, "COLUMN_LOW");
+      size(highS, (d.nnz + d.numKeys * H + 7n) / 8n, "COLUMN_HIGH");
+      const ri = (i) => {
+        const j = BigInt(i) >> k;
+        const base = d.indexWidth === 4 ? BigInt(this.u32(basesS.off + 4 * Number(j))) : this.u64(basesS.off + 8 * Number(j));
+        if (base > d.nnz) return -1n;
+        const o = deltasS.off + d.deltaWidth * i;
+        return base + BigInt(d.deltaWidth === 1 ? b[o] : d.deltaWidth === 2 ? this.u16(o) : this.u32(o));
+      };
+      if (ri(0) !== 0n || ri(n) !== d.nnz) fail("E_SPARSE", "row_index(0) != 0 or row_index(n) != nnz");
+    } else if (d.layout === 1) {
       if (d.indexWidth === 4 && d.nnz >= 1n << 32n) fail("E_SPARSE", `nnz ${d.nnz} with 4-byte row index`);
       size(rowsS, rowsBytes(d.nnz), "ROWS");
       size(riS, (d.numKeys + 1n) * BigInt(d.indexWidth), "ROW_INDEX");
@@ -627,7 +653,7 @@ class Model {
       size(rowsS, rowsBytes(total), "ROWS");
     }
     if (this.tables.has(name)) fail("E_DUPLICATE_NAME", `two tables named ${JSON.stringify(name)}`);
-    this.tables.set(name, new Table(this, name, d, { partS, levS, bmS, rankS, fbS, fpS, scS, cbS, rowsS, riS, colS }, parts, scales, zeroPoints, G, K));
+    this.tables.set(name, new Table(this, name, d, { partS, levS, bmS, rankS, fbS, fpS, scS, cbS, rowsS, riS, colS, basesS, deltasS, lowS, highS }, parts, scales, zeroPoints, G, K));
   }
 
   /** The metadata object (plain JS values; `{}` without META). */
@@ -726,7 +752,7 @@ class Table {
     this.numPartitions = d.P;
     this.quantCode = d.quant;
     this.quant = QUANT_NAMES[d.quant];
-    this.layout = d.layout === 1 ? "sparse" : "dense";
+    this.layout = ["dense", "sparse", "compact"][d.layout];
     this.fingerprintBits = d.fpBits;
     this.scaleGranularity = ["none", "table", "column", "row-block"][d.gran];
     this.gran = d.gran;
@@ -756,7 +782,45 @@ class Table {
       this.columns = d.columnWidth === 1 ? new Uint8Array(buf, base + s.colS.off, s.colS.len) : d.columnWidth === 2 ? new Uint16Array(buf, base + s.colS.off, s.colS.len >>> 1)
         : new Uint32Array(buf, base + s.colS.off, s.colS.len >>> 2);
     }
+    if (d.layout === 2) { // 1.2 §4: views of the compact index (sizes checked at open)
+      this.rowBlockLog2 = d.rowBlockLog2; this.deltaWidth = d.deltaWidth; this.lowBits = d.lowBits;
+      this.highZeros = Math.ceil(d.dim / 2 ** d.lowBits);
+      this.bases = d.indexWidth === 4 ? new Uint32Array(buf, base + s.basesS.off, s.basesS.len >>> 2) : new Uint32Array(buf, base + s.basesS.off, s.basesS.len >>> 2);
+      this.deltas = d.deltaWidth === 1 ? new Uint8Array(buf, base + s.deltasS.off, s.deltasS.len)
+        : d.deltaWidth === 2 ? new Uint16Array(buf, base + s.deltasS.off, s.deltasS.len >>> 1) : new Uint32Array(buf, base + s.deltasS.off, s.deltasS.len >>> 2);
+      this.colLow = new Uint8Array(buf, base + s.lowS.off, s.lowS.len);
+      this.colHigh = new Uint8Array(buf, base + s.highS.off, s.highS.len);
+    }
     this.itemsize = d.quant === 0 ? 4 : d.quant === 1 ? 2 : 1;
+  }
+
+  /** 1.2 §4.2: row_index(i) = ROW_BASES[i >> row_block_log2] + ROW_DELTAS[i]; -1 for a base past nnz. */
+  _compactIndex(i) {
+    const j = Math.floor(i / 2 ** this.rowBlockLog2);
+    let base;
+    if (this.indexWidth === 4) base = this.bases[j];
+    else { if (this.bases[2 * j + 1]) return -1; base = this.bases[2 * j]; }
+    return base > this.nnz ? -1 : base + this.deltas[i];
+  }
+
+  /** The columns of slot's stored values [a, z) (a checked span): the 1.0 COLUMNS view, or the
+   * compact row decoded (1.2 §4.4): the row's COLUMN_HIGH region must hold one 1 bit per value. */
+  _rowCols(slot, a, z) {
+    if (this.layout !== "compact") return this.columns.subarray(a, z);
+    const k = z - a, l = this.lowBits, H = this.highZeros, hi = this.colHigh, lo = this.colLow, out = new Float64Array(k);
+    let bit = a + slot * H, j = 0, zeros = 0;
+    const end = z + (slot + 1) * H;
+    for (; bit < end; bit++) {
+      if ((hi[Math.floor(bit / 8)] >> (bit % 8)) & 1) {
+        if (j === k) fail("E_SPARSE", `slot ${slot}: COLUMN_HIGH region holds more 1 bits than values`);
+        let low = 0;
+        const p = (a + j) * l;
+        for (let t = 0; t < l; t++) low += ((lo[Math.floor((p + t) / 8)] >> ((p + t) % 8)) & 1) * 2 ** t;
+        out[j++] = zeros * 2 ** l + low;
+      } else zeros++;
+    }
+    if (j !== k) fail("E_SPARSE", `slot ${slot}: COLUMN_HIGH region holds fewer 1 bits than values`);
+    return out;
   }
 
   get length() { return this.numKeys; }
@@ -824,7 +888,10 @@ class Table {
 
   _span(slot) {
     let a, z;
-    if (this.indexWidth === 4) { a = this.rowIndex[slot]; z = this.rowIndex[slot + 1]; }
+    if (this.layout === "compact") {
+      a = this._compactIndex(slot); z = this._compactIndex(slot + 1);
+      if (a < 0 || z < 0) fail("E_SPARSE", "a row base is past nnz");
+    } else if (this.indexWidth === 4) { a = this.rowIndex[slot]; z = this.rowIndex[slot + 1]; }
     else {
       const ri = this.rowIndex;
       if (ri[2 * slot + 1] || ri[2 * slot + 3]) fail("E_SPARSE", "row index beyond nnz");
@@ -868,9 +935,9 @@ class Table {
     const [a, z] = this._span(slot);
     if (q === 0 || q === 1 || q === 4 || q === 5) for (let c = 0; c < dim; c++) out[at + c] = q >= 4 ? this._deq(slot, c, 0) : 0;
     else for (let c = 0; c < dim; c++) out[at + c] = 0; // zero code reads back as +0.0 (§8.1)
-    const cols = this.columns;
+    const cols = this._rowCols(slot, a, z);
     for (let k = a; k < z; k++) {
-      const c = cols[k];
+      const c = cols[k - a];
       if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
       out[at + c] = q === 0 ? this.rowsF32[k] : q === 1 ? f16ToNumber(this.rowsU16[k]) : this._deq(slot, c, this._code(k));
     }
@@ -884,18 +951,14 @@ class Table {
    */
   addScaledRow(slot, u, acc, tmp) {
     const dim = this.dim, q = this.quantCode;
-    if (this.layout === "sparse") {
-      let a, z;
-      const ri = this.rowIndex;
-      if (this.indexWidth === 4) { a = ri[slot]; z = ri[slot + 1]; }
-      else { if (ri[2 * slot + 1] || ri[2 * slot + 3]) fail("E_SPARSE", "row index beyond nnz"); a = ri[2 * slot]; z = ri[2 * slot + 2]; }
-      if (!(a <= z && z <= this.nnz)) fail("E_SPARSE", `row span [${a}, ${z}) outside [0, ${this.nnz}]`);
-      const cols = this.columns;
+    if (this.layout !== "dense") {
+      const [a, z] = this._span(slot);
+      const cols = this._rowCols(slot, a, z);
       if (q === 2) {
         const r = this.rowsU8, sc = this.scales, zp = this.zeroPoints, gran = this.gran;
         const g0 = gran === 3 ? Math.floor(slot / this.scaleBlockRows) : 0;
         for (let k = a; k < z; k++) {
-          const c = cols[k];
+          const c = cols[k - a];
           if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
           const g = gran === 2 ? c : g0;
           acc[c] += u * Math.fround((r[k] - zp[g]) * sc[g]);
@@ -903,7 +966,7 @@ class Table {
         return;
       }
       for (let k = a; k < z; k++) {
-        const c = cols[k];
+        const c = cols[k - a];
         if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
         acc[c] += u * (q === 0 ? this.rowsF32[k] : q === 1 ? f16ToNumber(this.rowsU16[k]) : this._deq(slot, c, this._code(k)));
       }
@@ -929,8 +992,9 @@ class Table {
     if (this.layout === "dense") { for (let c = 0; c < dim; c++) put(c, slot * dim + c); return out; }
     const [a, z] = this._span(slot);
     if (isz === 1) for (let c = 0; c < dim; c++) out[c] = this._zeroCode(slot, c);
+    const cols = this._rowCols(slot, a, z);
     for (let k = a; k < z; k++) {
-      const c = this.columns[k];
+      const c = cols[k - a];
       if (c >= dim) fail("E_SPARSE", `column ${c} >= dim ${dim}`);
       put(c, k);
     }
@@ -985,6 +1049,26 @@ class Table {
       }
     }
     const n = this.numKeys, dim = this.dim;
+    if (this.layout === "compact") { // 1.2 §6, in order
+      let prev = 0;
+      for (let i = 0; i <= n; i++) {
+        const r = this._compactIndex(i);
+        if (r < prev || r > this.nnz) fail("E_SPARSE", `row_index decreases at slot ${i}`);
+        prev = r;
+      }
+      for (let i = 0; i <= n; i += 2 ** this.rowBlockLog2) if (this.deltas[i] !== 0) fail("E_SPARSE", `the delta of block row ${i} is not 0`);
+      for (const [arr, used] of [[this.colLow, this.nnz * this.lowBits], [this.colHigh, this.nnz + n * this.highZeros]])
+        if (used % 8 && arr[arr.length - 1] >> (used % 8)) fail("E_PADDING", "padding bits of COLUMN_LOW or COLUMN_HIGH are not 0");
+      for (let i = 0; i < n; i++) {
+        const a = this._compactIndex(i), z = this._compactIndex(i + 1), cols = this._rowCols(i, a, z);
+        let prev = -1;
+        for (const c of cols) {
+          if (c >= dim) fail("E_SPARSE", `column ${c} >= dim`);
+          if (c <= prev) fail("E_SPARSE", `columns not ascending in slot ${i}`);
+          prev = c;
+        }
+      }
+    }
     if (this.layout === "sparse") {
       const ri = (i) => (this.indexWidth === 4 ? this.rowIndex[i] : this.rowIndex[2 * i + 1] * 4294967296 + this.rowIndex[2 * i]);
       for (let i = 0; i < n; i++) if (ri(i) > ri(i + 1)) fail("E_SPARSE", `row_index decreases at slot ${i}`);

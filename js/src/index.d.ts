@@ -18,7 +18,7 @@ export type DType = "f32" | "f16" | "f64" | "i8" | "i16" | "i32" | "i64" | "u8" 
 export type Key = string | Uint8Array;
 
 export interface OpenOptions {
-  /** Read as a 1.x reader of this minor version (0: refuse 1.1 features with E_FEATURE). Default 1. */
+  /** Read as a 1.x reader of this minor version (0: refuse 1.1 and 1.2 features with E_FEATURE; 1: refuse 1.2 features). Default 2. */
   maxMinor?: number;
 }
 
@@ -38,7 +38,7 @@ export class Table {
   readonly seed: number;
   readonly numPartitions: number;
   readonly quant: Quant;
-  readonly layout: "dense" | "sparse";
+  readonly layout: "dense" | "sparse" | "compact";
   readonly fingerprintBits: 0 | 8 | 16 | 32;
   readonly scaleGranularity: "none" | "table" | "column" | "row-block";
   readonly nnz: number;
