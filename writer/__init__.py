@@ -131,7 +131,10 @@ def from_sklearn(
     metadata: dict | None = None,
     check_texts: list | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-) -> int:
+    max_bytes: int | None = None,
+    texts: list | None = None,
+    labels=None,
+):
     """Write a fitted scikit-learn text classifier as an NLU-profile phq file (spec
     nlu-profile-v2: `phq spec show nlu-profile-v2`); return the file size.
 
@@ -146,8 +149,27 @@ def from_sklearn(
     metadata     keys added to the file's metadata (not "phq.nlu")
     check_texts  documents added to the converter's self-check, which featurizes and scores
                  probe documents both ways and refuses a model it would not reproduce
+    max_bytes    size-budgeted conversion (phq.writer.budget): search pruning (vocabulary
+                 terms and small weights), quant, scale and fingerprint widths for the file
+                 within max_bytes with the best accuracy on `texts`/`labels` (validation data;
+                 without labels: agreement with the model's own predictions), write it, and
+                 return a BudgetResult (chosen settings, bytes, frontier; int() is the size)
+                 instead of the size; quant, scale and fingerprint_bits are then searched, not
+                 passed. Deterministic; UsageError names the smallest size reached when
+                 nothing fits.
     """
     from .sklearn_convert import from_sklearn as convert
+
+    if max_bytes is not None:
+        from .budget import from_sklearn_budget
+
+        if (quant, scale, fingerprint_bits) != ("linear8", "column", 16):
+            raise UsageError("from_sklearn: with max_bytes, quant, scale and fingerprint_bits are chosen by the search")
+        return from_sklearn_budget(model, path, max_bytes, texts, labels, metadata=metadata, check_texts=check_texts,
+                                   block_rows=block_rows, gamma=gamma, seed=seed, layout=layout, partitions=partitions,
+                                   max_levels=max_levels, progress=progress)
+    if texts is not None or labels is not None:
+        raise UsageError("from_sklearn: texts= and labels= are the validation data of max_bytes=")
 
     return convert(model, path, metadata=metadata, check_texts=check_texts, quant=quant, scale=scale, block_rows=block_rows,
                    fingerprint_bits=fingerprint_bits, gamma=gamma, seed=seed, layout=layout, partitions=partitions,
