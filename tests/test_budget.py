@@ -78,6 +78,9 @@ def test_budget_respected_and_the_best_fitting_build_chosen(model, tmp_path):
     table = r.table()
     assert r.settings.label() in table and "**yes**" in table
     assert r.as_dict()["settings"]["quant"] == r.settings.quant
+    pytest.importorskip("matplotlib")
+    r.plot(tmp_path / "frontier.png")
+    assert (tmp_path / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_deterministic_file_settings_and_frontier(model, tmp_path):
@@ -154,3 +157,31 @@ def test_without_labels_agreement_chooses(model, tmp_path):
     r = B.from_sklearn_budget(pipe, tmp_path / "a.phq", phq.writer.from_sklearn(pipe, tmp_path / "p.phq") // 2, Xv,
                               families=FAMILIES[:1], keep_weights=(1.0,))
     assert r.val_accuracy is None and r.val_agreement == max(p.val_agreement for p in r.frontier if p.bytes <= r.max_bytes)
+
+
+def test_report_budget_keys_choose_on_validation():
+    """examples/clinc150/budget_mode.py: the flat keys come from the validation choice, and
+    best_float_test_acc is the best float model of the whole report."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "clinc150" / "budget_mode.py"
+    spec = importlib.util.spec_from_file_location("clinc150_budget_mode", path)
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    chosen = {k: {"model": "m", "settings": "s", "bytes": n - 1, "val_accuracy": 0.9, "test_accuracy": 0.8} for k, n in bm.BUDGETS}
+    ftz = [{"dim": 10, "cutoff": 1000, "retrain": True, "qnorm": True, "dsub": 2, "bytes": 50_000, "val_accuracy": 0.7, "test_accuracy": 0.75},
+           {"dim": 10, "cutoff": 5000, "retrain": True, "qnorm": True, "dsub": 2, "bytes": 90_000, "val_accuracy": 0.6, "test_accuracy": 0.95}]
+    report = {
+        "models": [{"sklearn_accuracy": 0.91}],
+        "budget": {"val": 10, "test": 10, "chosen": chosen,
+                   "models": {"m": {"test_float_accuracy": 0.93, "val_float_accuracy": 0.9, "builds": 1, "search_seconds": 1.0,
+                                    "budgets": {k: chosen[k] for k, _ in bm.BUDGETS}, "frontier": []}}},
+        "fasttext": {"float": [{"dim": 10, "bytes": 1, "val_accuracy": 0.8, "test_accuracy": 0.85}], "ftz": ftz,
+                     "chosen": {k: ftz[0] for k, _ in bm.BUDGETS}},
+    }
+    flat = bm.flat_keys(report)
+    assert flat["best_float_test_acc"] == 0.93 and flat["ftz_best_float_test_acc"] == 0.85
+    assert flat["budget_100k_test_acc"] == 0.8 and flat["ftz_budget_100k_test_acc"] == 0.75  # not the 0.95 of the val loser
+    md = "\n".join(bm.markdown(report))
+    assert "| ≤ 100,000 B | m: s | 99,999 | 90.00% | **80.00%** |" in md and "| +5.00 |" in md  # vs the .ftz chosen on val
