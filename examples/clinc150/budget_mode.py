@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 BUDGETS = (("100k", 100_000), ("300k", 300_000), ("1m", 1_000_000))
+MARK = "<!-- budget-table -->"  # README.md's budget table sits between two of these
 
 
 def base_models():
@@ -201,6 +202,17 @@ def markdown(report: dict) -> list[str]:
         lines += [f"| {p['dim']} | {p['bytes']:,} | {100 * p['val_accuracy']:.2f}% | {100 * p['test_accuracy']:.2f}% |" for p in ft["float"]]
         lines.append("")
     return lines
+
+
+def readme_table(report: dict) -> str:
+    """The README's budget table: the summary table of markdown() and its footnote."""
+    lines = markdown(report)
+    start = next(i for i, line in enumerate(lines) if line.startswith("| budget |"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    flat = flat_keys(report)
+    return "\n".join(lines[start:end]) + (
+        f"\n\nCLINC150 ({report['budget']['val']:,} validation utterances choose, {report['budget']['test']:,} test utterances score); "
+        f"best float model of the report: {100 * flat['best_float_test_acc']:.2f}% on test. Budgets are decimal (100 KB = 100,000 bytes).")
 
 
 def plot(report: dict, path: Path) -> None:

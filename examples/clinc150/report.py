@@ -377,14 +377,14 @@ def equal_bytes(report: dict) -> list[dict]:
     return out
 
 
-def update_readme(readme: Path, table: str, command: str) -> None:
+def update_readme(readme: Path, table: str, command: str, mark: str = MARK) -> None:
     text = readme.read_text(encoding="utf-8")
-    if text.count(MARK) != 2:
-        raise SystemExit(f"{readme}: expected two {MARK} markers")
-    before, _, rest = text.partition(MARK)
-    _, _, after = rest.partition(MARK)
+    if text.count(mark) != 2:
+        raise SystemExit(f"{readme}: expected two {mark} markers")
+    before, _, rest = text.partition(mark)
+    _, _, after = rest.partition(mark)
     body = f"\n{table}\n\nReproduce: `{command}` (full report: [examples/clinc150/results/report.md](examples/clinc150/results/report.md)).\n"
-    readme.write_text(before + MARK + body + MARK + after, encoding="utf-8")
+    readme.write_text(before + mark + body + mark + after, encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -461,6 +461,8 @@ def main(argv=None) -> int:
     print(full)
     if not a.quick and not a.no_readme:
         update_readme(ROOT / "README.md", head, "make clinc150")
+        if report.get("budget"):
+            update_readme(ROOT / "README.md", budget_mode.readme_table(report), "make clinc150", budget_mode.MARK)
     return 0
 
 
