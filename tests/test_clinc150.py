@@ -87,3 +87,19 @@ def test_readme_shows_a_report_table():
         assert f"{100 * head['agreement']:.2f}%" in table  # the README shows the committed report
     assert not report["data"]["quick"]
     np.testing.assert_array_less(0, [m["baselines"]["joblib"] for m in report["models"]])
+
+
+def test_committed_report_has_budget_mode():
+    """The committed report carries budget mode's flat keys (issue 16), its choices fit their
+    budgets, and README.md shows its table."""
+    report = json.loads((ROOT / "examples" / "clinc150" / "results" / "report.json").read_text())
+    for prefix in ("", "ftz_"):
+        for key, n in (("100k", 100_000), ("300k", 300_000), ("1m", 1_000_000)):
+            if report[f"{prefix}budget_{key}_test_acc"] is not None:
+                assert 0 < report[f"{prefix}budget_{key}_bytes"] <= n
+                assert 0 < report[f"{prefix}budget_{key}_test_acc"] <= 1
+    assert report["best_float_test_acc"] >= max(m["sklearn_accuracy"] for m in report["models"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- budget-table -->")[1]
+    c = report["budget"]["chosen"]["100k"]
+    assert f"| {c['bytes']:,} | {100 * c['val_accuracy']:.2f}% | **{100 * c['test_accuracy']:.2f}%** |" in table

@@ -144,7 +144,8 @@ def from_sklearn(
     min_agreement: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     sparse: str = "plain",
-) -> ConversionReport:
+    max_bytes: int | None = None,
+) -> "ConversionReport | BudgetResult":
     """Write a fitted scikit-learn text classifier as an NLU-profile phq file (spec
     nlu-profile-v2: `phq spec show nlu-profile-v2`); return its ConversionReport (the
     file's size is `.bytes`; phq.writer.fidelity says what each figure means).
@@ -168,8 +169,29 @@ def from_sklearn(
     labels       their labels: the report adds accuracy before (scikit-learn) and after (phq)
     min_agreement  refuse (AgreementError, nothing written) a file whose predictions agree
                  with the model's on a smaller share of the probe texts, e.g. 0.995
+    max_bytes    size-budgeted conversion (phq.writer.budget): search pruning (vocabulary
+                 terms and small weights), quant, scale and fingerprint widths for the file
+                 within max_bytes with the best accuracy on `texts`/`labels` (validation data;
+                 without labels: agreement with the model's own predictions), write it, and
+                 return a BudgetResult (chosen settings, bytes, frontier; int() is the size)
+                 instead of a ConversionReport; quant, scale and fingerprint_bits are then
+                 searched, not passed; texts/labels are the validation data; min_agreement
+                 does not apply (the result reports the agreement of the file it chose).
+                 Deterministic; UsageError names the smallest size reached when nothing fits.
     """
     from .sklearn_convert import from_sklearn as convert
+
+    if max_bytes is not None:
+        from .budget import from_sklearn_budget
+
+        if (quant, scale, fingerprint_bits) != ("linear8", "column", 16):
+            raise UsageError("from_sklearn: with max_bytes, quant, scale and fingerprint_bits are chosen by the search")
+        if min_agreement is not None:
+            raise UsageError("from_sklearn: min_agreement does not apply with max_bytes (the search reports the agreement "
+                             "of the file it chose; compare result.val_agreement)")
+        return from_sklearn_budget(model, path, max_bytes, texts, labels, metadata=metadata, check_texts=check_texts,
+                                   block_rows=block_rows, gamma=gamma, seed=seed, layout=layout, partitions=partitions,
+                                   max_levels=max_levels, progress=progress, sparse=sparse)
 
     return convert(model, path, metadata=metadata, check_texts=check_texts, texts=texts, labels=labels,
                    min_agreement=min_agreement, quant=quant, scale=scale, block_rows=block_rows,

@@ -88,9 +88,10 @@ def models(quick: bool):
     return out
 
 
-def load(path: Path, quick: bool):
+def load(path: Path, quick: bool, split: str = "test"):
+    """(train texts, train labels, texts, labels) of `split` ("test" or "val")."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    train, test = data["train"], data["test"]
+    train, test = data["train"], data[split]
     if quick:  # 30 intents: a minute instead of several
         keep = sorted({lab for _, lab in train})[:30]
         train = [p for p in train if p[1] in keep]
@@ -376,14 +377,14 @@ def equal_bytes(report: dict) -> list[dict]:
     return out
 
 
-def update_readme(readme: Path, table: str, command: str) -> None:
+def update_readme(readme: Path, table: str, command: str, mark: str = MARK) -> None:
     text = readme.read_text(encoding="utf-8")
-    if text.count(MARK) != 2:
-        raise SystemExit(f"{readme}: expected two {MARK} markers")
-    before, _, rest = text.partition(MARK)
-    _, _, after = rest.partition(MARK)
+    if text.count(mark) != 2:
+        raise SystemExit(f"{readme}: expected two {mark} markers")
+    before, _, rest = text.partition(mark)
+    _, _, after = rest.partition(mark)
     body = f"\n{table}\n\nReproduce: `{command}` (full report: [examples/clinc150/results/report.md](examples/clinc150/results/report.md)).\n"
-    readme.write_text(before + MARK + body + MARK + after, encoding="utf-8")
+    readme.write_text(before + mark + body + mark + after, encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -392,6 +393,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default examples/clinc150/results)")
     ap.add_argument("--quick", action="store_true", help="30 intents, two models, short curves (a smoke run; never touches README)")
     ap.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    ap.add_argument("--budget", action=argparse.BooleanOptionalAction, default=None,
+                    help="budget mode (best file within 100 KB / 300 KB / 1 MB, phq and fastText .ftz; "
+                    "budget_mode.py); default: on, off with --quick")
     a = ap.parse_args(argv)
     if not a.data.exists():
         print(f"CLINC150 not found at {a.data} (pass --data)", file=sys.stderr)
@@ -410,6 +414,7 @@ def main(argv=None) -> int:
         "headline_variant": HEADLINE,
         "models": [],
     }
+    fitted = {}  # name -> (description, pipeline): budget mode reuses them
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for name, desc, make in models(a.quick):
@@ -434,18 +439,30 @@ def main(argv=None) -> int:
                 f"{v}: {r['bytes']:,} B {r['accuracy']:.4f}/{r['agreement']:.4f}" for v, r in entry["variants"].items()
             ), file=sys.stderr)
             report["models"].append(entry)
+            if name == "svc-l2":
+                fitted[name] = (desc, pipe)
         bits = [8, 10, 12, 14] if a.quick else [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
         sizes = [500, 2000, None] if a.quick else [250, 500, 1000, 2000, 4000, 8000, 16000, None]
         report["hashing_trick"] = hashing_curve(Xtr, ytr, Xte, yte, bits)
         report["phq_curve"] = phq_curve(Xtr, ytr, Xte, yte, sizes, tmp)
     report["equal_bytes"] = equal_bytes(report)
+    sys.path.insert(0, str(HERE))
+    import budget_mode
+
+    if a.budget if a.budget is not None else not a.quick:
+        t = time.perf_counter()
+        budget_mode.run(report, fitted, a.data, a.quick, load, a.out)
+        report["budget_seconds"] = time.perf_counter() - t
     head, full = markdown(report)
+    full += "\n".join(budget_mode.markdown(report))
     (a.out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     (a.out / "report.md").write_text(full, encoding="utf-8")
     plot(report, a.out / "accuracy_vs_bytes.png")
     print(full)
     if not a.quick and not a.no_readme:
         update_readme(ROOT / "README.md", head, "make clinc150")
+        if report.get("budget"):
+            update_readme(ROOT / "README.md", budget_mode.readme_table(report), "make clinc150", budget_mode.MARK)
     return 0
 
 
