@@ -50,7 +50,7 @@ def main(argv=None) -> int:
             decisions = {}
             for enc in ("plain", "compact"):
                 path = Path(tmp) / f"{name}_{enc}.phq"
-                size = phq.writer.from_sklearn(pipe, path, quant=quant, scale="column", fingerprint_bits=16, sparse=enc)
+                size = phq.writer.from_sklearn(pipe, path, quant=quant, scale="column", fingerprint_bits=16, sparse=enc).bytes
                 with phq.open(path) as m:
                     t = m.tables["features"]
                     index = sum(s.size for s in t.sections if s.name in INDEX_PARTS)

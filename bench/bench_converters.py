@@ -55,7 +55,7 @@ def main(argv=None) -> int:
             pipe = MODELS[name]().fit(Xtr, ytr)
             theirs = decision(pipe, Xte)
             phq.writer.from_sklearn(pipe, tmp / "f32.phq", quant="f32")
-            size = phq.writer.from_sklearn(pipe, tmp / "l8.phq")
+            size = phq.writer.from_sklearn(pipe, tmp / "l8.phq").bytes
             pred = pipe.predict(Xte)
             with phq.nlu.load(tmp / "f32.phq") as m:
                 err = float(np.max(np.abs(m.decision_function(Xte) - theirs)))

@@ -57,7 +57,7 @@ def model():
 
 def test_budget_respected_and_the_best_fitting_build_chosen(model, tmp_path):
     pipe, Xv, yv = model
-    plain = phq.writer.from_sklearn(pipe, tmp_path / "plain.phq")
+    plain = phq.writer.from_sklearn(pipe, tmp_path / "plain.phq").bytes
     budget = plain // 3
     path = tmp_path / "b.phq"
     r = phq.writer.from_sklearn(pipe, path, max_bytes=budget, texts=Xv, labels=yv)
@@ -85,7 +85,7 @@ def test_budget_respected_and_the_best_fitting_build_chosen(model, tmp_path):
 
 def test_deterministic_file_settings_and_frontier(model, tmp_path):
     pipe, Xv, yv = model
-    budget = phq.writer.from_sklearn(pipe, tmp_path / "plain.phq") // 2
+    budget = phq.writer.from_sklearn(pipe, tmp_path / "plain.phq").bytes // 2
     runs = []
     for i in range(2):
         r = B.from_sklearn_budget(pipe, tmp_path / f"{i}.phq", budget, Xv, yv, families=FAMILIES, keep_weights=KEEP)
@@ -143,7 +143,7 @@ def test_pruning_drops_terms_from_both_tables(model, tmp_path):
         (dict(max_bytes=10_000, texts=["a"], labels=["x", "y"]), "labels= has 2 entries for 1 texts"),
         (dict(max_bytes=10_000, texts=["a"], quant="linear4"), "chosen by the search"),
         (dict(max_bytes=0, texts=["a"]), "positive integer"),
-        (dict(texts=["a"]), "validation data of max_bytes"),
+        (dict(max_bytes=10_000, texts=["a"], min_agreement=0.9), "min_agreement does not apply with max_bytes"),
     ],
 )
 def test_usage_errors(model, tmp_path, kwargs, message):
@@ -154,7 +154,7 @@ def test_usage_errors(model, tmp_path, kwargs, message):
 
 def test_without_labels_agreement_chooses(model, tmp_path):
     pipe, Xv, _ = model
-    r = B.from_sklearn_budget(pipe, tmp_path / "a.phq", phq.writer.from_sklearn(pipe, tmp_path / "p.phq") // 2, Xv,
+    r = B.from_sklearn_budget(pipe, tmp_path / "a.phq", phq.writer.from_sklearn(pipe, tmp_path / "p.phq").bytes // 2, Xv,
                               families=FAMILIES[:1], keep_weights=(1.0,))
     assert r.val_accuracy is None and r.val_agreement == max(p.val_agreement for p in r.frontier if p.bytes <= r.max_bytes)
 

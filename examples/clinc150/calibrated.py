@@ -53,7 +53,7 @@ def measure(pipe, Xte, path: Path, quant: str) -> dict:
     import phq.nlu
     import phq.writer
 
-    size = phq.writer.from_sklearn(pipe, path, quant=quant)
+    size = phq.writer.from_sklearn(pipe, path, quant=quant).bytes
     want = pipe.predict_proba(Xte)
     want_label = pipe.predict(Xte)
     out = {"bytes": size}
