@@ -729,17 +729,6 @@ int phq_nlu_decision(const phq_nlu *nlu, const void *text, size_t len, void *ws,
 
 /* ---- calibrated models (§8.5.1) ------------------------------------------------------------- */
 
-static double nlu_f64le(const unsigned char *p, uint64_t i)
-{
-    uint64_t b = 0;
-    double v;
-    int k;
-    p += i * 8;
-    for (k = 7; k >= 0; k--) b = b << 8 | p[k];
-    memcpy(&v, &b, 8);
-    return v;
-}
-
 static double nlu_cal_map(const phq_nlu *nlu, uint32_t j, double t)
 {
     uint64_t lo, P, a, b;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "phq.h"
 #include "phq_nlu.h"
@@ -151,5 +152,18 @@ int nlu3_tagger(const phq_model *m, const unsigned char *meta, size_t meta_len, 
 int nlu3_tagger_refs(phq_nlu *nlu, nlu_tagger *t, phq_nlu_error *err);
 const char *nlu3_attr_name(int a);
 size_t nlu3_workspace(const phq_nlu *nlu, const void *text, size_t len, int exact);
+
+/* Element i of a little-endian binary64 array at p (isotonic points, v2 §2.4), whatever the host's
+ * byte order or the array's alignment. */
+static inline double nlu_f64le(const unsigned char *p, uint64_t i)
+{
+    uint64_t b = 0;
+    double v;
+    int k;
+    p += i * 8;
+    for (k = 7; k >= 0; k--) b = b << 8 | p[k];
+    memcpy(&v, &b, 8);
+    return v;
+}
 
 #endif

@@ -767,17 +767,6 @@ static int nlu_calibration(nlu_octx *o)
     return 0;
 }
 
-static double nlu_f64_at(const unsigned char *p, uint64_t i)
-{
-    uint64_t b = 0;
-    double v;
-    int k;
-    p += i * 8;
-    for (k = 7; k >= 0; k--) b = b << 8 | p[k];
-    memcpy(&v, &b, 8);
-    return v;
-}
-
 /* the isotonic tensors (§9 E_NLU_REFERENCE): present, f64 of shape (total,), valid maps */
 static int nlu_cal_references(nlu_octx *o)
 {
@@ -796,10 +785,10 @@ static int nlu_cal_references(nlu_octx *o)
     nlu->iso_y = t[1].data;
     for (j = 0; j < nlu->ncol; j++)
         for (i = nlu->cal_off[j]; i < nlu->cal_off[j + 1]; i++) {
-            double x = nlu_f64_at(nlu->iso_x, i), y = nlu_f64_at(nlu->iso_y, i);
+            double x = nlu_f64le(nlu->iso_x, i), y = nlu_f64le(nlu->iso_y, i);
             if (!isfinite(x) || !isfinite(y) || y < 0.0 || y > 1.0)
                 return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: an isotonic map holds a value that is not finite or a y outside [0, 1]%s%s", NULL, NULL);
-            if (i > nlu->cal_off[j] && (x <= nlu_f64_at(nlu->iso_x, i - 1) || y < nlu_f64_at(nlu->iso_y, i - 1)))
+            if (i > nlu->cal_off[j] && (x <= nlu_f64le(nlu->iso_x, i - 1) || y < nlu_f64le(nlu->iso_y, i - 1)))
                 return nlu_fail(o, PHQ_NLU_E_REFERENCE, "calibration: an isotonic map's x is not strictly increasing or its y decreases%s%s", NULL, NULL);
         }
     return 0;

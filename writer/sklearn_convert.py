@@ -48,6 +48,7 @@ from phq.nlu import PROFILE_KEY, PROFILE_VERSION, UNICODE_VERSION  # one definit
 from .build import Table
 from .sklearn_calibration import calibrated_parts, check_calibration, fold_estimators, is_calibrated
 from .sklearn_estimators import CLASSIFIERS, Linear, fold_column_steps, linear_classifier, reference_scores, split_column_steps  # noqa: F401  (CLASSIFIERS: re-exported)
+from .sklearn_estimators import _cls, _fitted, _is_sklearn  # one reading of scikit-learn objects
 
 SCORE_TABLE = "features"
 INTERCEPT = "intercept"
@@ -96,20 +97,6 @@ class Branch:
     @property
     def size(self) -> int:
         return len(self.vocabulary)
-
-
-def _cls(obj) -> str:
-    return type(obj).__name__
-
-
-def _is_sklearn(obj, names: tuple) -> bool:
-    """Exactly one of the named scikit-learn classes (a subclass may behave differently)."""
-    return _cls(obj) in names and type(obj).__module__.startswith("sklearn.")
-
-
-def _fitted(obj, attr: str) -> None:
-    if not hasattr(obj, attr):
-        raise UsageError(f"{_cls(obj)} is not fitted (no {attr}); fit it before converting")
 
 
 def _text_config(vec) -> dict:

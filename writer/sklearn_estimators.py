@@ -64,6 +64,7 @@ def _cls(obj) -> str:
 
 
 def _is_sklearn(obj, names: tuple) -> bool:
+    """Exactly one of the named scikit-learn classes (a subclass may behave differently)."""
     return _cls(obj) in names and type(obj).__module__.startswith("sklearn.")
 
 
